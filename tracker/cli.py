@@ -1,0 +1,151 @@
+"""The ``tracker`` command line.
+
+Every user mistake ends in one line ``error: <problem>. <fix>`` and the exit code
+of its :class:`~tracker.errors.TrackerError` class; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .errors import TrackerError
+
+EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT
+
+EXAMPLES = """examples:
+  tracker track samples/pets09_s2l1_150.mp4 --out runs/demo
+  tracker track 0 --show                                  # webcam 0, live window
+  tracker track rtsp://camera/stream --out runs/cam --tracker bytetrack
+  tracker track video.mp4 --detector yolo --weights yolo11n.pt --classes person,car
+  tracker track MOT17-04-FRCNN/ --detector mot --set tracker.max_age=60
+  tracker eval ../shared/data/MOT15/TUD-Campus --tracker botsort
+"""
+
+
+def _common_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="YAML", help="YAML merged over configs/default.yaml")
+    p.add_argument("--tracker", choices=["sort", "deepsort", "bytetrack", "botsort"], help="tracker (default: botsort)")
+    p.add_argument("--detector", choices=["yolox", "yolo", "mot", "torchvision"], help="detector (default: yolox, offline)")
+    p.add_argument("--weights", metavar="PATH", help="detector weights file (yolo: e.g. yolo11n.pt)")
+    p.add_argument("--classes", metavar="LIST", help="comma-separated class names or ids to keep, e.g. person,car")
+    p.add_argument("--conf", type=float, metavar="X", help="detection confidence threshold (0-1)")
+    p.add_argument("--appearance", choices=["osnet", "resnet", "none"], help="appearance model for ReID")
+    p.add_argument("--device", metavar="DEV", help="auto | cpu | cuda | cuda:N for detector and appearance")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override any config value, e.g. --set tracker.max_age=60 (repeatable)",
+    )
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    out = []
+    if args.detector:
+        out.append(f"detector.name={args.detector}")
+    if args.weights:
+        out.append(f"detector.weights={args.weights}")
+    if args.classes:
+        items = [c.strip() for c in args.classes.split(",") if c.strip()]
+        out.append("detector.classes=[" + ", ".join(f"'{c}'" if not c.isdigit() else c for c in items) + "]")
+    if args.conf is not None:
+        out.append(f"detector.conf_threshold={args.conf}")
+    if args.appearance:
+        out.append(f"appearance.name={args.appearance}")
+    if args.device:
+        out += [f"detector.device={args.device}", f"appearance.device={args.device}"]
+    return out + list(args.overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tracker",
+        description="Track objects in video: detect, embed, associate, and write annotated video + CSV + MOT files.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "track", help="track a video file, image folder, webcam or stream",
+        description="Track objects and write annotated.mp4, tracks.csv, tracks.txt (MOTChallenge) and config.yaml.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", help="video file, MOTChallenge sequence folder, webcam index (0) or rtsp/http URL")
+    p.add_argument("--out", default="runs/track", metavar="DIR", help="output folder (default: runs/track)")
+    p.add_argument("--show", action="store_true", help="show a live window (q or Esc stops)")
+    p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common_model_args(p)
+
+    e = sub.add_parser(
+        "eval", help="score trackers on MOTChallenge sequences with TrackEval (HOTA, MOTA, IDF1)",
+        description="Run a tracker over MOTChallenge-format sequences and score it with TrackEval.",
+    )
+    e.add_argument("sequences", nargs="+", help="sequence folders (img1/ or a video beside gt/gt.txt and seqinfo.ini)")
+    e.add_argument("--video", metavar="PATH", help="read frames from this video instead of img1/ (one sequence)")
+    e.add_argument("--out", default="runs/eval", metavar="DIR", help="where tracker outputs and the summary go")
+    _common_model_args(e)
+    return parser
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from .pipeline import run
+
+    overrides = _overrides(args)
+    if args.show:
+        overrides.append("output.show=true")
+    if args.no_video:
+        overrides.append("output.video=false")
+    from .config import load_config
+
+    cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
+    summary = run(args.source, args.out, cfg, progress=not args.quiet)
+    state = "interrupted after" if summary.interrupted else "tracked"
+    print(
+        f"{state} {summary.frames} frames, {summary.tracks} tracks, {summary.fps:.1f} fps -> {summary.out_dir}",
+        file=sys.stderr,
+    )
+    for path in summary.outputs:
+        print(f"  {path}", file=sys.stderr)
+    return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .evaluation import evaluate_sequences, format_table
+
+    cfg = load_config(args.config, tracker=args.tracker, overrides=_overrides(args))
+    rows = evaluate_sequences(args.sequences, cfg, out_dir=Path(args.out), video=args.video)
+    print(format_table(rows))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    commands = {"track": _cmd_track, "eval": _cmd_eval}
+    try:
+        return commands[args.command](args)
+    except TrackerError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

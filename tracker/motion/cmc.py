@@ -1,0 +1,139 @@
+"""Camera motion compensation (CMC).
+
+Estimates the 2x3 affine warp that maps the previous frame onto the current one
+(sparse optical flow, ECC or ORB matching) and applies it to every track state
+at once. A frame where the motion cannot be estimated falls back to the identity
+warp; the failure is logged once and counted in ``failures``, never hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from ..config import CMCConfig
+
+log = logging.getLogger(__name__)
+
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+MIN_POINTS = 4  # fewest point pairs for a partial affine estimate we trust
+GFTT_QUALITY = 0.01  # goodFeaturesToTrack quality level relative to the best corner
+GFTT_MIN_DISTANCE = 1  # pixels between corners
+ORB_RATIO = 0.9  # Lowe ratio test for ORB matches
+
+
+class CameraMotion:
+    """Stateful estimator: call :meth:`estimate` once per frame with the BGR image."""
+
+    def __init__(self, cfg: CMCConfig):
+        self.cfg = cfg
+        self.failures = 0
+        self._prev_gray: np.ndarray | None = None
+        self._prev_points: np.ndarray | None = None
+        self._prev_kp = None
+        self._prev_desc = None
+        self._orb = cv2.ORB_create(cfg.max_features) if cfg.method == "orb" else None
+        self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING) if cfg.method == "orb" else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.cfg.method != "none"
+
+    def _gray(self, image: np.ndarray) -> np.ndarray:
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        s = self.cfg.downscale
+        if s > 1:
+            gray = cv2.resize(gray, (gray.shape[1] // s, gray.shape[0] // s), interpolation=cv2.INTER_AREA)
+        return gray
+
+    def _fail(self, reason: str) -> np.ndarray:
+        if self.failures == 0:
+            log.warning("camera motion could not be estimated (%s); using no motion for such frames", reason)
+        self.failures += 1
+        return IDENTITY.copy()
+
+    def _upscale(self, warp: np.ndarray) -> np.ndarray:
+        warp = warp.astype(np.float64).copy()
+        warp[:, 2] *= self.cfg.downscale
+        return warp
+
+    def estimate(self, image: np.ndarray) -> np.ndarray:
+        """Warp (2x3) from the previous frame to this one; identity on the first frame."""
+        if not self.enabled:
+            return IDENTITY.copy()
+        gray = self._gray(image)
+        prev, self._prev_gray = self._prev_gray, gray
+        if self.cfg.method == "sparse":
+            return self._sparse(prev, gray)
+        if self.cfg.method == "orb":
+            return self._orb_match(gray)
+        return self._ecc(prev, gray)
+
+    def _sparse(self, prev: np.ndarray | None, gray: np.ndarray) -> np.ndarray:
+        prev_points = self._prev_points
+        self._prev_points = cv2.goodFeaturesToTrack(
+            gray, maxCorners=self.cfg.max_features, qualityLevel=GFTT_QUALITY, minDistance=GFTT_MIN_DISTANCE
+        )
+        if prev is None:
+            return IDENTITY.copy()
+        if prev_points is None or len(prev_points) < MIN_POINTS:
+            return self._fail("too few corners")
+        points, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, prev_points, None)
+        ok = status.ravel() == 1
+        return self._fit(prev_points[ok], points[ok])
+
+    def _orb_match(self, gray: np.ndarray) -> np.ndarray:
+        kp, desc = self._orb.detectAndCompute(gray, None)
+        prev_kp, prev_desc = self._prev_kp, self._prev_desc
+        self._prev_kp, self._prev_desc = kp, desc
+        if prev_kp is None:
+            return IDENTITY.copy()
+        if desc is None or prev_desc is None or len(kp) < MIN_POINTS or len(prev_kp) < MIN_POINTS:
+            return self._fail("too few ORB keypoints")
+        pairs = self._matcher.knnMatch(prev_desc, desc, k=2)
+        good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ORB_RATIO * p[1].distance]
+        src = np.float32([prev_kp[m.queryIdx].pt for m in good])
+        dst = np.float32([kp[m.trainIdx].pt for m in good])
+        return self._fit(src, dst)
+
+    def _ecc(self, prev: np.ndarray | None, gray: np.ndarray) -> np.ndarray:
+        if prev is None:
+            return IDENTITY.copy()
+        warp = np.eye(2, 3, dtype=np.float32)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, self.cfg.ecc_iterations, self.cfg.ecc_eps)
+        try:
+            _, warp = cv2.findTransformECC(prev, gray, warp, cv2.MOTION_EUCLIDEAN, criteria, None, 1)
+        except cv2.error as exc:  # ECC did not converge on this pair of frames
+            return self._fail(f"ECC: {str(exc).strip().splitlines()[-1]}")
+        # With the previous frame as template, the warp maps previous coordinates to current ones.
+        return self._upscale(warp)
+
+    def _fit(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        if len(src) < MIN_POINTS:
+            return self._fail("too few matched points")
+        warp, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC)
+        if warp is None:
+            return self._fail("RANSAC found no consistent motion")
+        return self._upscale(warp)
+
+
+def apply_warp(mean: np.ndarray, cov: np.ndarray, warp: np.ndarray, state: str) -> tuple[np.ndarray, np.ndarray]:
+    """Move all track states by an affine camera warp (2x3).
+
+    Centre positions get the full affine map; velocities the linear part; for the
+    ``xywh`` state the width/height pair and its velocity are rotated/scaled too.
+    """
+    if len(mean) == 0:
+        return mean, cov
+    a = np.asarray(warp[:, :2], np.float64)
+    t = np.asarray(warp[:, 2], np.float64)
+    pairs = [(0, 1), (4, 5)] + ([(2, 3), (6, 7)] if state == "xywh" else [])
+    r = np.eye(8)
+    for i, j in pairs:
+        r[np.ix_([i, j], [i, j])] = a
+    mean = mean @ r.T
+    mean[:, :2] += t
+    cov = r @ cov @ r.T
+    return mean, cov

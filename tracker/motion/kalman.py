@@ -1,0 +1,161 @@
+"""Constant-velocity Kalman filter, vectorised over all tracks.
+
+The filter is stateless in the style of nwojke/deep_sort: functions map
+``(mean, cov) -> (mean, cov)`` for N tracks at once, ``mean`` (N,8) and ``cov``
+(N,8,8). The state is a 4-d box measurement plus its velocity. Two
+parameterisations are offered (:class:`StateSpace`):
+
+- ``xyah``: centre x, centre y, aspect ratio w/h, height (DeepSORT, ByteTrack)
+- ``xywh``: centre x, centre y, width, height (BoT-SORT)
+
+Velocities are in units per *second* and the time step ``dt`` is in seconds, so
+the filter does not assume a frame rate. Process noise follows a random walk:
+its variance grows linearly with ``dt``. Standard deviations scale with box size
+(see :class:`tracker.config.KalmanConfig`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import KalmanConfig
+
+NDIM = 4  # measured box coordinates
+
+
+def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes, np.float64)
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    return np.stack([boxes[:, 0] + w / 2, boxes[:, 1] + h / 2, w / h, h], axis=1)
+
+
+def xyah_to_xyxy(m: np.ndarray) -> np.ndarray:
+    w = m[:, 2] * m[:, 3]
+    h = m[:, 3]
+    return np.stack([m[:, 0] - w / 2, m[:, 1] - h / 2, m[:, 0] + w / 2, m[:, 1] + h / 2], axis=1)
+
+
+def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes, np.float64)
+    wh = boxes[:, 2:] - boxes[:, :2]
+    return np.concatenate([boxes[:, :2] + wh / 2, wh], axis=1)
+
+
+def xywh_to_xyxy(m: np.ndarray) -> np.ndarray:
+    half = m[:, 2:4] / 2
+    return np.concatenate([m[:, :2] - half, m[:, :2] + half], axis=1)
+
+
+@dataclass(frozen=True)
+class StateSpace:
+    """Measurement parameterisation and box-size-relative noise of the filter."""
+
+    cfg: KalmanConfig
+
+    @property
+    def name(self) -> str:
+        return self.cfg.state
+
+    def to_measurement(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        return xyxy_to_xyah(boxes_xyxy) if self.name == "xyah" else xyxy_to_xywh(boxes_xyxy)
+
+    def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
+        return xyah_to_xyxy(measurement) if self.name == "xyah" else xywh_to_xyxy(measurement)
+
+    def _scale(self, m: np.ndarray, weight: float, aspect: float) -> np.ndarray:
+        """Per-dimension standard deviation (N,4) for measurements ``m``."""
+        h = m[:, 3]
+        if self.name == "xyah":
+            return np.stack([weight * h, weight * h, np.full_like(h, aspect), weight * h], axis=1)
+        w = m[:, 2]
+        return weight * np.stack([w, h, w, h], axis=1)
+
+    def process_std(self, mean: np.ndarray) -> np.ndarray:
+        """Per-second standard deviations of the process noise (N,8)."""
+        c = self.cfg
+        pos = self._scale(mean[:, :4], c.std_position, c.std_aspect)
+        vel = self._scale(mean[:, :4], c.std_velocity, c.std_aspect_velocity)
+        return np.concatenate([pos, vel], axis=1)
+
+    def measurement_std(self, mean: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        return self._scale(mean[:, :4], c.std_measurement, c.std_aspect_measurement)
+
+    def initial_std(self, measurement: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        pos = self._scale(measurement, c.init_std_position, c.std_aspect)
+        vel = self._scale(measurement, c.init_std_velocity, c.std_aspect_velocity)
+        return np.concatenate([pos, vel], axis=1)
+
+
+class KalmanFilter:
+    """Vectorised constant-velocity Kalman filter over N tracks."""
+
+    def __init__(self, space: StateSpace):
+        self.space = space
+
+    def initiate(self, measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        measurement = np.asarray(measurement, np.float64).reshape(-1, NDIM)
+        mean = np.concatenate([measurement, np.zeros_like(measurement)], axis=1)
+        std = self.space.initial_std(measurement)
+        cov = np.zeros((len(mean), 2 * NDIM, 2 * NDIM))
+        idx = np.arange(2 * NDIM)
+        cov[:, idx, idx] = std**2
+        return mean, cov
+
+    def predict(self, mean: np.ndarray, cov: np.ndarray, dt) -> tuple[np.ndarray, np.ndarray]:
+        """Advance every track by ``dt`` seconds (a scalar or one value per track)."""
+        if len(mean) == 0:
+            return mean, cov
+        dt = np.broadcast_to(np.asarray(dt, np.float64), (len(mean),))
+        q = self.space.process_std(mean) ** 2 * dt[:, None]
+        mean = mean.copy()
+        mean[:, :NDIM] += dt[:, None] * mean[:, NDIM:]
+        # F P F^T for F = [[I, dt I], [0, I]], written blockwise.
+        a, b = cov[:, :NDIM, :NDIM], cov[:, :NDIM, NDIM:]
+        c, d = cov[:, NDIM:, :NDIM], cov[:, NDIM:, NDIM:]
+        t = dt[:, None, None]
+        new = np.empty_like(cov)
+        new[:, :NDIM, :NDIM] = a + t * (b + c) + t * t * d
+        new[:, :NDIM, NDIM:] = b + t * d
+        new[:, NDIM:, :NDIM] = c + t * d
+        new[:, NDIM:, NDIM:] = d
+        idx = np.arange(2 * NDIM)
+        new[:, idx, idx] += q
+        return mean, new
+
+    def project(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted measurement and its covariance (N,4), (N,4,4), measurement noise included."""
+        r = self.space.measurement_std(mean) ** 2
+        s = cov[:, :NDIM, :NDIM].copy()
+        idx = np.arange(NDIM)
+        s[:, idx, idx] += r
+        return mean[:, :NDIM].copy(), s
+
+    def update(self, mean: np.ndarray, cov: np.ndarray, measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Correct each track i with measurement i (rows paired)."""
+        if len(mean) == 0:
+            return mean, cov
+        z, s = self.project(mean, cov)
+        pht = cov[:, :, :NDIM]  # P H^T, (N,8,4)
+        # K = P H^T S^-1; S is symmetric so K^T = solve(S, H P).
+        gain = np.linalg.solve(s, np.swapaxes(pht, 1, 2)).swapaxes(1, 2)
+        innovation = np.asarray(measurement, np.float64) - z
+        mean = mean + np.einsum("nij,nj->ni", gain, innovation)
+        cov = cov - np.einsum("nij,njk,nlk->nil", gain, s, gain)
+        return mean, cov
+
+    def gating_distance(self, mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distance (N_tracks, M) between every track and every measurement."""
+        measurements = np.asarray(measurements, np.float64).reshape(-1, NDIM)
+        if len(mean) == 0 or len(measurements) == 0:
+            return np.zeros((len(mean), len(measurements)))
+        z, s = self.project(mean, cov)
+        chol = np.linalg.cholesky(s)  # (N,4,4)
+        diff = measurements[None, :, :] - z[:, None, :]  # (N,M,4)
+        # Solve L y = diff^T for every track at once: (N,4,M)
+        y = np.linalg.solve(chol, np.swapaxes(diff, 1, 2))
+        return np.sum(y * y, axis=1)

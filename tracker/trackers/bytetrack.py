@@ -1,0 +1,54 @@
+"""ByteTrack: associate high-score detections first, then rescue tracks with low-score ones.
+
+Zhang et al. 2022. Stages:
+1. confirmed and lost tracks vs high-score detections (:meth:`first_cost`),
+2. still-unmatched confirmed tracks vs low-score detections (IoU only),
+3. tentative tracks vs the high-score detections left over.
+Only high-score leftovers above ``new_track_thresh`` start tracks; low-score
+detections never do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..association import fuse_score, iou_distance
+from ..config import ByteTrackConfig
+from ..structures import Detections
+from .core import State, Tracker
+
+
+class ByteTrack(Tracker):
+    cfg: ByteTrackConfig
+    confirm_on_first_frame = True
+
+    def iou_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, fuse: bool) -> np.ndarray:
+        cost = iou_distance(self.boxes(t), dets.boxes[d])
+        if fuse and self.cfg.fuse_score:
+            cost = fuse_score(cost, dets.scores[d])
+        return self.class_gate(cost, t, dets, d)
+
+    def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Cost of the high-score stages; BoT-SORT adds appearance here."""
+        return self.iou_cost(dets, t, d, fuse=True)
+
+    def associate(self, dets: Detections):
+        c = self.cfg
+        high = np.flatnonzero(dets.scores >= c.track_high_thresh)
+        low = np.flatnonzero((dets.scores >= c.track_low_thresh) & (dets.scores < c.track_high_thresh))
+        pool = self.rows_in(State.CONFIRMED, State.LOST)
+        tentative = self.rows_in(State.TENTATIVE)
+
+        def first(t, d):
+            return self.first_cost(dets, t, d)
+
+        m1, pool_left, high_left = self.match_subset(first, pool, high, c.match_thresh)
+        # Only tracks seen in the previous frame may take a low-score detection.
+        recent = pool_left[self.state[pool_left] == State.CONFIRMED]
+        m2, recent_left, _ = self.match_subset(
+            lambda t, d: self.iou_cost(dets, t, d, fuse=False), recent, low, c.second_match_thresh
+        )
+        m3, tentative_left, high_left = self.match_subset(first, tentative, high_left, c.unconfirmed_match_thresh)
+        matches = np.concatenate([m1, m2, m3])
+        unmatched_tracks = np.concatenate([np.setdiff1d(pool_left, m2[:, 0]), tentative_left])
+        return matches, unmatched_tracks, high_left

@@ -1,0 +1,286 @@
+"""The track store and the update loop every tracker shares.
+
+All live tracks are rows of parallel arrays (Kalman mean and covariance, ids,
+state, counters, class votes, appearance features). A tracker policy only decides
+*which detection goes with which track* (:meth:`Tracker.associate`); prediction,
+camera-motion compensation, updates, the track lifecycle, class majority and the
+reported :class:`~tracker.structures.Tracks` are the same code for all of them.
+
+Lifecycle: a track starts TENTATIVE, becomes CONFIRMED after ``n_init``
+consecutive hits, turns LOST when it misses a frame and is removed once it has
+been missing longer than ``max_age``. A tentative track that misses is removed at
+once. Removed rows are dropped from the arrays, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import IntEnum
+
+import numpy as np
+
+from ..association import class_mismatch, gate, linear_assignment
+from ..config import BaseTrackerConfig
+from ..motion.cmc import CameraMotion, apply_warp
+from ..motion.kalman import KalmanFilter, StateSpace
+from ..structures import Detections, Tracks
+
+log = logging.getLogger(__name__)
+
+NO_MATCH = np.zeros((0, 2), np.int64)
+
+
+class State(IntEnum):
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
+
+
+class FeatureBank:
+    """Appearance memory of every track.
+
+    ``budget == 1`` with ``ema_alpha`` keeps one exponentially smoothed feature
+    (BoT-SORT); ``budget > 1`` keeps a ring buffer of the latest features
+    (DeepSORT's gallery). ``alpha == 0`` with budget 1 keeps the latest feature.
+    """
+
+    def __init__(self, budget: int, ema_alpha: float = 0.0):
+        self.budget = budget
+        self.alpha = ema_alpha
+        self.gallery: np.ndarray | None = None  # (T,K,D)
+        self.counts = np.zeros(0, np.int64)  # filled slots per track
+        self.cursor = np.zeros(0, np.int64)  # next slot to write per track
+
+    @property
+    def ready(self) -> bool:
+        return self.gallery is not None
+
+    @property
+    def smoothed(self) -> np.ndarray:
+        """(T,D) the single feature of each track (budget 1)."""
+        return self.gallery[:, 0, :]
+
+    def append_rows(self, features: np.ndarray | None, n: int) -> None:
+        """Add ``n`` new tracks, with their first feature when there is one."""
+        has = features is not None
+        if has and self.gallery is None:
+            self.gallery = np.zeros((len(self.counts), self.budget, features.shape[1]), np.float32)
+        if self.gallery is not None:
+            rows = np.zeros((n,) + self.gallery.shape[1:], np.float32)
+            if has:
+                rows[:, 0] = features
+            self.gallery = np.concatenate([self.gallery, rows])
+        self.counts = np.concatenate([self.counts, np.full(n, int(has), np.int64)])
+        self.cursor = np.concatenate([self.cursor, np.full(n, int(has) % self.budget, np.int64)])
+
+    def update(self, rows: np.ndarray, features: np.ndarray | None) -> None:
+        if features is None or len(rows) == 0:
+            return
+        if self.gallery is None:  # tracks were born without embeddings
+            return
+        if self.budget == 1:
+            old = self.gallery[rows, 0]
+            fresh = self.counts[rows] == 0
+            mixed = self.alpha * old + (1.0 - self.alpha) * features
+            mixed[fresh] = features[fresh]
+            mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
+            self.gallery[rows, 0] = mixed
+            self.counts[rows] = 1
+            return
+        self.gallery[rows, self.cursor[rows]] = features
+        self.cursor[rows] = (self.cursor[rows] + 1) % self.budget
+        self.counts[rows] = np.minimum(self.counts[rows] + 1, self.budget)
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.counts, self.cursor = self.counts[mask], self.cursor[mask]
+        if self.gallery is not None:
+            self.gallery = self.gallery[mask]
+
+
+class Tracker:
+    """Base tracker: shared parts and the update loop. Subclasses implement :meth:`associate`."""
+
+    uses_appearance = False  # whether detections need embeddings
+    confirm_on_first_frame = False  # ByteTrack-style trackers confirm tracks born on the first frame
+
+    def __init__(self, cfg: BaseTrackerConfig, fps: float, num_classes: int = 1):
+        if not fps or not np.isfinite(fps) or fps <= 0:
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        self.cfg = cfg
+        self.fps = float(fps)
+        self.space = StateSpace(cfg.kalman)
+        self.kf = KalmanFilter(self.space)
+        self.max_age_frames = cfg.max_age if cfg.max_age_unit == "frames" else cfg.max_age * self.fps
+        self.cmc: CameraMotion | None = None
+        self.features = FeatureBank(budget=1)
+        self.frame_count = 0
+        self._next_id = 1  # per instance: two trackers never share a counter
+        self.invalid_detections = 0
+        self._num_classes = max(1, num_classes)
+        self._alloc(0)
+
+    # ----- storage -------------------------------------------------------------
+    def _alloc(self, n: int) -> None:
+        self.ids = np.zeros(n, np.int64)
+        self.mean = np.zeros((n, 8))
+        self.cov = np.zeros((n, 8, 8))
+        self.state = np.zeros(n, np.int8)
+        self.streak = np.zeros(n, np.int32)  # consecutive hits
+        self.since_update = np.zeros(n, np.int32)  # frames since last match
+        self.score = np.zeros(n, np.float32)
+        self.votes = np.zeros((n, self._num_classes), np.float32)
+        self.det_index = np.full(n, -1, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def class_ids(self) -> np.ndarray:
+        return self.votes.argmax(axis=1).astype(np.int32) if len(self) else np.zeros(0, np.int32)
+
+    def boxes(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        return self.space.to_xyxy(self.mean[rows, :4])
+
+    def _keep(self, mask: np.ndarray) -> None:
+        for name in ("ids", "mean", "cov", "state", "streak", "since_update", "score", "votes", "det_index"):
+            setattr(self, name, getattr(self, name)[mask])
+        self.features.keep(mask)
+
+    # ----- the update loop -----------------------------------------------------
+    def update(self, dets: Detections, image: np.ndarray | None = None, dt: float | None = None) -> Tracks:
+        """Advance all tracks by one frame and associate ``dets``.
+
+        dt: seconds since the previous update (defaults to 1 / fps); pass the real
+        gap when frames were dropped. image: the BGR frame, needed for camera
+        motion compensation only.
+        """
+        self.frame_count += 1
+        valid = dets.valid_mask()
+        if not valid.all():
+            self.invalid_detections += int((~valid).sum())
+        det_rows = np.flatnonzero(valid)  # map back to the caller's rows
+        dets = dets[valid]
+        self._predict(1.0 / self.fps if dt is None else dt, image)
+        self.det_index[:] = -1
+        matches, unmatched_tracks, unmatched_dets = self.associate(dets)
+        self._apply_matches(matches, dets, det_rows)
+        self._mark_missed(unmatched_tracks)
+        self._spawn(dets, det_rows, unmatched_dets)
+        self._remove_expired()
+        return self._report(dets)
+
+    def associate(self, dets: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Policy hook: (matches (K,2) [track_row, det_row], unmatched track rows, unmatched det rows)."""
+        raise NotImplementedError
+
+    def _predict(self, dt: float, image: np.ndarray | None) -> None:
+        # Frames skipped since the last update count as misses for the lifecycle.
+        steps = max(1, int(round(dt * self.fps)))
+        # Stop a shrinking box from collapsing through zero during long predictions.
+        size = slice(2, 4) if self.space.name == "xywh" else slice(3, 4)
+        vel = slice(size.start + 4, size.stop + 4)
+        shrinking = (self.mean[:, size] + dt * self.mean[:, vel]) <= 0
+        self.mean[:, vel][shrinking] = 0.0
+        self.mean, self.cov = self.kf.predict(self.mean, self.cov, dt)
+        self.since_update += steps
+        if self.cmc is not None and self.cmc.enabled:
+            if image is None:
+                raise ValueError("camera motion compensation needs the frame image")
+            warp = self.cmc.estimate(image)
+            self.mean, self.cov = apply_warp(self.mean, self.cov, warp, self.space.name)
+
+    def _apply_matches(self, matches: np.ndarray, dets: Detections, det_rows: np.ndarray) -> None:
+        if len(matches) == 0:
+            return
+        t, d = matches[:, 0], matches[:, 1]
+        z = self.space.to_measurement(dets.boxes[d])
+        self.mean[t], self.cov[t] = self.kf.update(self.mean[t], self.cov[t], z)
+        self.since_update[t] = 0
+        self.streak[t] += 1
+        self.score[t] = dets.scores[d]
+        self.det_index[t] = det_rows[d]
+        self._vote(t, dets.class_ids[d])
+        self.features.update(t, None if dets.embeddings is None else dets.embeddings[d])
+        st = self.state[t]
+        promote = (st == State.LOST) | ((st == State.TENTATIVE) & (self.streak[t] >= self.cfg.n_init))
+        self.state[t[promote]] = State.CONFIRMED
+
+    def _vote(self, rows: np.ndarray, classes: np.ndarray) -> None:
+        if len(classes) and classes.max() >= self.votes.shape[1]:
+            grow = int(classes.max()) + 1 - self.votes.shape[1]
+            self.votes = np.pad(self.votes, ((0, 0), (0, grow)))
+            self._num_classes = self.votes.shape[1]
+        np.add.at(self.votes, (rows, classes), 1.0)
+
+    def _mark_missed(self, rows: np.ndarray) -> None:
+        self.streak[rows] = 0
+        st = self.state[rows]
+        self.state[rows[st == State.CONFIRMED]] = State.LOST
+
+    def _spawn(self, dets: Detections, det_rows: np.ndarray, candidates: np.ndarray) -> None:
+        new = candidates[dets.scores[candidates] >= self.cfg.new_track_thresh]
+        n = len(new)
+        if n == 0:
+            return
+        mean, cov = self.kf.initiate(self.space.to_measurement(dets.boxes[new]))
+        first = self.frame_count == 1 and self.confirm_on_first_frame
+        state = State.CONFIRMED if first or self.cfg.n_init <= 1 else State.TENTATIVE
+        self.ids = np.concatenate([self.ids, np.arange(self._next_id, self._next_id + n)])
+        self._next_id += n
+        self.mean = np.concatenate([self.mean, mean])
+        self.cov = np.concatenate([self.cov, cov])
+        self.state = np.concatenate([self.state, np.full(n, state, np.int8)])
+        self.streak = np.concatenate([self.streak, np.ones(n, np.int32)])
+        self.since_update = np.concatenate([self.since_update, np.zeros(n, np.int32)])
+        self.score = np.concatenate([self.score, dets.scores[new]])
+        votes = np.zeros((n, self.votes.shape[1]), np.float32)
+        self.votes = np.concatenate([self.votes, votes])
+        self._vote(np.arange(len(self.ids) - n, len(self.ids)), dets.class_ids[new])
+        self.det_index = np.concatenate([self.det_index, det_rows[new]])
+        self.features.append_rows(None if dets.embeddings is None else dets.embeddings[new], n)
+
+    def _remove_expired(self) -> None:
+        missed_tentative = (self.state == State.TENTATIVE) & (self.since_update > 0)
+        too_old = self.since_update > self.max_age_frames
+        keep = ~(missed_tentative | too_old)
+        if not keep.all():
+            self._keep(keep)
+
+    def _report(self, dets: Detections) -> Tracks:
+        show = (self.state == State.CONFIRMED) & (self.since_update == 0)
+        if self.cfg.output_lost:
+            show |= self.state == State.LOST
+        rows = np.flatnonzero(show)
+        emb = None
+        if self.features.ready and self.features.budget == 1:
+            emb = self.features.smoothed[rows]
+        return Tracks(
+            boxes=self.boxes(rows).astype(np.float32),
+            scores=self.score[rows],
+            class_ids=self.class_ids[rows],
+            embeddings=emb,
+            track_ids=self.ids[rows],
+            det_index=self.det_index[rows],
+        )
+
+    # ----- helpers for policies ------------------------------------------------
+    def rows_in(self, *states: State) -> np.ndarray:
+        return np.flatnonzero(np.isin(self.state, [int(s) for s in states]))
+
+    def class_gate(self, cost: np.ndarray, track_rows: np.ndarray, dets: Detections, det_rows: np.ndarray) -> np.ndarray:
+        """Forbid cross-class pairs when the tracker runs per class."""
+        if not self.cfg.per_class:
+            return cost
+        return gate(cost, class_mismatch(self.class_ids[track_rows], dets.class_ids[det_rows]))
+
+    def match_subset(self, cost_fn, track_rows: np.ndarray, det_rows: np.ndarray, threshold: float):
+        """Assign a subset of tracks to a subset of detections with ``cost_fn(track_rows, det_rows)``.
+
+        Returns matches in global row numbers plus the unmatched rows of each subset.
+        """
+        if len(track_rows) == 0 or len(det_rows) == 0:
+            return NO_MATCH, track_rows, det_rows
+        cost = cost_fn(track_rows, det_rows)
+        m, ut, ud = linear_assignment(cost, threshold)
+        matches = np.stack([track_rows[m[:, 0]], det_rows[m[:, 1]]], axis=1)
+        return matches, track_rows[ut], det_rows[ud]

@@ -1,0 +1,64 @@
+"""DeepSORT: appearance matching cascade with a Mahalanobis gate, then IoU for the rest.
+
+Wojke et al. 2017. Confirmed tracks are matched level by level, most recently
+seen first, on the cosine distance to their feature gallery (blended with the
+Mahalanobis distance by ``appearance_weight``); pairs outside the chi-square gate
+or above ``max_cosine_distance`` never match. Tentative tracks and tracks missed
+for one frame then get an IoU pass on the detections left.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..association import gallery_distance, gate, iou_distance
+from ..config import DeepSortConfig
+from ..structures import Detections
+from .core import NO_MATCH, FeatureBank, State, Tracker
+
+
+class DeepSort(Tracker):
+    cfg: DeepSortConfig
+    uses_appearance = True
+
+    def __init__(self, cfg: DeepSortConfig, fps: float, num_classes: int = 1):
+        super().__init__(cfg, fps, num_classes)
+        self.features = FeatureBank(budget=cfg.nn_budget)
+
+    def appearance_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        maha = self.kf.gating_distance(self.mean[t], self.cov[t], self.space.to_measurement(dets.boxes[d]))
+        if self.features.ready and dets.embeddings is not None:
+            app = gallery_distance(self.features.gallery[t], self.features.counts[t], dets.embeddings[d])
+            w = c.appearance_weight
+        else:  # no appearance model: motion alone, scaled so the gate maps to max_cosine_distance
+            app, w = np.zeros_like(maha), 0.0
+        cost = w * app + (1.0 - w) * maha / c.gating_chi2 * c.max_cosine_distance
+        cost = gate(cost, maha > c.gating_chi2)
+        return self.class_gate(cost, t, dets, d)
+
+    def associate(self, dets: Detections):
+        c = self.cfg
+        confirmed = self.rows_in(State.CONFIRMED, State.LOST)
+        remaining = np.arange(len(dets))
+        matched = [NO_MATCH]
+        for level in np.unique(self.since_update[confirmed]):
+            if len(remaining) == 0:
+                break
+            tracks = confirmed[self.since_update[confirmed] == level]
+            m, _, remaining = self.match_subset(
+                lambda t, d: self.appearance_cost(dets, t, d), tracks, remaining, c.max_cosine_distance
+            )
+            matched.append(m)
+        cascade = np.concatenate(matched)
+        unmatched_confirmed = np.setdiff1d(confirmed, cascade[:, 0])
+        just_missed = unmatched_confirmed[self.since_update[unmatched_confirmed] == 1]
+        iou_candidates = np.concatenate([self.rows_in(State.TENTATIVE), just_missed])
+
+        def iou_cost(t, d):
+            return self.class_gate(iou_distance(self.boxes(t), dets.boxes[d]), t, dets, d)
+
+        m_iou, _, remaining = self.match_subset(iou_cost, iou_candidates, remaining, c.max_iou_distance)
+        matches = np.concatenate([cascade, m_iou])
+        unmatched_tracks = np.setdiff1d(np.arange(len(self)), matches[:, 0])
+        return matches, unmatched_tracks, remaining

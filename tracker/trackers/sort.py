@@ -1,0 +1,20 @@
+"""SORT: Kalman prediction + one Hungarian pass on IoU (Bewley et al. 2016)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..association import iou_distance
+from ..config import SortConfig
+from ..structures import Detections
+from .core import Tracker
+
+
+class Sort(Tracker):
+    cfg: SortConfig
+
+    def associate(self, dets: Detections):
+        def cost(t, d):
+            return self.class_gate(iou_distance(self.boxes(t), dets.boxes[d]), t, dets, d)
+
+        return self.match_subset(cost, np.arange(len(self)), np.arange(len(dets)), 1.0 - self.cfg.min_iou)
