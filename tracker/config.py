@@ -38,6 +38,7 @@ class SourceConfig(Strict):
     reconnect_timeout_s: Annotated[float, Field(ge=0.0)]  # live sources: how long to retry a dropped stream
     reconnect_backoff_s: Positive  # first wait between reconnect attempts (doubles up to 8x)
     drop_stale_frames: bool  # live sources: keep only the newest frame when the pipeline falls behind
+    fps: Positive | None  # override the frame rate the source reports (e.g. wrong container metadata)
 
 
 class DetectorConfig(Strict):

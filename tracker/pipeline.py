@@ -53,10 +53,12 @@ class Session:
         from .trackers import build_tracker
 
         self.cfg = cfg
+        self.last_tracker_seconds = 0.0  # time of the latest tracker.update, for benchmarks
         self.detector = detector or build_detector(cfg.detector, source=str(source))
         self.source = open_source(source, cfg.source)
         try:
-            self.tracker = build_tracker(cfg.tracker, self.source.info.fps, len(self.detector.class_names))
+            self.fps = cfg.source.fps or self.source.info.fps
+            self.tracker = build_tracker(cfg.tracker, self.fps, len(self.detector.class_names))
             wants = self.tracker.uses_appearance and cfg.appearance.name != "none"
             self.embedder = (embedder or build_embedder(cfg.appearance)) if wants else None
         except BaseException:
@@ -75,7 +77,7 @@ class Session:
         self.source.close()
 
     def results(self, keep_images: bool = False) -> Iterator[FrameResult]:
-        fps = self.info.fps
+        fps = self.fps
         batch_size = 1 if self.info.is_live else self.cfg.detector.batch_size
         previous = None
         for batch in _batches(self.source, batch_size):
@@ -89,7 +91,9 @@ class Session:
                     )
                 gap = 1 if previous is None else frame.index - previous
                 previous = frame.index
+                started = time.perf_counter()
                 tracks = self.tracker.update(dets, frame.image, dt=gap / fps)
+                self.last_tracker_seconds = time.perf_counter() - started
                 yield FrameResult(
                     frame_index=frame.index,
                     time_s=frame.time_s,

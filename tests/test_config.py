@@ -1,0 +1,95 @@
+"""Config loading: YAML is the single source of values, and every mistake names its key."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracker.config import TRACKER_NAMES, apply_overrides, load_config, parse_override
+from tracker.errors import ConfigError
+
+
+def test_default_loads_botsort():
+    cfg = load_config()
+    assert cfg.tracker.name == "botsort"
+    assert cfg.detector.name == "yolox"
+
+
+@pytest.mark.parametrize("name", TRACKER_NAMES)
+def test_every_tracker_yaml_validates(name):
+    assert load_config(tracker=name).tracker.name == name
+
+
+def test_override_switches_tracker_section():
+    cfg = load_config(overrides=["tracker.name=deepsort", "tracker.nn_budget=7"])
+    assert cfg.tracker.name == "deepsort" and cfg.tracker.nn_budget == 7
+
+
+def test_user_file_merges_over_defaults(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text("tracker:\n  name: bytetrack\n  max_age: 12\ndetector:\n  conf_threshold: 0.5\n")
+    cfg = load_config(f)
+    assert cfg.tracker.name == "bytetrack" and cfg.tracker.max_age == 12
+    assert cfg.detector.conf_threshold == 0.5
+    assert cfg.tracker.match_thresh == load_config(tracker="bytetrack").tracker.match_thresh
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("tracker.max_age=-1", "tracker.max_age"),
+        ("tracker.bogus=1", "unknown config key 'tracker.bogus'"),
+        ("detector.name=nope", "detector.name"),
+        ("detector.conf_threshold=1.5", "detector.conf_threshold"),
+        ("tracker.n_init=abc", "tracker.n_init"),
+        ("nosection.x=1", "'nosection' is not a section"),
+        ("tracker.name=nope", "unknown tracker 'nope'"),
+        ("justtext", "bad override"),
+    ],
+)
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=[override])
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("tracker:\n  name: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"invalid YAML in .*bad.yaml at line \d+"):
+        load_config(f)
+
+
+def test_yaml_with_wrong_types(tmp_path):
+    f = tmp_path / "types.yaml"
+    f.write_text("detector:\n  classes: 5\n")
+    with pytest.raises(ConfigError, match="detector.classes"):
+        load_config(f)
+    f.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(f)
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config("/nonexistent/x.yaml")
+
+
+def test_parse_override_reads_yaml_values():
+    assert parse_override("a.b=3") == (["a", "b"], 3)
+    assert parse_override("a=[person, car]") == (["a"], ["person", "car"])
+    assert parse_override("a=null") == (["a"], None)
+
+
+def test_apply_overrides_revalidates():
+    cfg = load_config()
+    assert apply_overrides(cfg, {"tracker.max_age": 5}).tracker.max_age == 5
+    with pytest.raises(ConfigError):
+        apply_overrides(cfg, {"tracker.max_age": 0})
+
+
+def test_resolved_config_round_trips_through_yaml(tmp_path):
+    cfg = load_config(tracker="deepsort", overrides=["tracker.nn_budget=9"])
+    f = tmp_path / "resolved.yaml"
+    f.write_text(cfg.to_yaml())
+    assert load_config(f) == cfg

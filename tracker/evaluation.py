@@ -1,0 +1,231 @@
+"""Evaluation on MOTChallenge-format sequences, scored by TrackEval.
+
+A sequence is a folder with ``gt/gt.txt`` and usually ``seqinfo.ini``; its frames
+come from ``img1/``, from a video inside the folder, from a video named like the
+folder beside it (``samples/pets09_s2l1_150`` + ``samples/pets09_s2l1_150.mp4``),
+or from a video given explicitly (``vtest.avi`` for PETS09-S2L1, where video frame
+i is MOT frame i+1). No metric is computed here: TrackEval's HOTA, CLEAR and
+Identity metrics do all of it.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import io
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .errors import DataError, SourceError
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+METRIC_KEYS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "Frag")
+
+
+@dataclass
+class Sequence:
+    name: str
+    root: Path
+    gt_file: Path
+    frames: Path  # what open_source reads: a video file or the sequence folder (img1/)
+    length: int  # frames to evaluate
+    fps: float | None  # seqinfo.ini frameRate, when known
+    det_file: Path | None  # public detections, when the sequence has them
+    benchmark: str  # TrackEval's preprocessing flavour: MOT15 (no classes) or MOT17
+
+
+def _seqinfo(root: Path) -> dict:
+    ini = root / "seqinfo.ini"
+    if not ini.is_file():
+        return {}
+    parser = configparser.ConfigParser()
+    parser.read(ini)
+    return dict(parser["Sequence"]) if parser.has_section("Sequence") else {}
+
+
+def _count_frames(frames: Path) -> int:
+    import cv2
+
+    if frames.is_dir():
+        img = frames / "img1"
+        return len([p for p in img.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")]) if img.is_dir() else 0
+    cap = cv2.VideoCapture(str(frames))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        cap.release()
+
+
+def _benchmark(gt: np.ndarray) -> str:
+    """MOT16/17/20 gt has a class column (1 = pedestrian) and a visibility in [0, 1]."""
+    if gt.shape[1] >= 9 and np.all(np.isin(gt[:, 7], np.arange(1, 14))) and np.all((gt[:, 8] >= 0) & (gt[:, 8] <= 1)):
+        return "MOT17"
+    return "MOT15"
+
+
+def load_gt(path: Path) -> np.ndarray:
+    try:
+        gt = np.loadtxt(path, delimiter=",", ndmin=2)
+    except ValueError as exc:
+        raise DataError(f"cannot parse ground truth {path}: {exc}", "Expect MOTChallenge rows frame,id,left,top,w,h,...") from None
+    if gt.shape[1] < 6:
+        raise DataError(f"ground truth {path} has {gt.shape[1]} columns, MOTChallenge needs at least 6")
+    return gt
+
+
+def find_sequence(path: str | Path, video: str | Path | None = None) -> Sequence:
+    root = Path(path)
+    gt_file = root / "gt" / "gt.txt"
+    if not gt_file.is_file():
+        raise SourceError(f"no ground truth at {gt_file}", "A sequence folder needs gt/gt.txt (MOTChallenge layout)")
+    info = _seqinfo(root)
+    if video is not None:
+        frames = Path(video)
+    elif (root / "img1").is_dir():
+        frames = root
+    else:
+        inside = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+        beside = [root.with_suffix(ext) for ext in VIDEO_EXTENSIONS if root.with_suffix(ext).is_file()]
+        found = inside or beside
+        if not found:
+            raise SourceError(f"no frames for sequence {root}", "Add img1/, a video in the folder, or pass --video PATH")
+        frames = found[0]
+    if not frames.exists():
+        raise SourceError(f"video not found: {frames}")
+    gt = load_gt(gt_file)
+    present = _count_frames(frames)
+    declared = int(info.get("seqlength", present) or present)
+    length = min(declared, present) if present else declared
+    det = root / "det" / "det.txt"
+    return Sequence(
+        name=info.get("name", root.name) or root.name,
+        root=root,
+        gt_file=gt_file,
+        frames=frames,
+        length=length,
+        fps=float(info["framerate"]) if "framerate" in info else None,
+        det_file=det if det.is_file() else None,
+        benchmark=_benchmark(gt),
+    )
+
+
+def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embedder=None) -> dict:
+    """Track one sequence into a MOTChallenge txt; returns timing figures."""
+    from .config import apply_overrides
+    from .pipeline import Session
+    from .sinks import MotSink
+
+    overrides = {}
+    if cfg.detector.name == "mot" and cfg.detector.det_file is None:
+        if seq.det_file is None:
+            raise SourceError(f"sequence {seq.name} has no det/det.txt", "Use another detector or set detector.det_file")
+        overrides["detector.det_file"] = str(seq.det_file)
+    if seq.fps is not None:
+        overrides["source.fps"] = seq.fps
+    run_cfg = apply_overrides(cfg, overrides) if overrides else cfg
+    session = Session(str(seq.frames), run_cfg, detector=detector, embedder=embedder)
+    frames = 0
+    tracking_s = 0.0
+    started = time.perf_counter()
+    try:
+        with MotSink(out_file) as sink:
+            results = session.results()
+            for result in results:
+                if frames >= seq.length:
+                    break
+                tracking_s += session.last_tracker_seconds
+                sink.write(result)
+                frames += 1
+    finally:
+        session.close()
+    total = time.perf_counter() - started
+    return {"frames": frames, "seconds": total, "tracker_ms": 1000 * tracking_s / max(frames, 1)}
+
+
+def score(sequences: list[Sequence], results: dict[str, Path], tracker_name: str = "tracker") -> dict[str, dict]:
+    """TrackEval HOTA / CLEAR / Identity for each sequence; ``results`` maps name -> MOT txt."""
+    import trackeval
+
+    out: dict[str, dict] = {}
+    for seq in sequences:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            gt_dir = tmp / "gt" / seq.name / "gt"
+            gt_dir.mkdir(parents=True)
+            gt = load_gt(seq.gt_file)
+            gt = gt[gt[:, 0] <= seq.length]
+            np.savetxt(gt_dir / "gt.txt", gt, delimiter=",", fmt="%.6g")
+            data_dir = tmp / "trackers" / tracker_name / "data"
+            data_dir.mkdir(parents=True)
+            (data_dir / f"{seq.name}.txt").write_bytes(Path(results[seq.name]).read_bytes())
+            dataset_cfg = {
+                "GT_FOLDER": str(tmp / "gt"),
+                "TRACKERS_FOLDER": str(tmp / "trackers"),
+                "TRACKERS_TO_EVAL": [tracker_name],
+                "BENCHMARK": seq.benchmark,
+                "SKIP_SPLIT_FOL": True,
+                "SEQ_INFO": {seq.name: seq.length},
+                "PRINT_CONFIG": False,
+                "DO_PREPROC": seq.benchmark != "MOT15",
+            }
+            eval_cfg = {
+                "USE_PARALLEL": False,
+                "PRINT_RESULTS": False,
+                "PRINT_CONFIG": False,
+                "TIME_PROGRESS": False,
+                "OUTPUT_SUMMARY": False,
+                "OUTPUT_DETAILED": False,
+                "PLOT_CURVES": False,
+                "DISPLAY_LESS_PROGRESS": True,
+            }
+            evaluator = trackeval.Evaluator(eval_cfg)
+            metrics = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(), trackeval.metrics.Identity()]
+            with contextlib.redirect_stdout(io.StringIO()):
+                res, msg = evaluator.evaluate([trackeval.datasets.MotChallenge2DBox(dataset_cfg)], metrics)
+            status = msg["MotChallenge2DBox"][tracker_name]
+            if status != "Success":
+                raise DataError(f"TrackEval failed on {seq.name}: {status}")
+            m = res["MotChallenge2DBox"][tracker_name][seq.name]["pedestrian"]
+            out[seq.name] = {
+                "HOTA": 100 * float(np.mean(m["HOTA"]["HOTA"])),
+                "DetA": 100 * float(np.mean(m["HOTA"]["DetA"])),
+                "AssA": 100 * float(np.mean(m["HOTA"]["AssA"])),
+                "MOTA": 100 * float(m["CLEAR"]["MOTA"]),
+                "IDF1": 100 * float(m["Identity"]["IDF1"]),
+                "IDSW": int(m["CLEAR"]["IDSW"]),
+                "Frag": int(m["CLEAR"]["Frag"]),
+            }
+    return out
+
+
+def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[dict]:
+    """Run ``cfg``'s tracker over each sequence, write its MOT txt under ``out_dir`` and score it."""
+    from .pipeline import prepare_out_dir
+
+    if video is not None and len(paths) != 1:
+        raise SourceError("--video names the frames of one sequence", "Pass a single sequence folder with --video")
+    out = prepare_out_dir(out_dir)
+    sequences = [find_sequence(p, video) for p in paths]
+    rows = []
+    for seq in sequences:
+        result = out / f"{seq.name}.txt"
+        timing = run_sequence(seq, cfg, result)
+        metrics = score([seq], {seq.name: result})[seq.name]
+        rows.append({"sequence": seq.name, "tracker": cfg.tracker.name, **metrics, **timing})
+    return rows
+
+
+def format_table(rows: list[dict], columns: tuple[str, ...] = ("sequence", "tracker") + METRIC_KEYS) -> str:
+    """A Markdown table of evaluation rows (floats to one decimal)."""
+
+    def cell(v):
+        return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
