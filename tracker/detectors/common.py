@@ -44,7 +44,8 @@ def resolve_classes(classes: Sequence[str | int] | None, class_names: Sequence[s
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             if not 0 <= int(item) < len(class_names):
                 raise ConfigError(
-                    f"detector.classes: class id {item} is out of range, this detector has ids 0..{len(class_names) - 1}",
+                    f"detector.classes: class id {item} is out of range, "
+                    f"this detector has ids 0..{len(class_names) - 1}",
                     "Fix detector.classes or set it to null to keep every class",
                 )
             ids.append(int(item))

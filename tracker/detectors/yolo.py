@@ -24,7 +24,9 @@ FIX = "Give a local .pt file with --set detector.weights=PATH"
 # What loading raises for a missing / undownloadable file (OSError covers ConnectionError and
 # requests' errors), a corrupt checkpoint (Ultralytics wraps unpickling errors in TypeError),
 # a truncated torch zip (RuntimeError) or a pickle that is not an Ultralytics model.
-_LOAD_ERRORS = (OSError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, ValueError)
+_LOAD_ERRORS = (
+    OSError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, ValueError,
+)  # fmt: skip
 
 
 def _first_line(exc: BaseException) -> str:
@@ -66,7 +68,10 @@ class UltralyticsDetector:
                 f"Use a model for one of: {', '.join(BOX_TASKS)}",
             )
         names = self.model.names
-        self.class_names = [str(names.get(i, f"class{i}")) for i in range(max(names) + 1)] if isinstance(names, dict) else list(names)
+        if isinstance(names, dict):  # {id: name}, normally contiguous from 0
+            self.class_names = [str(names.get(i, f"class{i}")) for i in range(max(names) + 1)]
+        else:
+            self.class_names = [str(n) for n in names]
         self.filter = OutputFilter.from_config(cfg, self.class_names)
         self.device = resolve_device(cfg.device)
         self.predict_args = dict(

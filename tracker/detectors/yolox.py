@@ -93,7 +93,9 @@ class YoloxDetector:
     def __init__(self, cfg: DetectorConfig):
         path = Path(cfg.weights).expanduser() if cfg.weights else DEFAULT_WEIGHTS
         if not path.is_file():
-            raise ModelError(f"weights file not found: {path}", "Give an existing YOLOX .onnx file with --set detector.weights=PATH")
+            raise ModelError(
+                f"weights file not found: {path}", "Give an existing YOLOX .onnx file with --set detector.weights=PATH"
+            )
         try:
             self.session = ort.InferenceSession(
                 str(path), sess_options=_session_options(), providers=_providers(resolve_device(cfg.device))
@@ -107,7 +109,8 @@ class YoloxDetector:
         self.dynamic_batch = not isinstance(batch, int)
         self.grid, self.strides = make_grid(self.input_size)
         num_classes = self.session.get_outputs()[0].shape[2] - BOX_FIELDS
-        self.class_names = list(COCO_CLASSES) if num_classes == len(COCO_CLASSES) else [f"class{i}" for i in range(num_classes)]
+        coco = num_classes == len(COCO_CLASSES)
+        self.class_names = list(COCO_CLASSES) if coco else [f"class{i}" for i in range(num_classes)]
         self.filter = OutputFilter.from_config(cfg, self.class_names)
         self.nms_iou = cfg.nms_iou
 
@@ -150,7 +153,8 @@ class YoloxDetector:
         """Raw (B, A, 5+K) model output."""
         if self.dynamic_batch:
             return self.session.run(None, {self.input_name: batch})[0]
-        return np.concatenate([self.session.run(None, {self.input_name: batch[i : i + 1]})[0] for i in range(len(batch))])
+        outputs = [self.session.run(None, {self.input_name: batch[i : i + 1]})[0] for i in range(len(batch))]
+        return np.concatenate(outputs)
 
     def detect(self, images: list[np.ndarray], frame_indices: list[int]) -> list[Detections]:
         if not images:

