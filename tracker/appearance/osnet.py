@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
-from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ..config import AppearanceConfig
 from ..detectors import resolve_device
 from ..errors import ConfigError, ModelError
+from ..onnx_session import RUN_ERRORS, open_session
 from . import l2_normalise
 from .crops import crop_batch
 
@@ -33,16 +32,6 @@ BATCH_DIM_NAME = "N"  # symbolic batch axis written into the graph's inputs and 
 PROBE_CROPS = 2  # crops run at load time, together and one by one, to check the batched graph
 PROBE_SEED = 0  # the probe crops are fixed noise, so loading is deterministic
 BATCH_TOLERANCE = 1e-5  # largest difference allowed between batched and one-by-one outputs
-_LOAD_ERRORS = (
-    ort_state.InvalidProtobuf,
-    ort_state.InvalidGraph,
-    ort_state.InvalidArgument,
-    ort_state.NoSuchFile,
-    ort_state.NotImplemented,
-    ort_state.Fail,
-    ort_state.RuntimeException,
-)
-_RUN_ERRORS = (ort_state.InvalidArgument, ort_state.Fail, ort_state.RuntimeException)
 
 
 def make_batch_dynamic(model: onnx.ModelProto) -> bool:
@@ -77,15 +66,6 @@ def make_batch_dynamic(model: onnx.ModelProto) -> bool:
     return True
 
 
-def _providers(device: str) -> list:
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            index = int(device.partition(":")[2] or 0)
-            return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
-        log.warning("onnxruntime has no CUDA support here (install onnxruntime-gpu); running OSNet on the CPU")
-    return ["CPUExecutionProvider"]
-
-
 class OSNetEmbedder:
     """ReID ONNX model with one (N,3,H,W) image input and one (N,D) feature output."""
 
@@ -103,18 +83,17 @@ class OSNetEmbedder:
         self.input_name = model.graph.input[0].name
         fixed_batch = model.graph.input[0].type.tensor_type.shape.dim[0].HasField("dim_value")
         original = model.SerializeToString()
-        providers = _providers(self.device)
         self.session, batched = None, not fixed_batch
         if make_batch_dynamic(model):
             try:
-                self.session = ort.InferenceSession(model.SerializeToString(), providers=providers)
+                self.session = open_session(model.SerializeToString(), self.device, "OSNet", path, fix)
                 batched = self._batches_agree()
-            except _LOAD_ERRORS:
+            except ModelError:
                 batched = False
             if not batched:
                 log.info("%s: the batch-1 graph cannot be batched; embedding crop by crop", path.name)
         if not batched or self.session is None:
-            self.session = self._open(original, providers, path, fix)
+            self.session = open_session(original, self.device, "OSNet", path, fix)
         self.batch_size = cfg.batch_size if batched else 1
         self.dim = int(self._run(self._probe()[:1]).shape[1])
 
@@ -137,13 +116,6 @@ class OSNetEmbedder:
             )
         return crop_size
 
-    @staticmethod
-    def _open(model_bytes: bytes, providers: list, path: Path, fix: str) -> ort.InferenceSession:
-        try:
-            return ort.InferenceSession(model_bytes, providers=providers)
-        except _LOAD_ERRORS as exc:
-            raise ModelError(f"cannot load {path} as an ONNX model ({type(exc).__name__})", fix) from exc
-
     def _probe(self) -> np.ndarray:
         rng = np.random.default_rng(PROBE_SEED)
         return rng.standard_normal((PROBE_CROPS, 3, *self.crop_size)).astype(np.float32)
@@ -154,7 +126,7 @@ class OSNetEmbedder:
         try:
             together = self._raw(crops)
             alone = np.concatenate([self._raw(crops[i : i + 1]) for i in range(len(crops))])
-        except _RUN_ERRORS:
+        except RUN_ERRORS:
             return False
         return together.shape == alone.shape and bool(np.abs(together - alone).max() <= BATCH_TOLERANCE)
 

