@@ -77,13 +77,14 @@ class UltralyticsDetector:
         self.predict_args = dict(
             conf=cfg.conf_threshold,
             iou=cfg.nms_iou,
-            imgsz=cfg.input_size,
             device=self.device,
             max_det=cfg.max_detections,
             classes=None if self.filter.keep_ids is None else self.filter.keep_ids.tolist(),
             batch=cfg.batch_size,
             verbose=False,
         )
+        if cfg.input_size is not None:  # null keeps the size the weights were trained at
+            self.predict_args["imgsz"] = cfg.input_size
         if cfg.half and self.device.startswith("cuda"):
             self.predict_args.update(_half_precision_args())
 

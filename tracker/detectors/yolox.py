@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "yolox_nano.onnx"
 STRIDES = (8, 16, 32)  # YOLOX's three detection heads: one anchor point per stride-sized cell
+DYNAMIC_INPUT_SIZE = 416  # input side for a model with dynamic H and W when detector.input_size is null
 BOX_FIELDS = 5  # x, y, w, h, objectness before the class scores
 
 
@@ -81,7 +82,7 @@ class YoloxDetector:
         self.filter = OutputFilter.from_config(cfg, self.class_names)
         self.nms_iou = cfg.nms_iou
 
-    def _check_io(self, path: Path, input_size: int) -> tuple[str, int | str | None, int]:
+    def _check_io(self, path: Path, input_size: int | None) -> tuple[str, int | str | None, int]:
         """Input name, batch dimension and square size; ModelError when the model is not YOLOX-shaped."""
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         shape = inputs[0].shape
@@ -95,11 +96,13 @@ class YoloxDetector:
         if isinstance(height, int) and isinstance(width, int):
             if height != width:
                 raise ModelError(f"{path} takes a {height}x{width} input; only square YOLOX inputs are supported")
+            input_size = input_size or height
             if height != input_size:
                 raise ConfigError(
                     f"detector.input_size is {input_size} but {path.name} takes {height}x{width} images",
                     f"Set detector.input_size={height}",
                 )
+        input_size = input_size or DYNAMIC_INPUT_SIZE
         anchors = sum((input_size // s) ** 2 for s in STRIDES)
         if isinstance(out_shape[1], int) and out_shape[1] != anchors:
             raise ModelError(f"{path} has {out_shape[1]} outputs per image, YOLOX at {input_size} has {anchors}")
