@@ -12,33 +12,43 @@ from scipy.optimize import linear_sum_assignment
 EPS = 1e-9  # guards divisions by zero areas
 
 
+def _overlap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    """Length of the overlap of intervals [a0, a1] and [b0, b1], every pair, (N,M)."""
+    out = np.minimum(a1[:, None], b1[None, :])
+    out -= np.maximum(a0[:, None], b0[None, :])
+    return np.maximum(out, 0, out=out)
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU (N,M) between xyxy boxes ``a`` (N,4) and ``b`` (M,4)."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return inter / np.maximum(union, EPS)
+    """IoU (N,M) between xyxy boxes ``a`` (N,4) and ``b`` (M,4), in float32.
+
+    Written as separable x and y overlaps on (N,M) planes, with no (N,M,2)
+    temporaries: this is the hottest function of every tracker.
+    """
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    inter = _overlap(a[:, 0], a[:, 2], b[:, 0], b[:, 2])
+    inter *= _overlap(a[:, 1], a[:, 3], b[:, 1], b[:, 3])
+    union = _area(a)[:, None] + _area(b)[None, :]
+    union -= inter
+    np.maximum(union, EPS, out=union)
+    return np.divide(inter, union, out=inter)
 
 
 def giou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Generalised IoU (N,M) in [-1, 1]: IoU minus the empty share of the enclosing box."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
-    iou = iou_matrix(a, b)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    union = area_a[:, None] + area_b[None, :] - inter
-    hull = np.prod(np.maximum(a[:, None, 2:], b[None, :, 2:]) - np.minimum(a[:, None, :2], b[None, :, :2]), axis=2)
-    return iou - (hull - union) / np.maximum(hull, EPS)
+    inter = _overlap(a[:, 0], a[:, 2], b[:, 0], b[:, 2]) * _overlap(a[:, 1], a[:, 3], b[:, 1], b[:, 3])
+    union = _area(a)[:, None] + _area(b)[None, :] - inter
+    hull_w = np.maximum(a[:, None, 2], b[None, :, 2]) - np.minimum(a[:, None, 0], b[None, :, 0])
+    hull_h = np.maximum(a[:, None, 3], b[None, :, 3]) - np.minimum(a[:, None, 1], b[None, :, 1])
+    hull = hull_w * hull_h
+    return inter / np.maximum(union, EPS) - (hull - union) / np.maximum(hull, EPS)
 
 
 def iou_distance(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray) -> np.ndarray:
@@ -57,13 +67,14 @@ def gallery_distance(gallery: np.ndarray, counts: np.ndarray, features: np.ndarr
 
     gallery: (T,K,D) features per track, of which the first ``counts[t]`` are filled.
     """
-    t, k, _ = gallery.shape
+    t, k, d = gallery.shape
     if t == 0 or len(features) == 0:
         return np.zeros((t, len(features)))
-    dist = 1.0 - np.einsum("tkd,md->tkm", gallery, features)
+    k = max(int(counts.max()), 1)  # slots past the fullest gallery are empty for everyone
+    sim = (gallery[:, :k].reshape(t * k, d) @ np.asarray(features, gallery.dtype).T).reshape(t, k, -1)
     filled = np.arange(k)[None, :] < counts[:, None]
-    dist = np.where(filled[:, :, None], dist, np.inf)
-    return np.clip(dist.min(axis=1), 0.0, 2.0)
+    sim = np.where(filled[:, :, None], sim, -np.inf)
+    return np.clip(1.0 - sim.max(axis=1), 0.0, 2.0).astype(np.float64)
 
 
 def fuse_score(cost: np.ndarray, scores: np.ndarray) -> np.ndarray:
