@@ -39,6 +39,8 @@ class SourceConfig(Strict):
     reconnect_backoff_s: Positive  # first wait between reconnect attempts (doubles up to 8x)
     drop_stale_frames: bool  # live sources: keep only the newest frame when the pipeline falls behind
     fps: Positive | None  # override the frame rate the source reports (e.g. wrong container metadata)
+    default_fps: Positive  # frame rate used when the source reports none (0/NaN) and no seqinfo.ini gives one
+    stream_timeout_s: Positive  # live streams: wait this long to connect or for a frame before counting an outage
 
 
 class DetectorConfig(Strict):

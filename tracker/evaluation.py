@@ -184,7 +184,8 @@ def score(sequences: list[Sequence], results: dict[str, Path], tracker_name: str
                 "DISPLAY_LESS_PROGRESS": True,
             }
             evaluator = trackeval.Evaluator(eval_cfg)
-            metrics = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(), trackeval.metrics.Identity()]
+            quiet = {"PRINT_CONFIG": False}
+            metrics = [trackeval.metrics.HOTA(quiet), trackeval.metrics.CLEAR(quiet), trackeval.metrics.Identity(quiet)]
             with contextlib.redirect_stdout(io.StringIO()):
                 res, msg = evaluator.evaluate([trackeval.datasets.MotChallenge2DBox(dataset_cfg)], metrics)
             status = msg["MotChallenge2DBox"][tracker_name]

@@ -1,0 +1,108 @@
+"""Annotator: boxes, labels, trails, stable colours and bounded trail memory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracker.drawing import Annotator, text_colors, track_colors
+from tracker.structures import Tracks
+
+BACKGROUND = 128
+H, W = 240, 320
+
+
+def canvas() -> np.ndarray:
+    return np.full((H, W, 3), BACKGROUND, np.uint8)
+
+
+def tracks(boxes, ids, scores=None, class_ids=None) -> Tracks:
+    n = len(ids)
+    return Tracks(
+        boxes=np.asarray(boxes, np.float32).reshape(n, 4),
+        scores=np.full(n, 0.9, np.float32) if scores is None else scores,
+        class_ids=np.zeros(n, np.int32) if class_ids is None else class_ids,
+        track_ids=np.asarray(ids, np.int64),
+        det_index=np.arange(n),
+    )
+
+
+def test_draw_marks_box_borders_in_the_track_colour_and_keeps_the_input():
+    image = canvas()
+    annotator = Annotator(trail_length=10, line_thickness=2)
+    out = annotator.draw(image, tracks([[100, 120, 180, 220]], [7]), ["person"])
+    color = track_colors(np.array([7]))[0]
+    assert np.all(image == BACKGROUND)  # input untouched
+    assert out.shape == image.shape and out.dtype == np.uint8
+    for y, x in [(170, 100), (170, 180), (220, 140)]:  # left, right and bottom edges
+        np.testing.assert_array_equal(out[y, x], color)
+    np.testing.assert_array_equal(out[170, 140], [BACKGROUND] * 3)  # box interior is not filled
+    np.testing.assert_array_equal(out[110, 102], color)  # label background sits above the box
+
+
+def test_colours_are_stable_and_differ_between_ids():
+    ids = np.arange(1, 21)
+    first = track_colors(ids)
+    np.testing.assert_array_equal(first, track_colors(ids))
+    np.testing.assert_array_equal(first[4], track_colors(np.array([5]))[0])  # independent of the batch
+    assert len({tuple(c) for c in first.tolist()}) == len(ids)
+    box = [[40, 40, 120, 200]]
+    a = Annotator(10, 2).draw(canvas(), tracks(box, [3]), ["person"])
+    b = Annotator(10, 2).draw(canvas(), tracks(box, [3]), ["person"])
+    c = Annotator(10, 2).draw(canvas(), tracks(box, [4]), ["person"])
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a[120, 40], c[120, 40])
+
+
+def test_label_text_contrasts_with_its_background():
+    ink = text_colors(np.array([[255, 255, 255], [0, 0, 0], [40, 230, 230], [200, 30, 30]], np.uint8))
+    np.testing.assert_array_equal(ink, [[0, 0, 0], [255, 255, 255], [0, 0, 0], [255, 255, 255]])
+
+
+def test_trail_follows_bottom_centres_and_fades():
+    annotator = Annotator(trail_length=30, line_thickness=2)
+    for i in range(10):  # moves right 10 px a frame
+        out = annotator.draw(canvas(), tracks([[20 + 10 * i, 50, 60 + 10 * i, 150]], [1]), ["person"])
+    points = annotator.trail(1)
+    assert points == [(40 + 10 * i, 150) for i in range(10)]
+    # the trail is drawn left of the current box, along y = 150, darker than the track colour at its old end
+    old_end = out[150, 45].astype(int)
+    assert not np.array_equal(old_end, [BACKGROUND] * 3)
+    assert old_end.sum() < track_colors(np.array([1]))[0].astype(int).sum()
+
+
+def test_trail_memory_is_bounded_and_freed():
+    length = 5
+    annotator = Annotator(trail_length=length, line_thickness=1)
+    for frame in range(20):
+        annotator.draw(canvas(), tracks([[10, 10, 50, 50 + frame]], [1]), ["person"], frame_index=frame)
+    assert len(annotator.trail(1)) == length
+    for frame in range(20, 20 + length + 1):  # track 1 gone, a new track every frame
+        annotator.draw(canvas(), tracks([[10, 10, 50, 50]], [100 + frame]), ["person"], frame_index=frame)
+    assert 1 not in annotator.trail_ids
+    assert len(annotator.trail_ids) <= length + 1
+    for frame in range(100, 200):  # many short-lived tracks never pile up
+        annotator.draw(canvas(), tracks([[10, 10, 50, 50]], [frame]), ["person"], frame_index=frame)
+    assert len(annotator.trail_ids) <= length + 1
+
+
+def test_no_trail_memory_when_trails_are_off():
+    annotator = Annotator(trail_length=0, line_thickness=1)
+    for frame in range(5):
+        annotator.draw(canvas(), tracks([[10, 10, 50, 50]], [frame % 2]), ["person"])
+    assert annotator.trail_ids == []
+
+
+def test_info_line_and_odd_inputs():
+    empty = Tracks(
+        boxes=np.zeros((0, 4), np.float32), scores=np.zeros(0, np.float32), class_ids=np.zeros(0, np.int32)
+    )
+    out = Annotator(5, 2).draw(canvas(), empty, [], frame_index=3, time_s=0.5, fps=12.5)
+    assert not np.all(out[:12, :60] == BACKGROUND)  # info overlay in the top-left corner
+    odd = tracks(
+        [[np.nan, 0, 10, 10], [-1e9, -1e9, 1e9, 1e9], [300, 220, 400, 300]],
+        [1, 2, 3],
+        class_ids=np.array([0, 99, 1], np.int32),  # 99: no name, drawn as its number
+    )
+    out = Annotator(5, 2).draw(canvas(), odd, ["person", "car"])
+    assert out.shape == (H, W, 3)
+    assert not np.array_equal(out[230, 300], [BACKGROUND] * 3)  # box partly outside the frame is drawn

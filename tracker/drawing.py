@@ -1,0 +1,178 @@
+"""Draw tracks on frames: boxes, labels, fading trails and an info line.
+
+:class:`Annotator` is stateful: it remembers each track's recent box bottom-centres
+to draw its trail, forgetting a track once it has not been seen for
+``trail_length`` frames. Colours come from the track id alone, so a track keeps its
+colour for the whole video and across runs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import cv2
+import numpy as np
+
+from .structures import Tracks
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT_SCALE_AT_720P = 0.5  # label text size on a 720-pixel-high frame; scales with frame height
+MIN_FONT_SCALE = 0.35  # smallest readable label text on small frames
+REFERENCE_HEIGHT = 720.0
+COORD_LIMIT = 1 << 15  # box coordinates are clipped to +-this before drawing (OpenCV works in int32 fixed point)
+LABEL_PAD = 3  # pixels between label text and its background edge
+GOLDEN_RATIO_CONJUGATE = 0.618033988749895  # hue step between consecutive ids: spreads colours evenly
+ID_SATURATION = 210  # HSV saturation and value of track colours (0-255): vivid but not neon
+ID_VALUE = 235
+LUMA_WEIGHTS_BGR = np.array([0.114, 0.587, 0.299])  # ITU-R BT.601 luma of a BGR colour
+DARK_TEXT_ABOVE_LUMA = 140.0  # label backgrounds brighter than this get black text, others white
+TRAIL_MIN_BRIGHTNESS = 0.25  # oldest trail segment's colour as a fraction of the track colour
+INFO_BACKGROUND = (32, 32, 32)
+INFO_TEXT = (255, 255, 255)
+BLACK = (0, 0, 0)
+WHITE = (255, 255, 255)
+
+
+def track_colors(track_ids: np.ndarray) -> np.ndarray:
+    """(N,3) uint8 BGR colour of each track id: a deterministic hue from the id (golden-ratio steps)."""
+    ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+    if not len(ids):
+        return np.zeros((0, 3), np.uint8)
+    hues = np.mod(ids * GOLDEN_RATIO_CONJUGATE, 1.0) * 180.0  # OpenCV hue range is [0, 180)
+    hsv = np.empty((len(ids), 1, 3), np.uint8)
+    hsv[:, 0, 0] = np.minimum(hues, 179).astype(np.uint8)
+    hsv[:, 0, 1] = ID_SATURATION
+    hsv[:, 0, 2] = ID_VALUE
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[:, 0, :]
+
+
+def text_colors(backgrounds: np.ndarray) -> np.ndarray:
+    """(N,3) uint8: black text on light backgrounds, white on dark ones."""
+    luma = np.asarray(backgrounds, np.float64).reshape(-1, 3) @ LUMA_WEIGHTS_BGR
+    dark = luma > DARK_TEXT_ABOVE_LUMA
+    return np.where(dark[:, None], np.array(BLACK, np.uint8), np.array(WHITE, np.uint8)).astype(np.uint8)
+
+
+def _bgr(color: np.ndarray) -> tuple[int, int, int]:
+    return int(color[0]), int(color[1]), int(color[2])
+
+
+class Annotator:
+    """Draws tracks onto BGR frames and keeps the trail of each track id."""
+
+    def __init__(self, trail_length: int, line_thickness: int):
+        self.trail_length = int(trail_length)
+        self.line_thickness = int(line_thickness)
+        self._trails: dict[int, deque[tuple[int, int]]] = {}
+        self._last_seen: dict[int, int] = {}
+        self._calls = 0
+
+    @property
+    def trail_ids(self) -> list[int]:
+        """Track ids whose trail is currently remembered."""
+        return list(self._trails)
+
+    def trail(self, track_id: int) -> list[tuple[int, int]]:
+        """The remembered bottom-centre points of ``track_id``, oldest first."""
+        return list(self._trails.get(int(track_id), ()))
+
+    def draw(
+        self,
+        image: np.ndarray,
+        tracks: Tracks,
+        class_names: list[str],
+        *,
+        frame_index: int | None = None,
+        time_s: float | None = None,
+        fps: float | None = None,
+    ) -> np.ndarray:
+        """A copy of ``image`` with tracks, trails and an info line drawn on it.
+
+        frame_index: the frame's position (trails age by it; default: one per call).
+        time_s / fps: shown in the info line when given.
+        """
+        out = image.copy()
+        frame = self._calls if frame_index is None else int(frame_index)
+        self._calls += 1
+        valid = tracks.valid_mask()
+        boxes = np.rint(np.clip(tracks.boxes[valid], -COORD_LIMIT, COORD_LIMIT)).astype(np.int64)
+        ids = tracks.track_ids[valid]
+        colors = track_colors(ids)
+        self._update_trails(frame, ids, boxes)
+        thickness = self.line_thickness
+        for tid, color in zip(ids.tolist(), colors):
+            self._draw_trail(out, tid, _bgr(color), thickness)
+        scale = max(MIN_FONT_SCALE, FONT_SCALE_AT_720P * out.shape[0] / REFERENCE_HEIGHT)
+        text_thickness = max(1, thickness // 2)
+        labels = self._labels(tracks, valid, class_names)
+        ink = text_colors(colors)
+        for box, color, label, fg in zip(boxes.tolist(), colors, labels, ink):
+            x1, y1, x2, y2 = box
+            cv2.rectangle(out, (x1, y1), (x2, y2), _bgr(color), thickness, cv2.LINE_AA)
+            self._draw_label(out, label, (x1, y1), _bgr(color), _bgr(fg), scale, text_thickness)
+        info = [f"frame {frame}"]
+        if time_s is not None:
+            info.append(f"{time_s:.2f} s")
+        if fps is not None:
+            info.append(f"{fps:.1f} fps")
+        info.append(f"{len(ids)} tracks")
+        self._draw_label(out, "  ".join(info), (0, 0), INFO_BACKGROUND, INFO_TEXT, scale, text_thickness, inside=True)
+        return out
+
+    # helpers ---------------------------------------------------------------------
+    @staticmethod
+    def _labels(tracks: Tracks, valid: np.ndarray, class_names: list[str]) -> list[str]:
+        class_ids = tracks.class_ids[valid].tolist()
+        names = [class_names[c] if 0 <= c < len(class_names) else str(c) for c in class_ids]
+        return [
+            f"{name} #{tid} {score:.2f}"
+            for name, tid, score in zip(names, tracks.track_ids[valid].tolist(), tracks.scores[valid].tolist())
+        ]
+
+    def _update_trails(self, frame: int, ids: np.ndarray, boxes: np.ndarray) -> None:
+        if self.trail_length <= 0:
+            return
+        bottoms = np.stack([(boxes[:, 0] + boxes[:, 2]) // 2, boxes[:, 3]], axis=1) if len(boxes) else boxes[:, :2]
+        for tid, point in zip(ids.tolist(), bottoms.tolist()):
+            trail = self._trails.get(tid)
+            if trail is None:
+                trail = self._trails[tid] = deque(maxlen=self.trail_length)
+            trail.append((point[0], point[1]))
+            self._last_seen[tid] = frame
+        stale = [tid for tid, seen in self._last_seen.items() if frame - seen > self.trail_length]
+        for tid in stale:
+            del self._trails[tid], self._last_seen[tid]
+
+    def _draw_trail(self, out: np.ndarray, tid: int, color: tuple[int, int, int], thickness: int) -> None:
+        points = self._trails.get(tid)
+        if points is None or len(points) < 2:
+            return
+        pts = np.asarray(points, np.int32)
+        n = len(pts) - 1
+        # older segments are darker and thinner: fraction runs from TRAIL_MIN_BRIGHTNESS up to 1
+        fractions = TRAIL_MIN_BRIGHTNESS + (1.0 - TRAIL_MIN_BRIGHTNESS) * np.arange(1, n + 1) / n
+        shades = np.rint(np.outer(fractions, color)).astype(np.int64).tolist()
+        widths = np.maximum(1, np.rint(fractions * thickness)).astype(np.int64).tolist()
+        for i in range(n):
+            p, q = pts[i], pts[i + 1]
+            cv2.line(out, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), tuple(shades[i]), widths[i], cv2.LINE_AA)
+
+    @staticmethod
+    def _draw_label(
+        out: np.ndarray,
+        text: str,
+        anchor: tuple[int, int],
+        background: tuple[int, int, int],
+        foreground: tuple[int, int, int],
+        scale: float,
+        thickness: int,
+        inside: bool = False,
+    ) -> None:
+        """Text on a filled box: above ``anchor`` (a box's top-left) when there is room, else below it."""
+        (w, h), baseline = cv2.getTextSize(text, FONT, scale, thickness)
+        box_h = h + baseline + 2 * LABEL_PAD
+        x = min(max(anchor[0], 0), max(out.shape[1] - w - 2 * LABEL_PAD, 0))
+        top = anchor[1] if inside or anchor[1] - box_h < 0 else anchor[1] - box_h
+        top = min(max(top, 0), max(out.shape[0] - box_h, 0))
+        cv2.rectangle(out, (x, top), (x + w + 2 * LABEL_PAD, top + box_h), background, cv2.FILLED)
+        cv2.putText(out, text, (x + LABEL_PAD, top + LABEL_PAD + h), FONT, scale, foreground, thickness, cv2.LINE_AA)

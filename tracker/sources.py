@@ -1,0 +1,592 @@
+"""Frame sources: video files, image folders (MOTChallenge sequences), webcams and streams.
+
+:func:`open_source` checks the source and decodes its first frame in the caller's
+thread, so every problem a user can fix surfaces as a :class:`SourceError` before
+tracking starts. Decoding then runs in a daemon thread that feeds a bounded queue;
+the :class:`FrameSource` iterates :class:`Frame` objects from it and, as a context
+manager, stops the thread and releases the capture however iteration ends.
+
+Files and image folders are read completely and in order: a frame that fails to
+decode is skipped and counted, and too many consecutive failures end the run with a
+:class:`SourceError`. Live sources (cameras, streams) keep only the newest frame when
+the consumer falls behind (``source.drop_stale_frames``) and reconnect with
+exponential backoff when the connection drops.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import math
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+
+from .config import SourceConfig
+from .errors import SourceError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+MOT_IMAGE_DIR = "img1"  # MOTChallenge default for seqinfo.ini's imDir
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # rtsp://, http://, udp://, ...
+MAX_BACKOFF_FACTOR = 8  # reconnect waits double from reconnect_backoff_s up to this multiple
+LIVE_QUEUE_SIZE = 1  # with drop_stale_frames a live source holds only its newest frame
+POLL_S = 0.1  # how often a reader blocked on a full queue re-checks the stop flag
+JOIN_MARGIN_S = 2.0  # close(): wait this much beyond one read timeout for the reader thread
+# Containers without a frame index (mkv, webm, ...) estimate the frame count from the
+# duration; a file that ends this close to its declared count has simply ended.
+FRAME_COUNT_SLACK_FRAMES = 2
+FRAME_COUNT_SLACK_FRACTION = 0.01
+
+SourceKind = Literal["file", "camera", "stream", "images"]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What is known about a source once it is open."""
+
+    uri: str  # path, camera index or URL (credentials removed)
+    kind: SourceKind
+    name: str  # short human name: file stem, sequence name, camera0, stream path
+    fps: float  # source.fps override, else the reported rate, else seqinfo.ini / source.default_fps
+    width: int
+    height: int
+    frame_count: int | None  # None when unknown (live sources)
+    is_live: bool
+
+
+@dataclass
+class Frame:
+    """One decoded frame."""
+
+    index: int  # 0-based position; live sources: frames read so far, dropped ones included
+    time_s: float  # index / fps for files and images; seconds since the first frame for live sources
+    image: np.ndarray  # BGR uint8 (H, W, 3)
+
+
+@dataclass
+class SourceStats:
+    """Counters of one source, updated by its reader thread."""
+
+    frames_read: int = 0  # frames decoded
+    failed_reads: int = 0  # frames skipped because they could not be decoded
+    dropped_frames: int = 0  # live: decoded frames discarded because a newer one arrived
+    outages: int = 0  # live: times the connection dropped
+    reconnects: int = 0  # live: times it came back
+
+
+class _End:
+    """Queue item: the reader finished normally."""
+
+
+@dataclass
+class _Failure:
+    """Queue item: the reader raised ``error``; the consumer re-raises it."""
+
+    error: BaseException
+
+
+_END = _End()
+
+
+class FrameSource:
+    """Iterator of :class:`Frame` fed by a decoding thread; a context manager that releases on exit.
+
+    ``info`` describes the source and ``stats`` counts reads, failures, drops and outages.
+    """
+
+    def __init__(
+        self,
+        info: SourceInfo,
+        first: Frame,
+        rest: Iterator[Frame],
+        stats: SourceStats,
+        *,
+        queue_size: int,
+        drop_stale: bool,
+        join_timeout_s: float,
+        stop: threading.Event | None = None,
+    ):
+        self.info = info
+        self.stats = stats
+        self._first: Frame | None = first
+        self._rest = rest
+        self._drop_stale = drop_stale
+        self._join_timeout_s = join_timeout_s
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        # shared with a live reader, whose reconnect wait then ends on close()
+        self._stop = stop if stop is not None else threading.Event()
+        self._finished = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"tracker-source:{info.name}", daemon=True)
+        self._thread.start()
+
+    # consumer side -------------------------------------------------------------
+    def __iter__(self) -> FrameSource:
+        return self
+
+    def __next__(self) -> Frame:
+        if self._finished:
+            raise StopIteration
+        item = self._queue.get()
+        if isinstance(item, _End):
+            self._finished = True
+            raise StopIteration
+        if isinstance(item, _Failure):
+            self._finished = True
+            raise item.error
+        return item
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the reader thread and release the capture; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._finished = True
+        self._stop.set()
+        self._drain()
+        self._thread.join(self._join_timeout_s)
+        if self._thread.is_alive():
+            log.warning(
+                "reader of %s did not stop within %.1f s; it releases the source when its read returns",
+                self.info.uri, self._join_timeout_s,
+            )
+        self._drain()
+        try:
+            self._queue.put_nowait(_END)  # wakes a consumer blocked in another thread
+        except queue.Full:  # a reader that outlived the join just queued a frame; the consumer is done anyway
+            pass
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # reader side ---------------------------------------------------------------
+    def _run(self) -> None:
+        final: _End | _Failure = _END
+        try:
+            try:
+                first, self._first = self._first, None
+                if self._put(first):
+                    for frame in self._rest:
+                        if not self._put(frame):
+                            break
+            finally:
+                self._rest.close()  # runs the reader's cleanup (capture release) in this thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            final = _Failure(exc)
+        finally:
+            self._put_final(final)
+
+    def _put(self, frame: Frame) -> bool:
+        """Queue ``frame``; False once the source is being closed."""
+        while not self._stop.is_set():
+            try:
+                if self._drop_stale:
+                    self._queue.put_nowait(frame)
+                else:
+                    self._queue.put(frame, timeout=POLL_S)
+                return True
+            except queue.Full:
+                if self._drop_stale:
+                    try:
+                        self._queue.get_nowait()
+                        self.stats.dropped_frames += 1
+                    except queue.Empty:
+                        pass
+        return False
+
+    def _put_final(self, item: _End | _Failure) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+
+
+# readers: generators run in the reader thread; their `finally` releases the capture
+
+
+def _file_frames(
+    cap: cv2.VideoCapture, label: str, frame_count: int | None, fps: float, max_failed: int, stats: SourceStats
+) -> Iterator[Frame]:
+    """Frames of a finite video; undecodable frames are skipped and counted.
+
+    OpenCV's read() also fails at the end of a file, so a failure only counts as a
+    broken frame when a later read succeeds; a run of more than ``max_failed``
+    failures is the end of the file if it comes near the declared frame count and a
+    :class:`SourceError` otherwise.
+    """
+    try:
+        index = 0  # position of the next frame
+        pending = 0  # consecutive failed reads not yet known to be mid-file failures
+        while True:
+            image = cap.retrieve()[1] if cap.grab() else None
+            if image is None:
+                if frame_count is not None and index >= frame_count:
+                    return
+                pending += 1
+                if pending <= max_failed:
+                    continue
+                if frame_count is None or index >= frame_count - _frame_count_slack(frame_count):
+                    if frame_count is not None and index < frame_count:
+                        log.info("%s ended after %d of the %d frames its container declares", label, index, frame_count)
+                    return
+                stats.failed_reads += pending
+                raise SourceError(
+                    f"{label} stopped decoding at frame {index} of {frame_count} ({pending} reads failed in a row)",
+                    "The file is truncated or corrupt; re-encode it (e.g. ffmpeg -i in.mp4 out.mp4) "
+                    "or raise source.max_failed_reads",
+                )
+            if pending:
+                log.warning("%s: skipped %d undecodable frame(s) before frame %d", label, pending, index + pending)
+                stats.failed_reads += pending
+                index += pending
+                pending = 0
+            stats.frames_read += 1
+            yield Frame(index, index / fps, image)
+            index += 1
+    finally:
+        cap.release()
+
+
+def _frame_count_slack(frame_count: int) -> int:
+    return max(FRAME_COUNT_SLACK_FRAMES, math.ceil(frame_count * FRAME_COUNT_SLACK_FRACTION))
+
+
+def _image_frames(files: list[Path], fps: float, max_failed: int, stats: SourceStats) -> Iterator[Frame]:
+    """Frames of an image folder; every image must have the first one's size."""
+    shape = None
+    consecutive = 0
+    for index, path in enumerate(files):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            stats.failed_reads += 1
+            consecutive += 1
+            log.warning("cannot decode image %s; skipped", path)
+            if consecutive > max_failed:
+                raise SourceError(
+                    f"{consecutive} images in a row cannot be decoded (last: {path})",
+                    "Replace or remove the broken images, or raise source.max_failed_reads",
+                )
+            continue
+        consecutive = 0
+        if shape is None:
+            shape = image.shape
+        elif image.shape != shape:
+            raise SourceError(
+                f"image {path} is {image.shape[1]}x{image.shape[0]} but the sequence is {shape[1]}x{shape[0]}",
+                "All images of a folder must have the same size; resize or remove it",
+            )
+        stats.frames_read += 1
+        yield Frame(index, index / fps, image)
+
+
+def _live_frames(
+    cap: cv2.VideoCapture,
+    reopen: Callable[[], cv2.VideoCapture],
+    label: str,
+    cfg: SourceConfig,
+    stats: SourceStats,
+    stop: threading.Event,
+) -> Iterator[Frame]:
+    """Frames of a camera or stream, reconnecting when it drops."""
+    try:
+        ok, image = cap.read()
+        if not ok or image is None:
+            raise SourceError(
+                f"{label} opened but sent no frame within {cfg.stream_timeout_s:g} s",
+                "Check that the camera or stream is delivering video, or raise source.stream_timeout_s",
+            )
+        start = now = time.monotonic()
+        index = 0
+        while True:
+            stats.frames_read += 1
+            yield Frame(index, now - start, image)
+            index += 1
+            ok, image = cap.read()
+            while not ok or image is None:
+                cap.release()
+                stats.outages += 1
+                log.warning("%s: connection lost; reconnecting for up to %g s", label, cfg.reconnect_timeout_s)
+                cap = _reconnect(reopen, label, cfg, stats, stop)
+                if cap is None:
+                    return
+                ok, image = cap.read()
+            now = time.monotonic()
+    finally:
+        cap.release()
+
+
+def _reconnect(
+    reopen: Callable[[], cv2.VideoCapture], label: str, cfg: SourceConfig, stats: SourceStats, stop: threading.Event
+) -> cv2.VideoCapture | None:
+    """An open capture, None if the source is being closed; SourceError after reconnect_timeout_s."""
+    started = time.monotonic()
+    deadline = started + cfg.reconnect_timeout_s
+    wait = cfg.reconnect_backoff_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SourceError(
+                f"{label} dropped and did not come back within {cfg.reconnect_timeout_s:g} s",
+                "Check the camera or network, or raise source.reconnect_timeout_s",
+            )
+        if stop.wait(min(wait, remaining)):
+            return None
+        cap = reopen()
+        if cap.isOpened():
+            stats.reconnects += 1
+            log.warning("%s: reconnected after %.1f s", label, time.monotonic() - started)
+            return cap
+        cap.release()
+        wait = min(wait * 2, cfg.reconnect_backoff_s * MAX_BACKOFF_FACTOR)
+
+
+# opening -------------------------------------------------------------------------
+
+
+def open_source(spec: str | int | os.PathLike, cfg: SourceConfig) -> FrameSource:
+    """Open a video file, image folder / MOTChallenge sequence, webcam index or stream URL.
+
+    Raises :class:`SourceError` when the source does not exist, cannot be opened or
+    yields no frame.
+    """
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        return _open_camera(int(spec), cfg)
+    text = os.fspath(spec)
+    if text.strip().isdigit():
+        return _open_camera(int(text.strip()), cfg)
+    if _URL.match(text):
+        return _open_stream(text, cfg)
+    path = Path(text)
+    if not path.exists():
+        raise SourceError(
+            f"source not found: {text}",
+            "Check the path, or pass a webcam index (0) or a stream URL (rtsp://...)",
+        )
+    if path.is_dir():
+        return _open_images(path, cfg)
+    return _open_video(path, cfg)
+
+
+def _fps(reported: float | None, cfg: SourceConfig, label: str) -> float:
+    if cfg.fps is not None:
+        return float(cfg.fps)
+    if reported is not None and math.isfinite(reported) and reported > 0:
+        return float(reported)
+    log.warning("%s reports no frame rate; using source.default_fps = %g", label, cfg.default_fps)
+    return float(cfg.default_fps)
+
+
+def _frame_count(cap: cv2.VideoCapture) -> int | None:
+    n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+    return int(n) if math.isfinite(n) and n > 0 else None
+
+
+def _first(frames: Iterator[Frame], problem: str, fix: str) -> Frame:
+    try:
+        return next(frames)
+    except StopIteration:
+        raise SourceError(problem, fix) from None
+
+
+def _start(
+    info_args: dict,
+    first: Frame,
+    rest: Iterator[Frame],
+    stats: SourceStats,
+    cfg: SourceConfig,
+    live: bool,
+    stop: threading.Event | None = None,
+) -> FrameSource:
+    height, width = first.image.shape[:2]
+    info = SourceInfo(width=int(width), height=int(height), is_live=live, **info_args)
+    drop = live and cfg.drop_stale_frames
+    try:
+        return FrameSource(
+            info, first, rest, stats,
+            queue_size=LIVE_QUEUE_SIZE if drop else cfg.queue_size,
+            drop_stale=drop,
+            join_timeout_s=cfg.stream_timeout_s + JOIN_MARGIN_S,
+            stop=stop,
+        )
+    except BaseException:
+        rest.close()
+        raise
+
+
+def _open_video(path: Path, cfg: SourceConfig) -> FrameSource:
+    if path.stat().st_size == 0:
+        raise SourceError(f"video file {path} is empty (0 bytes)", "Copy or export the video again")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(
+            f"cannot open video {path}: not a format OpenCV can read, or the file is corrupt",
+            "Check it with ffprobe, or re-encode it (e.g. ffmpeg -i in out.mp4)",
+        )
+    label = f"video {path}"
+    fps = _fps(cap.get(cv2.CAP_PROP_FPS), cfg, label)
+    count = _frame_count(cap)
+    stats = SourceStats()
+    frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats)
+    first = _first(
+        frames, f"video {path} opens but has no readable frame",
+        "The file is empty or uses a codec OpenCV cannot decode; re-encode it (e.g. ffmpeg -i in out.mp4)",
+    )
+    info = dict(uri=str(path), kind="file", name=path.stem, fps=fps, frame_count=count)
+    return _start(info, first, frames, stats, cfg, live=False)
+
+
+def _natural_key(path: Path) -> list:
+    """Sort key that orders frame2.jpg before frame10.jpg (and zero-padded names as usual)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def _read_seqinfo(path: Path) -> dict[str, str]:
+    """The [Sequence] section of a MOTChallenge seqinfo.ini (keys lower-case); {} when absent."""
+    if not path.is_file():
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path)
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise SourceError(f"cannot parse {path}: {exc}".splitlines()[0], "Fix or remove the seqinfo.ini") from None
+    return dict(parser["Sequence"]) if parser.has_section("Sequence") else {}
+
+
+def _locate_images(path: Path) -> tuple[Path, dict[str, str], str]:
+    """(image folder, seqinfo, sequence name) for a sequence folder, its img1/ or a plain image folder."""
+    seqinfo = _read_seqinfo(path / "seqinfo.ini")
+    if seqinfo:
+        return path / seqinfo.get("imdir", MOT_IMAGE_DIR), seqinfo, seqinfo.get("name") or path.name
+    if (path / MOT_IMAGE_DIR).is_dir():
+        return path / MOT_IMAGE_DIR, {}, path.name
+    parent_info = _read_seqinfo(path.parent / "seqinfo.ini")
+    if parent_info and parent_info.get("imdir", MOT_IMAGE_DIR) == path.name:
+        return path, parent_info, parent_info.get("name") or path.parent.name
+    return path, {}, path.name
+
+
+def _open_images(path: Path, cfg: SourceConfig) -> FrameSource:
+    image_dir, seqinfo, name = _locate_images(path)
+    if not image_dir.is_dir():
+        raise SourceError(
+            f"sequence {path} has a seqinfo.ini but no image folder {image_dir.name}/",
+            "Add the images, fix imDir in seqinfo.ini, or pass the sequence's video file instead",
+        )
+    files = sorted(
+        (p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key
+    )
+    if not files:
+        raise SourceError(
+            f"no images in folder {image_dir}",
+            f"Pass a folder of {'/'.join(sorted(IMAGE_SUFFIXES))} images, a MOTChallenge sequence with img1/, "
+            "or a video file",
+        )
+    reported = None
+    if "framerate" in seqinfo:
+        try:
+            reported = float(seqinfo["framerate"])
+        except ValueError:
+            raise SourceError(
+                f"frameRate {seqinfo['framerate']!r} in the seqinfo.ini of {path} is not a number",
+                "Fix it or set source.fps",
+            ) from None
+    fps = _fps(reported, cfg, f"image folder {image_dir}")
+    stats = SourceStats()
+    frames = _image_frames(files, fps, cfg.max_failed_reads, stats)
+    first = _first(frames, f"no image in {image_dir} can be decoded", "Replace the broken images")
+    info = dict(uri=str(path), kind="images", name=name, fps=fps, frame_count=len(files))
+    return _start(info, first, frames, stats, cfg, live=False)
+
+
+def _open_camera(index: int, cfg: SourceConfig) -> FrameSource:
+    label = f"camera {index}"
+    cap = cv2.VideoCapture(index)
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(
+            f"cannot open {label}",
+            "Check the index (0 is the first camera), that it is connected and that no other program uses it",
+        )
+    fps = _fps(cap.get(cv2.CAP_PROP_FPS), cfg, label)
+    stats = SourceStats()
+    stop = threading.Event()
+    frames = _live_frames(cap, lambda: cv2.VideoCapture(index), label, cfg, stats, stop)
+    first = _first(frames, f"{label} sent no frame", "Check the camera")
+    info = dict(uri=str(index), kind="camera", name=f"camera{index}", fps=fps, frame_count=None)
+    return _start(info, first, frames, stats, cfg, live=True, stop=stop)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _stream_name(url: str) -> str:
+    parts = urlsplit(url)
+    stem = Path(parts.path).stem
+    return stem or parts.hostname or "stream"
+
+
+def _open_stream(url: str, cfg: SourceConfig) -> FrameSource:
+    shown = redact_url(url)
+    label = f"stream {shown}"
+    timeout_ms = int(cfg.stream_timeout_s * 1000)
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+
+    def connect() -> cv2.VideoCapture:
+        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+
+    cap = connect()
+    if not cap.isOpened():
+        cap.release()
+        raise SourceError(
+            f"cannot connect to {label}",
+            "Check the URL, that the server is running and reachable, and any user name or password",
+        )
+    fps = _fps(cap.get(cv2.CAP_PROP_FPS), cfg, label)
+    count = _frame_count(cap)
+    stats = SourceStats()
+    info = dict(uri=shown, kind="stream", name=_stream_name(url), fps=fps, frame_count=count)
+    if count is not None:  # a finite file served over the network: read it like a local video
+        frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats)
+        first = _first(frames, f"{label} has no readable frame", "Check the URL points to a video")
+        return _start(info, first, frames, stats, cfg, live=False)
+    stop = threading.Event()
+    frames = _live_frames(cap, connect, label, cfg, stats, stop)
+    first = _first(frames, f"{label} sent no frame", "Check the stream")
+    return _start(info, first, frames, stats, cfg, live=True, stop=stop)
