@@ -43,6 +43,15 @@ def _batches(frames, size: int) -> Iterator[list]:
         yield batch
 
 
+def _time_step(previous, frame, fps: float, live: bool) -> float:
+    """Seconds since the previous frame: the clock for live sources (outages, drops), frame numbers for files."""
+    if previous is None:
+        return 1.0 / fps
+    if live:
+        return max(frame.time_s - previous.time_s, 1.0 / fps)
+    return (frame.index - previous.index) / fps
+
+
 class Session:
     """The models and the source of one run, built from a :class:`Config`."""
 
@@ -77,8 +86,8 @@ class Session:
         self.source.close()
 
     def results(self, keep_images: bool = False) -> Iterator[FrameResult]:
-        fps = self.fps
-        batch_size = 1 if self.info.is_live else self.cfg.detector.batch_size
+        live = self.info.is_live
+        batch_size = 1 if live else self.cfg.detector.batch_size
         previous = None
         for batch in _batches(self.source, batch_size):
             detections = self.detector.detect([f.image for f in batch], [f.index for f in batch])
@@ -89,10 +98,10 @@ class Session:
                         if len(dets)
                         else np.zeros((0, self.embedder.dim), np.float32)
                     )
-                gap = 1 if previous is None else frame.index - previous
-                previous = frame.index
+                dt = _time_step(previous, frame, self.fps, live)
+                previous = frame
                 started = time.perf_counter()
-                tracks = self.tracker.update(dets, frame.image, dt=gap / fps)
+                tracks = self.tracker.update(dets, frame.image, dt=dt)
                 self.last_tracker_seconds = time.perf_counter() - started
                 yield FrameResult(
                     frame_index=frame.index,
@@ -203,6 +212,7 @@ def run(
             with open_sinks(out, cfg.output, session.info, session.class_names) as sinks:
                 summary.outputs = list(getattr(sinks, "paths", []))
                 bar = _progress(session.info, progress)
+                started = time.perf_counter()  # models are loaded: time the tracking alone
                 try:
                     for result in session.results(keep_images=keep_images):
                         sinks.write(result)
