@@ -34,6 +34,9 @@ def detector_config(**values):
     return load_config(overrides={f"detector.{k}": v for k, v in values.items()}).detector
 
 
+DEFAULT_CONF = detector_config().conf_threshold  # what every detector keeps when the test sets no threshold
+
+
 @pytest.fixture(scope="module")
 def frames() -> dict[int, np.ndarray]:
     cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
@@ -184,7 +187,7 @@ def test_yolox_finds_the_people_in_the_sample(yolox, frames, gt):
     matched = total = 0
     for index, image in frames.items():
         det = yolox.detect([image], [index])[0]
-        assert_well_formed(det, image, 0.3)
+        assert_well_formed(det, image, DEFAULT_CONF)
         assert (det.class_ids == PERSON).all()  # default config keeps persons only
         m, t = recall(gt_boxes(gt, index), det)
         matched, total = matched + m, total + t
@@ -260,7 +263,7 @@ def test_yolo_finds_people(frames, gt):
     det_model = build_detector(cfg)
     assert det_model.class_names == ["Normal", "Fall"]
     det, later = det_model.detect([frames[0], frames[30]], [0, 30])
-    assert_well_formed(det, frames[0], 0.3)
+    assert_well_formed(det, frames[0], DEFAULT_CONF)
     matched, total = recall(gt_boxes(gt, 0), det)
     assert matched >= total - 1 and total >= 3
     single = det_model.detect([frames[30]], [30])[0]
@@ -296,7 +299,7 @@ def test_mot_reads_the_sample_gt_as_detections(frames, gt):
     assert len(mot) == len(gt)
     results = mot.detect([frames[0], frames[60]], [0, 60])
     for index, det in zip([0, 60], results):
-        assert_well_formed(det, frames[index], 0.3)
+        assert_well_formed(det, frames[index], DEFAULT_CONF)
         expected = gt_boxes(gt, index)
         assert len(det) == len(expected)
         np.testing.assert_allclose(np.sort(det.boxes, axis=0), np.sort(expected, axis=0), atol=1e-3)
@@ -347,7 +350,7 @@ def test_mot_needs_a_det_file(tmp_path):
 def test_mot_sequence_folder_source(tmp_path, frames):
     (tmp_path / "det").mkdir()
     (tmp_path / "det" / "det.txt").write_text("2,-1,-10,500,50,100,0.8\n1,-1,10,20,30,40,0.2\n")
-    mot = build_detector(detector_config(name="mot", classes=None), source=str(tmp_path))
+    mot = build_detector(detector_config(name="mot", classes=None, conf_threshold=0.3), source=str(tmp_path))
     first, second = mot.detect([frames[0], frames[0]], [0, 1])
     assert len(first) == 0  # score 0.2 is below the 0.3 threshold
     assert second.boxes.tolist() == [[0, 500, 40, 576]]  # clipped to the 768x576 frame

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 
@@ -155,6 +155,65 @@ class OutputConfig(Strict):
     line_thickness: PositiveInt
     show: bool  # live window
     flush_every: PositiveInt  # frames between explicit flushes of text outputs
+    jsonl: bool  # tracks.jsonl: one JSON object per frame (same data as tracks.csv)
+    summary: bool  # summary.csv: one row per track (first/last frame, duration, path length, mean score)
+    blur_classes: list[str]  # class names whose boxes are blurred in the video / window (privacy), e.g. [person]
+    blur_method: Literal["pixelate", "gaussian"]
+
+
+Point = tuple[float, float]  # x, y in pixels of the source frame
+
+
+class CountingLineConfig(Strict):
+    """A directed counting line: "in" is a crossing from its left side to its right side (as seen on screen)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    points: Annotated[list[Point], Field(min_length=2, max_length=2)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "CountingLineConfig":
+        if self.points[0] == self.points[1]:
+            raise ValueError(f"line {self.name!r} has two identical points; give two different [x, y] points")
+        return self
+
+
+class CountingZoneConfig(Strict):
+    """A polygon zone whose occupancy (tracks inside, per class) is counted every frame."""
+
+    name: Annotated[str, Field(min_length=1)]
+    polygon: Annotated[list[Point], Field(min_length=3)]
+
+
+class CountingConfig(Strict):
+    enabled: bool
+    anchor: Literal["bottom_center", "center"]  # the point of a box that crosses lines and sits in zones
+    hysteresis_px: Annotated[float, Field(ge=0.0)]  # a side counts only this far from the line (no double counts)
+    lines: list[CountingLineConfig]
+    zones: list[CountingZoneConfig]
+
+    @model_validator(mode="after")
+    def _check(self) -> "CountingConfig":
+        names = [c.name for c in self.lines] + [z.name for z in self.zones]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"names of lines and zones must be unique; {', '.join(map(repr, dupes))} repeats")
+        if self.enabled and not names:
+            raise ValueError("counting is enabled but has no lines or zones; add some or set counting.enabled=false")
+        return self
+
+
+class SmoothingConfig(Strict):
+    """Offline post-processing of a finished run (``--smooth``): gap filling, then an RTS smoother.
+
+    Noise is relative to the track's median box height; velocities are per second, so the
+    smoother behaves the same at any frame rate.
+    """
+
+    enabled: bool
+    max_gap: Annotated[int, Field(ge=0)]  # fill a track's gaps of up to this many missing frames; 0 fills none
+    std_position: Positive  # process noise of centre and size, per sqrt(second)
+    std_velocity: Positive  # process noise of their velocities, per second per sqrt(second)
+    std_measurement: Positive  # noise of a reported box
 
 
 class Config(Strict):
@@ -163,6 +222,8 @@ class Config(Strict):
     appearance: AppearanceConfig
     tracker: TrackerConfig
     output: OutputConfig
+    counting: CountingConfig
+    smoothing: SmoothingConfig
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -184,7 +245,17 @@ def _read_yaml(path: Path) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of sections (detector:, tracker:, ...), not a {type(data).__name__}")
+        raise ConfigError(
+            f"{path} must hold a mapping of sections, not a {type(data).__name__}",
+            "Write it as 'section:' lines with indented 'key: value' pairs, e.g. 'tracker:' then '  max_age: 60'",
+        )
+    data = {section: value for section, value in data.items() if value is not None}  # an empty 'section:' changes nothing
+    for section, value in data.items():
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"section {section!r} in {path} must be a mapping of keys, not a {type(value).__name__}",
+                f"Indent its keys under '{section}:', e.g. '  name: botsort'",
+            )
     return data
 
 

@@ -146,6 +146,9 @@ class KalmanFilter:
         innovation = np.asarray(measurement, np.float64) - z
         mean = mean + np.einsum("nij,nj->ni", gain, innovation)
         cov = cov - np.einsum("nij,njk,nlk->nil", gain, s, gain)
+        # P - K S K^T is symmetric in exact arithmetic only; after extreme size jumps the
+        # rounding error grows, so restore the symmetry every gating step relies on.
+        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         return mean, cov
 
     def gating_distance(self, mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray) -> np.ndarray:
