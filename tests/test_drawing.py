@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tracker.drawing import Annotator, text_colors, track_colors
 from tracker.structures import Tracks
@@ -106,3 +107,37 @@ def test_info_line_and_odd_inputs():
     out = Annotator(5, 2).draw(canvas(), odd, ["person", "car"])
     assert out.shape == (H, W, 3)
     assert not np.array_equal(out[230, 300], [BACKGROUND] * 3)  # box partly outside the frame is drawn
+
+
+@pytest.mark.parametrize("method", ["pixelate", "gaussian"])
+def test_blur_changes_pixels_inside_the_blurred_class_boxes_only(method):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)  # texture, so any blur shows
+    person, car = [40.3, 50.6, 100.2, 180.7], [180, 60, 260, 140]
+    scene = tracks([person, car], [1, 2], class_ids=np.array([0, 1], np.int32))
+    plain = Annotator(0, 2).draw(image, scene, ["person", "car"])
+    blurred = Annotator(0, 2, blur_classes=["person"], blur_method=method).draw(image, scene, ["person", "car"])
+    changed = np.any(plain != blurred, axis=2)
+    inside = np.zeros((H, W), bool)
+    inside[50:181, 40:101] = True  # the person box widened to whole pixels
+    assert not changed[~inside].any()  # nothing outside the person box, the car box included
+    assert changed[inside].mean() > 0.5  # most of the person's pixels are hidden
+    box = blurred[60:170, 50:90].astype(float)
+    assert box.std() < 0.7 * image[60:170, 50:90].std()  # detail is gone, not just shifted
+
+
+def test_blur_skips_boxes_outside_or_invalid():
+    image = np.full((H, W, 3), 77, np.uint8)
+    image[::2] = 200
+    odd = tracks([[np.nan, 0, 10, 10], [-50, -50, -10, -10], [W + 5, 0, W + 50, 40]], [1, 2, 3])
+    out = Annotator(0, 2, blur_classes=["person"]).draw(image, odd, ["person"])
+    np.testing.assert_array_equal(out[H // 2:], image[H // 2:])  # below the info line nothing changed
+    with pytest.raises(ValueError, match="blur method"):
+        Annotator(0, 2, blur_method="smear")
+
+
+def test_info_line_counts_classes_when_there_are_several():
+    from tracker.drawing import Annotator as A
+
+    assert A._class_counts(np.array([0, 0, 1], np.int32), ["person", "car"]) == "(2 person, 1 car)"
+    assert A._class_counts(np.array([0, 0], np.int32), ["person", "car"]) == ""

@@ -178,7 +178,9 @@ def test_open_sinks_writes_every_output(tmp_path):
     with open_sinks(out, cfg, info(), CLASS_NAMES) as sinks:
         for i in range(6):
             sinks.write(result(i, [[10, 10, 30, 40]], [5], image=gray(100)))
-    assert sorted(p.name for p in sinks.paths) == ["annotated.avi", "tracks.csv", "tracks.txt"]
+    assert sorted(p.name for p in sinks.paths) == [
+        "annotated.avi", "run.json", "summary.csv", "tracks.csv", "tracks.txt"
+    ]
     assert all(p.is_file() for p in sinks.paths)
     assert sinks.closed
     cap = cv2.VideoCapture(str(out / "annotated.avi"))
@@ -294,3 +296,13 @@ def test_window_stops_on_q_esc_or_close(monkeypatch, key, visible, stops):
             window.write(result(0, [[10, 10, 30, 40]], [1], image=gray(100)))
     assert len(shown) == 1 and not np.all(shown[0] == 100)  # the annotated frame was shown
     assert issubclass(StopRequested, KeyboardInterrupt)  # the pipeline's Ctrl-C handling covers it
+
+
+def test_blur_classes_must_be_detector_classes(tmp_path):
+    from tracker.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'persn' is not a class") as err:
+        open_sinks(tmp_path, output_cfg(video=True, codec="MJPG", blur_classes=["persn"]), info(), CLASS_NAMES)
+    assert "\n" not in str(err.value)
+    with open_sinks(tmp_path, output_cfg(video=True, codec="MJPG", blur_classes=["person"]), info(), CLASS_NAMES) as s:
+        assert s.annotator.blur_classes == {"person"}

@@ -1,4 +1,4 @@
-"""Draw tracks on frames: boxes, labels, fading trails and an info line.
+"""Draw tracks on frames: privacy blur, boxes, labels, fading trails and an info line; counting lines and zones.
 
 :class:`Annotator` is stateful: it remembers each track's recent box bottom-centres
 to draw its trail, forgetting a track once it has not been seen for
@@ -9,6 +9,7 @@ colour for the whole video and across runs.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -31,6 +32,83 @@ INFO_BACKGROUND = (32, 32, 32)
 INFO_TEXT = (255, 255, 255)
 BLACK = (0, 0, 0)
 WHITE = (255, 255, 255)
+BLUR_METHODS = ("pixelate", "gaussian")
+PIXELATE_CELLS = 6  # pixelation: cells across a blurred box's shorter side (a face becomes a block or two)
+GAUSSIAN_KERNEL_FRACTION = 0.5  # gaussian blur: kernel side as a fraction of the box's shorter side
+MIN_GAUSSIAN_KERNEL = 3  # pixels; the kernel side is odd and at least this
+COUNT_LINE_COLOR = (0, 215, 255)  # BGR amber: counting lines and their labels
+ZONE_COLOR = (255, 160, 0)  # BGR azure: zone outlines and their labels
+DIRECTION_ARROW_PX = 24  # length of the arrow that points to the "in" side of a counting line, at 720p
+MIN_DIRECTION_ARROW_PX = 10  # the arrow stays visible on small frames
+ARROW_TIP_FRACTION = 0.3  # arrow head length relative to the arrow
+
+
+def blur_boxes(image: np.ndarray, boxes: np.ndarray, method: str) -> None:
+    """Blur the inside of each xyxy box of ``image`` in place (``pixelate`` or ``gaussian``).
+
+    Boxes are widened to whole pixels (floor / ceil) and clipped to the frame, so nothing
+    of the object stays sharp; boxes outside the frame or with non-finite corners are skipped.
+    """
+    if method not in BLUR_METHODS:
+        raise ValueError(f"unknown blur method {method!r}; choose one of {BLUR_METHODS}")
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    boxes = boxes[np.isfinite(boxes).all(axis=1)]
+    h, w = image.shape[:2]
+    lo = np.clip(np.floor(boxes[:, :2]), 0, [w, h]).astype(np.int64)
+    hi = np.clip(np.ceil(boxes[:, 2:]), 0, [w, h]).astype(np.int64)
+    keep = (hi > lo).all(axis=1)
+    for (x1, y1), (x2, y2) in zip(lo[keep].tolist(), hi[keep].tolist()):
+        roi = image[y1:y2, x1:x2]
+        short = min(x2 - x1, y2 - y1)
+        if method == "pixelate":
+            cell = max(1, short // PIXELATE_CELLS)
+            cells = (max(1, (x2 - x1) // cell), max(1, (y2 - y1) // cell))
+            small = cv2.resize(roi, cells, interpolation=cv2.INTER_AREA)
+            roi[:] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+        else:
+            k = max(MIN_GAUSSIAN_KERNEL, int(short * GAUSSIAN_KERNEL_FRACTION)) | 1
+            roi[:] = cv2.GaussianBlur(roi, (k, k), 0, borderType=cv2.BORDER_REPLICATE)
+
+
+def draw_counting(
+    image: np.ndarray,
+    lines: np.ndarray,
+    line_labels: Sequence[str],
+    zones: Sequence[np.ndarray],
+    zone_labels: Sequence[str],
+    thickness: int,
+) -> None:
+    """Draw counting lines (with an arrow to their "in" side) and zone outlines with their labels, in place.
+
+    lines: (L,2,2) float pixel endpoints; zones: (K,2) float polygons.
+    """
+    scale = _font_scale(image)
+    text_thickness = max(1, thickness // 2)
+    arrow = max(MIN_DIRECTION_ARROW_PX, DIRECTION_ARROW_PX * image.shape[0] / REFERENCE_HEIGHT)
+    for polygon, label in zip(zones, zone_labels):
+        pts = np.rint(np.clip(polygon, -COORD_LIMIT, COORD_LIMIT)).astype(np.int32)
+        cv2.polylines(image, [pts], True, ZONE_COLOR, thickness, cv2.LINE_AA)
+        top = pts[np.argmin(pts[:, 1])]
+        Annotator._draw_label(image, label, (int(top[0]), int(top[1])), ZONE_COLOR, BLACK, scale, text_thickness)
+    for (a, b), label in zip(np.asarray(lines, np.float64).reshape(-1, 2, 2), line_labels):
+        p, q = np.rint(np.clip([a, b], -COORD_LIMIT, COORD_LIMIT)).astype(np.int64).tolist()
+        cv2.line(image, tuple(p), tuple(q), COUNT_LINE_COLOR, thickness, cv2.LINE_AA)
+        d = b - a
+        length = float(np.hypot(*d))
+        if length > 0:
+            right = np.array([-d[1], d[0]]) / length  # points to the "in" side (right, on screen)
+            mid = (a + b) / 2.0
+            tip = np.clip(mid + right * arrow, -COORD_LIMIT, COORD_LIMIT)
+            mid = np.clip(mid, -COORD_LIMIT, COORD_LIMIT)
+            cv2.arrowedLine(
+                image, tuple(np.rint(mid).astype(np.int64).tolist()), tuple(np.rint(tip).astype(np.int64).tolist()),
+                COUNT_LINE_COLOR, thickness, cv2.LINE_AA, tipLength=ARROW_TIP_FRACTION,
+            )
+        Annotator._draw_label(image, label, tuple(p), COUNT_LINE_COLOR, BLACK, scale, text_thickness)
+
+
+def _font_scale(image: np.ndarray) -> float:
+    return max(MIN_FONT_SCALE, FONT_SCALE_AT_720P * image.shape[0] / REFERENCE_HEIGHT)
 
 
 def track_colors(track_ids: np.ndarray) -> np.ndarray:
@@ -60,9 +138,21 @@ def _bgr(color: np.ndarray) -> tuple[int, int, int]:
 class Annotator:
     """Draws tracks onto BGR frames and keeps the trail of each track id."""
 
-    def __init__(self, trail_length: int, line_thickness: int):
+    def __init__(
+        self,
+        trail_length: int,
+        line_thickness: int,
+        blur_classes: Sequence[str] = (),
+        blur_method: str = "pixelate",
+    ):
+        """blur_classes: class names whose boxes are blurred (privacy) before anything is drawn."""
+        if blur_method not in BLUR_METHODS:
+            raise ValueError(f"unknown blur method {blur_method!r}; choose one of {BLUR_METHODS}")
         self.trail_length = int(trail_length)
         self.line_thickness = int(line_thickness)
+        self.blur_classes = frozenset(blur_classes)
+        self.blur_method = blur_method
+        self._blur_ids_for: tuple[tuple[str, ...], np.ndarray] | None = None
         self._trails: dict[int, deque[tuple[int, int]]] = {}
         self._last_seen: dict[int, int] = {}
         self._calls = 0
@@ -85,16 +175,24 @@ class Annotator:
         frame_index: int | None = None,
         time_s: float | None = None,
         fps: float | None = None,
+        underlay: Callable[[np.ndarray], None] | None = None,
     ) -> np.ndarray:
         """A copy of ``image`` with tracks, trails and an info line drawn on it.
 
         frame_index: the frame's position (trails age by it; default: one per call).
         time_s / fps: shown in the info line when given.
+        underlay: draws on the copy after the privacy blur and before the tracks (counting lines, zones).
         """
         out = image.copy()
         frame = self._calls if frame_index is None else int(frame_index)
         self._calls += 1
         valid = tracks.valid_mask()
+        if self.blur_classes:
+            blurred = valid & np.isin(tracks.class_ids, self._blur_ids(class_names))
+            if blurred.any():
+                blur_boxes(out, tracks.boxes[blurred], self.blur_method)
+        if underlay is not None:
+            underlay(out)
         boxes = np.rint(np.clip(tracks.boxes[valid], -COORD_LIMIT, COORD_LIMIT)).astype(np.int64)
         ids = tracks.track_ids[valid]
         colors = track_colors(ids)
@@ -102,7 +200,7 @@ class Annotator:
         thickness = self.line_thickness
         for tid, color in zip(ids.tolist(), colors):
             self._draw_trail(out, tid, _bgr(color), thickness)
-        scale = max(MIN_FONT_SCALE, FONT_SCALE_AT_720P * out.shape[0] / REFERENCE_HEIGHT)
+        scale = _font_scale(out)
         text_thickness = max(1, thickness // 2)
         labels = self._labels(tracks, valid, class_names)
         ink = text_colors(colors)
@@ -116,10 +214,30 @@ class Annotator:
         if fps is not None:
             info.append(f"{fps:.1f} fps")
         info.append(f"{len(ids)} tracks")
+        per_class = self._class_counts(tracks.class_ids[valid], class_names)
+        if per_class:
+            info.append(per_class)
         self._draw_label(out, "  ".join(info), (0, 0), INFO_BACKGROUND, INFO_TEXT, scale, text_thickness, inside=True)
         return out
 
     # helpers ---------------------------------------------------------------------
+    def _blur_ids(self, class_names: list[str]) -> np.ndarray:
+        """Class ids of ``blur_classes`` in ``class_names`` (cached for the latest list)."""
+        key = tuple(class_names)
+        if self._blur_ids_for is None or self._blur_ids_for[0] != key:
+            ids = [i for i, name in enumerate(key) if name in self.blur_classes]
+            self._blur_ids_for = (key, np.asarray(ids, np.int64))
+        return self._blur_ids_for[1]
+
+    @staticmethod
+    def _class_counts(class_ids: np.ndarray, class_names: list[str]) -> str:
+        """"2 person, 1 car" when the frame holds more than one class, else ""."""
+        classes, counts = np.unique(class_ids, return_counts=True)
+        if len(classes) < 2:
+            return ""
+        names = [class_names[c] if 0 <= c < len(class_names) else str(c) for c in classes.tolist()]
+        return "(" + ", ".join(f"{n} {name}" for n, name in zip(counts.tolist(), names)) + ")"
+
     @staticmethod
     def _labels(tracks: Tracks, valid: np.ndarray, class_names: list[str]) -> list[str]:
         class_ids = tracks.class_ids[valid].tolist()

@@ -22,6 +22,7 @@ import numpy as np
 
 from .config import Config
 from .errors import DataError, SourceError
+from .structures import Detections, FrameResult, Tracks
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 METRIC_KEYS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "Frag")
@@ -114,11 +115,9 @@ def find_sequence(path: str | Path, video: str | Path | None = None) -> Sequence
     )
 
 
-def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embedder=None) -> dict:
-    """Track one sequence into a MOTChallenge txt; returns timing figures."""
+def sequence_config(seq: Sequence, cfg: Config) -> Config:
+    """``cfg`` for running on ``seq``: its det/det.txt for the ``mot`` detector, its seqinfo.ini frame rate."""
     from .config import apply_overrides
-    from .pipeline import Session
-    from .sinks import MotSink
 
     overrides = {}
     if cfg.detector.name == "mot" and cfg.detector.det_file is None:
@@ -127,7 +126,15 @@ def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embe
         overrides["detector.det_file"] = str(seq.det_file)
     if seq.fps is not None:
         overrides["source.fps"] = seq.fps
-    run_cfg = apply_overrides(cfg, overrides) if overrides else cfg
+    return apply_overrides(cfg, overrides) if overrides else cfg
+
+
+def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embedder=None) -> dict:
+    """Track one sequence into a MOTChallenge txt; returns timing figures."""
+    from .pipeline import Session
+    from .sinks import MotSink
+
+    run_cfg = sequence_config(seq, cfg)
     session = Session(str(seq.frames), run_cfg, detector=detector, embedder=embedder)
     frames = 0
     tracking_s = 0.0
@@ -202,6 +209,22 @@ def score(sequences: list[Sequence], results: dict[str, Path], tracker_name: str
                 "Frag": int(m["CLEAR"]["Frag"]),
             }
     return out
+
+
+def score_tracks(
+    seq: Sequence, frames: list[Tracks], frame_indices: list[int] | None = None, tracker_name: str = "tracker"
+) -> dict:
+    """TrackEval metrics of in-memory results: ``frames[i]`` holds the tracks of 0-based frame
+    ``frame_indices[i]`` (default: i)."""
+    from .sinks import MotSink
+
+    indices = range(len(frames)) if frame_indices is None else frame_indices
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{seq.name}.txt"
+        with MotSink(path) as sink:
+            for i, tracks in zip(indices, frames, strict=True):
+                sink.write(FrameResult(frame_index=i, time_s=0.0, tracks=tracks, detections=Detections.empty()))
+        return score([seq], {seq.name: path}, tracker_name)[seq.name]
 
 
 def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[dict]:

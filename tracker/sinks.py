@@ -1,9 +1,11 @@
-"""Output sinks: CSV and MOTChallenge text files, annotated video, live window.
+"""Output sinks: CSV, JSON lines and MOTChallenge text files, per-track summary, annotated video, live window.
 
 Every sink is a context manager with ``write(result)`` and ``close()``; ``close`` is
 idempotent and a write after it raises ``ValueError``. Text sinks are crash safe: they
 keep whole frames in memory and hand them to the operating system with one unbuffered
 write every ``flush_every`` frames, so a killed process leaves only complete lines.
+Files written once at the end (``summary.csv``) or rewritten (``run.json``) are replaced
+atomically, so they are either whole or absent.
 :func:`open_sinks` opens the sinks a run's :class:`~tracker.config.OutputConfig` asks for.
 """
 
@@ -11,23 +13,33 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import sys
+import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from itertools import repeat
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .config import OutputConfig
+from .config import CountingConfig, OutputConfig
 from .drawing import Annotator
-from .errors import OutputError
+from .errors import ConfigError, OutputError
 from .sources import SourceInfo
 from .structures import FrameResult
 
 CSV_NAME = "tracks.csv"
 MOT_NAME = "tracks.txt"
+JSONL_NAME = "tracks.jsonl"
+SUMMARY_NAME = "summary.csv"
+RUN_INFO_NAME = "run.json"
+SUMMARY_HEADER = (
+    "track_id", "class_name", "first_frame", "last_frame", "frames_seen", "duration_s", "path_length_px", "mean_score"
+)
+LENGTH_FORMAT = "%.2f"  # pixels of path length
 VIDEO_STEM = "annotated"
 CSV_HEADER = ("frame", "time_s", "track_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2")
 BOX_FORMAT = "%.2f"  # pixels
@@ -40,6 +52,11 @@ VIDEO_EXTENSIONS = {
     "mjpg": ".avi", "xvid": ".avi", "divx": ".avi", "vp80": ".webm", "vp09": ".webm",
 }
 DEFAULT_VIDEO_EXTENSION = ".avi"
+# tracks.jsonl: one object per frame; a track is {"id","class_id","class","score","box":[x1,y1,x2,y2]}
+JSONL_FRAME = '{"frame":%d,"time_s":%s,"tracks":[%s]}\n'
+JSONL_TRACK = '{"id":%s,"class_id":%s,"class":%s,"score":%s,"box":[%s,%s,%s,%s]}'
+JSON_NULL = "null"  # written for a non-finite number (JSON has no NaN)
+FPS_SMOOTHING = 0.9  # info overlay: weight of the previous frame interval in the running mean behind "fps"
 ESC_KEY = 27
 QUIT_KEYS = frozenset({ord("q"), ord("Q"), ESC_KEY})
 WAIT_KEY_MS = 1  # cv2.waitKey delay per shown frame: just enough to paint the window and read a key
@@ -177,6 +194,304 @@ class MotSink(_TextSink):
         xywh = tracks.xywh.astype(np.float64)
         columns = zip(tracks.track_ids.tolist(), *xywh.T.tolist(), tracks.scores.astype(np.float64).tolist())
         return "".join(map(row.__mod__, columns))
+
+
+def _class_name(class_names: Sequence[str], class_id: int) -> str:
+    return class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
+
+
+def _numbers(values: np.ndarray, fmt: str) -> np.ndarray:
+    """``values`` formatted with ``fmt``; non-finite ones become JSON ``null``."""
+    values = np.asarray(values, np.float64)
+    text = np.char.mod(fmt, values)
+    finite = np.isfinite(values)
+    return text if finite.all() else np.where(finite, text, JSON_NULL)
+
+
+class JsonlSink(_TextSink):
+    """``tracks.jsonl``: one JSON object per frame, frames without tracks included.
+
+    ``{"frame": 0, "time_s": 0.0, "tracks": [{"id", "class_id", "class", "score", "box": [x1, y1, x2, y2]}]}``;
+    numbers are rounded like ``tracks.csv`` and a non-finite number is written as ``null``.
+    """
+
+    def __init__(self, path: str | os.PathLike, class_names: Sequence[str], flush_every: int = 1):
+        self.class_names = list(class_names)
+        self._json_names: dict[int, str] = {}
+        super().__init__(path, flush_every)
+
+    def _json_name(self, class_id: int) -> str:
+        name = self._json_names.get(class_id)
+        if name is None:
+            name = self._json_names[class_id] = json.dumps(_class_name(self.class_names, class_id))
+        return name
+
+    def _lines(self, result: FrameResult) -> str:
+        tracks = result.tracks
+        items = ""
+        if len(tracks):
+            class_ids = tracks.class_ids.tolist()
+            items = ",".join(
+                map(
+                    JSONL_TRACK.__mod__,
+                    zip(
+                        tracks.track_ids.tolist(),
+                        class_ids,
+                        map(self._json_name, class_ids),
+                        _numbers(tracks.scores, SCORE_FORMAT).tolist(),
+                        *_numbers(tracks.boxes, BOX_FORMAT).T.tolist(),
+                    ),
+                )
+            )
+        time_s = _numbers(np.array([result.time_s]), TIME_FORMAT)[0]
+        return JSONL_FRAME % (int(result.frame_index), time_s, items)
+
+
+class TrackState:
+    """Per-track state in growing numpy columns, one row per track id ever seen.
+
+    ``rows(ids)`` maps a frame's ids to rows, adding rows for new ids (vectorised:
+    a sorted id array and ``searchsorted``), so accumulators update whole frames at once.
+    """
+
+    INITIAL_ROWS = 64  # capacity of a new table; doubles when full
+
+    def __init__(self, **columns: tuple[tuple[int, ...], type, object]):
+        """columns: ``name=(shape_tail, dtype, fill)``, e.g. ``last_xy=((2,), np.float64, np.nan)``."""
+        self._spec = columns
+        self._columns = {
+            name: np.full((self.INITIAL_ROWS, *tail), fill, dtype) for name, (tail, dtype, fill) in columns.items()
+        }
+        self._ids = np.zeros(self.INITIAL_ROWS, np.int64)  # track id of each row
+        self._sorted_ids = np.zeros(0, np.int64)
+        self._sorted_rows = np.zeros(0, np.int64)
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Track id of each row, in order of first appearance."""
+        return self._ids[: self.size]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The column ``name`` (all rows, writable view)."""
+        return self._columns[name][: self.size]
+
+    def column(self, name: str) -> np.ndarray:
+        """The whole backing array of ``name`` (capacity rows), for fancy-indexed updates by ``rows``."""
+        return self._columns[name]
+
+    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, is_new) for ``ids`` (unique within a call); unseen ids get new rows filled with defaults."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        n_known = len(self._sorted_ids)
+        pos = np.searchsorted(self._sorted_ids, ids)
+        found = pos < n_known
+        found[found] = self._sorted_ids[pos[found]] == ids[found]
+        rows = np.empty(len(ids), np.int64)
+        rows[found] = self._sorted_rows[pos[found]]
+        new = ~found
+        n_new = int(new.sum())
+        if n_new:
+            fresh = np.arange(self.size, self.size + n_new)
+            rows[new] = fresh
+            self._reserve(self.size + n_new)
+            self._ids[fresh] = ids[new]
+            self.size += n_new
+            all_ids = np.concatenate([self._sorted_ids, ids[new]])
+            order = np.argsort(all_ids, kind="stable")
+            self._sorted_ids = all_ids[order]
+            self._sorted_rows = np.concatenate([self._sorted_rows, fresh])[order]
+        return rows, new
+
+    def _reserve(self, n: int) -> None:
+        capacity = len(self._ids)
+        if n <= capacity:
+            return
+        while capacity < n:
+            capacity *= 2
+        for name, (tail, dtype, fill) in self._spec.items():
+            grown = np.full((capacity, *tail), fill, dtype)
+            grown[: self.size] = self._columns[name][: self.size]
+            self._columns[name] = grown
+        ids = np.zeros(capacity, np.int64)
+        ids[: self.size] = self._ids[: self.size]
+        self._ids = ids
+
+
+def bottom_centers(boxes: np.ndarray) -> np.ndarray:
+    """(N,2) float64 bottom-centre of xyxy boxes: where an object stands on the ground."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2.0, boxes[:, 3]], axis=1)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers see it whole or not at all."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = _open_for_writing(tmp)
+    try:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: {exc.strerror or exc}", "Free disk space or choose another --out folder"
+        ) from None
+    finally:
+        os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", "Choose another --out folder") from None
+
+
+class SummarySink:
+    """``summary.csv``, written at close: one row per track, sorted by id.
+
+    first_frame / last_frame: 0-based frames of its first and last report; frames_seen: reports;
+    duration_s: time from first to last report; path_length_px: summed straight-line moves of
+    the box bottom-centre between consecutive reports (across gaps too); mean_score: mean
+    reported score. State is accumulated per frame with whole-array updates.
+    """
+
+    def __init__(self, path: str | os.PathLike, class_names: Sequence[str]):
+        self.path = Path(path)
+        self.class_names = list(class_names)
+        self._closed = False
+        probe = self.path.with_name(self.path.name + ".tmp")
+        os.close(_open_for_writing(probe))  # a clear error now for a folder that cannot be written
+        probe.unlink()
+        self.state = TrackState(
+            class_id=((), np.int64, -1),
+            first_frame=((), np.int64, 0),
+            last_frame=((), np.int64, 0),
+            first_time=((), np.float64, 0.0),
+            last_time=((), np.float64, 0.0),
+            frames_seen=((), np.int64, 0),
+            path_length=((), np.float64, 0.0),
+            score_sum=((), np.float64, 0.0),
+            last_xy=((2,), np.float64, np.nan),
+        )
+
+    def write(self, result: FrameResult) -> None:
+        if self._closed:
+            raise ValueError(f"write to closed sink {self.path}")
+        tracks = result.tracks
+        if not len(tracks):
+            return
+        st = self.state
+        rows, new = st.rows(tracks.track_ids)
+        frame, t = int(result.frame_index), float(result.time_s)
+        st.column("first_frame")[rows[new]] = frame
+        st.column("first_time")[rows[new]] = t
+        xy = bottom_centers(tracks.boxes)
+        old = rows[~new]
+        step = np.hypot(*(xy[~new] - st.column("last_xy")[old]).T)
+        st.column("path_length")[old] += np.where(np.isfinite(step), step, 0.0)
+        st.column("last_xy")[rows] = xy
+        st.column("last_frame")[rows] = frame
+        st.column("last_time")[rows] = t
+        st.column("frames_seen")[rows] += 1
+        st.column("score_sum")[rows] += tracks.scores
+        st.column("class_id")[rows] = tracks.class_ids
+
+    def rows(self) -> list[tuple]:
+        """The summary rows (as written), sorted by track id."""
+        st = self.state
+        order = np.argsort(st.ids, kind="stable")
+        names = [_class_name(self.class_names, c) for c in st["class_id"][order].tolist()]
+        mean = st["score_sum"][order] / np.maximum(st["frames_seen"][order], 1)
+        return list(
+            zip(
+                st.ids[order].tolist(),
+                names,
+                st["first_frame"][order].tolist(),
+                st["last_frame"][order].tolist(),
+                st["frames_seen"][order].tolist(),
+                np.char.mod(TIME_FORMAT, st["last_time"][order] - st["first_time"][order]).tolist(),
+                np.char.mod(LENGTH_FORMAT, st["path_length"][order]).tolist(),
+                np.char.mod(SCORE_FORMAT, mean).tolist(),
+            )
+        )
+
+    def close(self) -> None:
+        """Write summary.csv (atomically); safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        _write_atomic(self.path, _csv_text([SUMMARY_HEADER, *self.rows()]))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class RunInfoSink:
+    """``run.json``: the source (uri, absolute path of files and folders), fps, frame size, frame count and
+    class names, written when the run starts and rewritten at close with the frames written.
+
+    ``tracker plot`` reads it to find the source's first frame and the frame size.
+    """
+
+    def __init__(self, path: str | os.PathLike, info: SourceInfo, class_names: Sequence[str]):
+        self.path = Path(path)
+        self._closed = False
+        local = info.kind in ("file", "images")
+        self.data = {
+            "source": info.uri,
+            "source_path": str(Path(info.uri).resolve()) if local else None,
+            "kind": info.kind,
+            "name": info.name,
+            "fps": info.fps,
+            "width": info.width,
+            "height": info.height,
+            "frame_count": info.frame_count,
+            "is_live": info.is_live,
+            "class_names": list(class_names),
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "finished_at": None,
+            "frames_written": 0,
+            "first_frame": None,
+            "last_frame": None,
+        }
+        self._save()
+
+    def _save(self) -> None:
+        _write_atomic(self.path, json.dumps(self.data, indent=2) + "\n")
+
+    def write(self, result: FrameResult) -> None:
+        if self._closed:
+            raise ValueError(f"write to closed sink {self.path}")
+        if self.data["first_frame"] is None:
+            self.data["first_frame"] = int(result.frame_index)
+        self.data["last_frame"] = int(result.frame_index)
+        self.data["frames_written"] += 1
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.data["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._save()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def video_path(out_dir: str | os.PathLike, codec: str) -> Path:
@@ -320,7 +635,12 @@ class WindowSink:
 
 
 class SinkSet:
-    """The sinks of one run behind one ``write``; frames are annotated once for all image sinks."""
+    """The sinks of one run behind one ``write``; frames are annotated once for all image sinks.
+
+    Overlays (objects with ``draw(image)``, e.g. counting lines and zones) are drawn on each
+    annotated frame after privacy blur and before the tracks. The info line shows the
+    processing rate: a running mean of the time between writes.
+    """
 
     def __init__(self, annotator: Annotator | None = None, class_names: Sequence[str] = ()):
         self.annotator = annotator
@@ -328,13 +648,39 @@ class SinkSet:
         self.paths: list[Path] = []
         self._sinks: list = []  # text sinks, then image sinks: a frame is on disk before the window may stop the run
         self._image_sinks: list = []
+        self._overlays: list = []
         self._closed = False
+        self._last_write: float | None = None
+        self._mean_interval: float | None = None
 
     def add(self, sink) -> None:
-        """Add a sink taking FrameResults (CsvSink, MotSink, or any object with write/close)."""
+        """Add a sink taking FrameResults (CsvSink, MotSink, or any object with write/close).
+
+        Its output files are listed from ``sink.paths`` when it has several, else ``sink.path``.
+        """
         self._sinks.append(sink)
-        if getattr(sink, "path", None) is not None:
-            self.paths.append(sink.path)
+        paths = getattr(sink, "paths", None)
+        if paths is None:
+            paths = [sink.path] if getattr(sink, "path", None) is not None else []
+        self.paths.extend(paths)
+
+    def add_overlay(self, overlay) -> None:
+        """Add an object whose ``draw(image)`` draws on every annotated frame (after blur, before tracks)."""
+        self._overlays.append(overlay)
+
+    def _draw_overlays(self, image: np.ndarray) -> None:
+        for overlay in self._overlays:
+            overlay.draw(image)
+
+    def _processing_fps(self) -> float | None:
+        now = time.perf_counter()
+        last, self._last_write = self._last_write, now
+        if last is None:
+            return None
+        interval = now - last
+        mean = self._mean_interval
+        self._mean_interval = interval if mean is None else FPS_SMOOTHING * mean + (1.0 - FPS_SMOOTHING) * interval
+        return 1.0 / self._mean_interval if self._mean_interval > 0 else None
 
     def add_image(self, sink) -> None:
         """Add a sink taking annotated images (``write_image``): VideoSink, WindowSink."""
@@ -352,10 +698,15 @@ class SinkSet:
         if result.image is None:
             raise ValueError("video and window outputs need FrameResult.image: track with keep_images=True")
         image = result.image
+        fps = self._processing_fps()
         if self.annotator is not None:
             image = self.annotator.draw(
-                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s
+                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s,
+                fps=fps, underlay=self._draw_overlays if self._overlays else None,
             )
+        elif self._overlays:
+            image = image.copy()
+            self._draw_overlays(image)
         for sink in self._image_sinks:
             sink.write_image(image)
 
@@ -384,10 +735,29 @@ class SinkSet:
         self.close()
 
 
+def _check_blur_classes(names: Sequence[str], class_names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in class_names]
+    if unknown:
+        shown = ", ".join(list(class_names)[:12]) + (", ..." if len(class_names) > 12 else "")
+        raise ConfigError(
+            f"output.blur_classes: {', '.join(map(repr, unknown))} is not a class of the detector",
+            f"Use its class names ({shown})",
+        )
+
+
 def open_sinks(
-    out_dir: str | os.PathLike, cfg: OutputConfig, info: SourceInfo, class_names: Sequence[str]
+    out_dir: str | os.PathLike,
+    cfg: OutputConfig,
+    info: SourceInfo,
+    class_names: Sequence[str],
+    counting: CountingConfig | None = None,
 ) -> SinkSet:
-    """Open the outputs ``cfg`` asks for in ``out_dir``: tracks.csv, tracks.txt, annotated video, window."""
+    """Open the outputs ``cfg`` asks for in ``out_dir``.
+
+    Always run.json; as configured tracks.csv, tracks.txt, tracks.jsonl, summary.csv, the
+    annotated video and the window; with ``counting.enabled`` also counts.csv and crossings.csv,
+    and the lines and zones are drawn on the video and window.
+    """
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -396,13 +766,32 @@ def open_sinks(
             f"cannot create output folder {out}: {exc.strerror or exc}", "Choose another --out folder"
         ) from None
     wants_images = cfg.video or cfg.show
-    annotator = Annotator(cfg.trail_length, cfg.line_thickness) if wants_images else None
+    if wants_images:
+        _check_blur_classes(cfg.blur_classes, class_names)
+    annotator = (
+        Annotator(cfg.trail_length, cfg.line_thickness, blur_classes=cfg.blur_classes, blur_method=cfg.blur_method)
+        if wants_images
+        else None
+    )
     sinks = SinkSet(annotator, class_names)
     try:
+        sinks.add(RunInfoSink(out / RUN_INFO_NAME, info, class_names))
         if cfg.csv:
             sinks.add(CsvSink(out / CSV_NAME, class_names, cfg.flush_every))
         if cfg.mot:
             sinks.add(MotSink(out / MOT_NAME, cfg.flush_every))
+        if cfg.jsonl:
+            sinks.add(JsonlSink(out / JSONL_NAME, class_names, cfg.flush_every))
+        if cfg.summary:
+            sinks.add(SummarySink(out / SUMMARY_NAME, class_names))
+        if counting is not None and counting.enabled:
+            from .counting import CountsSink  # counting builds on the text sinks of this module
+
+            counts = CountsSink(out, counting, class_names, (info.width, info.height), cfg.flush_every,
+                                line_thickness=cfg.line_thickness)
+            sinks.add(counts)
+            if wants_images:
+                sinks.add_overlay(counts)
         if cfg.video:
             sinks.add_image(VideoSink(video_path(out, cfg.codec), info.fps, (info.width, info.height), cfg.codec))
         if cfg.show:

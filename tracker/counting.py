@@ -1,0 +1,310 @@
+"""Line-crossing counts and zone occupancy per class, vectorised over the tracks of a frame.
+
+Lines are directed segments from their first point A to their second point B. A point P
+is on the line's *right* when ``cross(B - A, P - A) > 0``; in image coordinates (y grows
+downwards) that is the right-hand side as seen on screen by someone standing on A and
+looking towards B. A track crosses **in** when it goes from the left side to the right
+side, and **out** the other way. For a line drawn left to right across the frame, "in"
+is downwards; the annotated video draws an arrow from the line's middle to its "in" side.
+
+Double counts are prevented twice over:
+
+* hysteresis: a track's side only changes once its anchor is at least
+  ``counting.hysteresis_px`` from the (infinite) line, so a track wiggling on the line
+  keeps its side; the crossing is counted when the side flips and the straight move from
+  the last point on the old side to the current point passes through the segment A-B
+  (a track walking around an end of the line is not counted);
+* each track counts at most once per direction per line.
+
+Zones are polygons; a zone's occupancy is the number of tracks whose anchor lies inside
+it (even-odd rule) in the current frame, per class.
+
+Only boxes matched to a detection in the frame count (``det_index >= 0``): motion-only
+predictions (``tracker.output_lost``) neither cross lines nor occupy zones. A track that
+is lost while crossing is counted when it is seen again on the other side.
+
+:class:`Counter` holds the counts; :class:`CountsSink` writes them to ``counts.csv`` and
+``crossings.csv`` and draws the lines and zones on the annotated frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+
+import numpy as np
+
+from .config import CountingConfig
+from .drawing import draw_counting
+from .sinks import TIME_FORMAT, TrackState, _csv_text, _TextSink
+from .structures import Tracks
+
+log = logging.getLogger(__name__)
+
+COUNTS_NAME = "counts.csv"
+CROSSINGS_NAME = "crossings.csv"
+# counts.csv: per frame, one row per line and per zone for each class seen so far (by class id).
+# Lines: cumulative `in` / `out`, `occupancy` empty; zones: `occupancy` in this frame, `in` / `out` empty.
+COUNTS_HEADER = ("frame", "time_s", "name", "kind", "class_name", "in", "out", "occupancy")
+# crossings.csv: one row per counted crossing.
+CROSSINGS_HEADER = ("frame", "time_s", "line", "track_id", "class_name", "direction")
+IN, OUT = 0, 1  # column of a direction in the per-line "counted" flags
+DIRECTIONS = ("in", "out")
+ANCHORS = ("bottom_center", "center")
+
+
+def anchor_points(boxes: np.ndarray, anchor: str) -> np.ndarray:
+    """(N,2) float64 point of each xyxy box: ``bottom_center`` (where it stands) or ``center``."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    x = (boxes[:, 0] + boxes[:, 2]) / 2.0
+    if anchor == "bottom_center":
+        return np.stack([x, boxes[:, 3]], axis=1)
+    if anchor == "center":
+        return np.stack([x, (boxes[:, 1] + boxes[:, 3]) / 2.0], axis=1)
+    raise ValueError(f"unknown anchor {anchor!r}; choose one of {ANCHORS}")
+
+
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """z of the 2D cross product over the last axis (broadcasting)."""
+    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+
+
+def signed_distances(points: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """(N,L) distance of each point to each line's infinite extension; positive on its right (on screen)."""
+    a, b = lines[:, 0], lines[:, 1]  # (L,2)
+    d = b - a
+    return _cross(d[None], points[:, None, :] - a[None]) / np.hypot(d[:, 0], d[:, 1])[None]
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """(N,) bool: points inside ``polygon`` (K,2) by the even-odd rule; non-finite points are outside."""
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    poly = np.asarray(polygon, np.float64)
+    x, y = points[:, :1], points[:, 1:]
+    x1, y1 = poly[:, 0], poly[:, 1]
+    x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+    spans = (y1 > y) != (y2 > y)  # (N,K): the horizontal ray from the point meets this edge's height
+    dy = np.where(y2 == y1, 1.0, y2 - y1)  # rows where dy would be 0 have spans False
+    x_at = x1 + (y - y1) * (x2 - x1) / dy
+    return ((spans & (x < x_at)).sum(axis=1) % 2) == 1
+
+
+@dataclass
+class Crossings:
+    """The crossings counted in one frame (parallel arrays)."""
+
+    track_ids: np.ndarray  # int64
+    line_index: np.ndarray  # int64, position in counting.lines
+    class_ids: np.ndarray  # int64
+    direction: np.ndarray  # int64: 0 in, 1 out
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+
+class Counter:
+    """Counts line crossings (in / out) and zone occupancy per class, frame after frame."""
+
+    def __init__(self, cfg: CountingConfig, class_names: Sequence[str]):
+        self.cfg = cfg
+        self.class_names = list(class_names)
+        self.line_names = [line.name for line in cfg.lines]
+        self.zone_names = [zone.name for zone in cfg.zones]
+        self.lines = np.asarray([line.points for line in cfg.lines], np.float64).reshape(-1, 2, 2)
+        self.zones = [np.asarray(zone.polygon, np.float64) for zone in cfg.zones]
+        self.hysteresis = float(cfg.hysteresis_px)
+        n_lines, n_classes = len(self.lines), len(self.class_names)
+        # per track and line: confirmed side (-1 left, +1 right, 0 not yet), the last anchor on that side,
+        # and whether it has already been counted in each direction
+        self.state = TrackState(
+            side=((n_lines,), np.int8, 0),
+            last_xy=((n_lines, 2), np.float64, np.nan),
+            counted=((n_lines, 2), bool, False),
+        )
+        self.line_counts = np.zeros((n_lines, 2, n_classes), np.int64)  # cumulative [line, in/out, class]
+        self.occupancy = np.zeros((len(self.zones), n_classes), np.int64)  # this frame's [zone, class]
+        self.class_seen = np.zeros(n_classes, bool)
+
+    def class_name(self, class_id: int) -> str:
+        return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
+
+    def _fit_classes(self, class_ids: np.ndarray) -> None:
+        """Widen the per-class arrays for class ids beyond the detector's names (drawn as numbers)."""
+        needed = int(class_ids.max()) + 1 if len(class_ids) else 0
+        extra = needed - self.class_seen.shape[0]
+        if extra > 0:
+            self.line_counts = np.pad(self.line_counts, ((0, 0), (0, 0), (0, extra)))
+            self.occupancy = np.pad(self.occupancy, ((0, 0), (0, extra)))
+            self.class_seen = np.pad(self.class_seen, (0, extra))
+
+    def update(self, tracks: Tracks) -> Crossings:
+        """Count this frame's tracks; returns the crossings counted in it."""
+        keep = (tracks.det_index >= 0) & (tracks.class_ids >= 0)
+        ids = tracks.track_ids[keep]
+        class_ids = tracks.class_ids[keep].astype(np.int64)
+        points = anchor_points(tracks.boxes[keep], self.cfg.anchor)
+        self._fit_classes(class_ids)
+        self.class_seen[class_ids] = True
+        self.occupancy[:] = 0
+        for z, polygon in enumerate(self.zones):
+            self.occupancy[z] = np.bincount(
+                class_ids[points_in_polygon(points, polygon)], minlength=self.occupancy.shape[1]
+            )
+        if not len(self.lines) or not len(ids):
+            return Crossings(*(np.zeros(0, np.int64) for _ in range(4)))
+        return self._cross_lines(ids, class_ids, points)
+
+    def _cross_lines(self, ids: np.ndarray, class_ids: np.ndarray, points: np.ndarray) -> Crossings:
+        st = self.state
+        rows, _ = st.rows(ids)
+        s = signed_distances(points, self.lines)  # (N,L)
+        with np.errstate(invalid="ignore"):
+            confident = (np.abs(s) >= self.hysteresis) & (s != 0)  # NaN anchors are never confident
+        new_side = np.sign(s).astype(np.int8)
+        side = st.column("side")[rows]  # (N,L)
+        last = st.column("last_xy")[rows]  # (N,L,2)
+        flipped = confident & (side != 0) & (new_side != side)
+        # the move from the last point on the old side to here must pass through the segment, not round its ends
+        move = points[:, None, :] - last
+        through = _cross(move, self.lines[None, :, 0] - last) * _cross(move, self.lines[None, :, 1] - last) <= 0
+        direction = np.where(new_side > 0, IN, OUT)  # left -> right is "in"
+        counted = st.column("counted")[rows]  # (N,L,2)
+        already = np.take_along_axis(counted, direction[..., None], axis=2)[..., 0]
+        hit = flipped & through & ~already
+        n_idx, l_idx = np.nonzero(hit)
+        d_idx = direction[n_idx, l_idx]
+        counted[n_idx, l_idx, d_idx] = True
+        np.add.at(self.line_counts, (l_idx, d_idx, class_ids[n_idx]), 1)
+        st.column("counted")[rows] = counted
+        st.column("side")[rows] = np.where(confident, new_side, side)
+        st.column("last_xy")[rows] = np.where(confident[..., None], points[:, None, :], last)
+        return Crossings(ids[n_idx], l_idx.astype(np.int64), class_ids[n_idx], d_idx.astype(np.int64))
+
+    # reporting -------------------------------------------------------------------
+    def totals(self) -> dict[str, dict[str, int]]:
+        """``{line: {"in": n, "out": n}}`` over all classes, and ``{zone: {"occupancy": n}}`` for this frame."""
+        out = {
+            name: {"in": int(c[IN].sum()), "out": int(c[OUT].sum())}
+            for name, c in zip(self.line_names, self.line_counts)
+        }
+        out.update({name: {"occupancy": int(o.sum())} for name, o in zip(self.zone_names, self.occupancy)})
+        return out
+
+    def labels(self) -> tuple[list[str], list[str]]:
+        """Text drawn beside each line ("door  in 3  out 1") and zone ("queue: 2")."""
+        lines = [f"{n}  in {c[IN].sum()}  out {c[OUT].sum()}" for n, c in zip(self.line_names, self.line_counts)]
+        zones = [f"{n}: {o.sum()}" for n, o in zip(self.zone_names, self.occupancy)]
+        return lines, zones
+
+    def count_rows(self, frame_index: int, time_s: float) -> list[tuple]:
+        """This frame's counts.csv rows (see COUNTS_HEADER), for each class seen so far."""
+        classes = np.flatnonzero(self.class_seen)
+        k = len(classes)
+        if not k:
+            return []
+        names = [self.class_name(c) for c in classes.tolist()]
+        t = TIME_FORMAT % time_s
+        rows: list[tuple] = []
+        for name, c in zip(self.line_names, self.line_counts):
+            rows += zip(repeat(frame_index, k), repeat(t, k), repeat(name, k), repeat("line", k), names,
+                        c[IN, classes].tolist(), c[OUT, classes].tolist(), repeat("", k))
+        for name, o in zip(self.zone_names, self.occupancy):
+            rows += zip(repeat(frame_index, k), repeat(t, k), repeat(name, k), repeat("zone", k), names,
+                        repeat("", k), repeat("", k), o[classes].tolist())
+        return rows
+
+    def crossing_rows(self, crossings: Crossings, frame_index: int, time_s: float) -> list[tuple]:
+        """crossings.csv rows (see CROSSINGS_HEADER) of one frame's crossings."""
+        n = len(crossings)
+        return list(
+            zip(
+                repeat(frame_index, n),
+                repeat(TIME_FORMAT % time_s, n),
+                [self.line_names[i] for i in crossings.line_index.tolist()],
+                crossings.track_ids.tolist(),
+                [self.class_name(c) for c in crossings.class_ids.tolist()],
+                [DIRECTIONS[d] for d in crossings.direction.tolist()],
+            )
+        )
+
+
+class _CsvRowsSink(_TextSink):
+    """A crash-safe CSV file fed with ready rows, one ``write(rows)`` per frame."""
+
+    def __init__(self, path: str | os.PathLike, header: Sequence[str], flush_every: int):
+        self.header = ",".join(header) + "\n"
+        super().__init__(path, flush_every)
+
+    def _lines(self, rows) -> str:  # type: ignore[override]  # rows of one frame instead of a FrameResult
+        return _csv_text(rows) if rows else ""
+
+
+def _outside(points: np.ndarray, size: tuple[int, int]) -> bool:
+    w, h = size
+    return bool(((points[:, 0] < 0) | (points[:, 0] > w) | (points[:, 1] < 0) | (points[:, 1] > h)).all())
+
+
+class CountsSink:
+    """Counts every frame and writes ``counts.csv`` and ``crossings.csv``; ``draw(image)`` draws lines and zones.
+
+    frame_size: (width, height) of the source, to warn about lines or zones outside the frame.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        cfg: CountingConfig,
+        class_names: Sequence[str],
+        frame_size: tuple[int, int],
+        flush_every: int = 1,
+        line_thickness: int = 2,
+    ):
+        self.counter = Counter(cfg, class_names)
+        self.line_thickness = int(line_thickness)
+        for name, geometry in [*zip(self.counter.line_names, self.counter.lines), *zip(
+                self.counter.zone_names, self.counter.zones)]:
+            if _outside(geometry, frame_size):
+                log.warning("counting: %r lies entirely outside the %dx%d frame", name, *frame_size)
+        out = Path(out_dir)
+        self._counts = _CsvRowsSink(out / COUNTS_NAME, COUNTS_HEADER, flush_every)
+        try:
+            self._crossings = _CsvRowsSink(out / CROSSINGS_NAME, CROSSINGS_HEADER, flush_every)
+        except BaseException:
+            self._counts.close()
+            raise
+        self.paths = [self._counts.path, self._crossings.path]
+
+    def write(self, result) -> None:
+        """Count ``result.tracks`` (a FrameResult) and append this frame's rows."""
+        if self.closed:
+            raise ValueError(f"write to closed sink {self._counts.path}")
+        frame, t = int(result.frame_index), float(result.time_s)
+        crossings = self.counter.update(result.tracks)
+        self._crossings.write(self.counter.crossing_rows(crossings, frame, t))
+        self._counts.write(self.counter.count_rows(frame, t))
+
+    def draw(self, image: np.ndarray) -> None:
+        """Draw the lines with their in / out totals and the zones with their occupancy, in place."""
+        line_labels, zone_labels = self.counter.labels()
+        draw_counting(image, self.counter.lines, line_labels, self.counter.zones, zone_labels, self.line_thickness)
+
+    def close(self) -> None:
+        """Close both files, even when the first fails; safe to call more than once."""
+        try:
+            self._counts.close()
+        finally:
+            self._crossings.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._counts.closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,294 @@
+"""Read a run's output files back: tracks (CSV, JSON lines, MOTChallenge), summary, counts, run info.
+
+Every tracks reader returns a :class:`TrackRecords`: one row per track per frame in
+parallel numpy arrays, with 0-based frames and xyxy boxes whatever the file's
+convention. Malformed files raise :class:`~tracker.errors.DataError` naming the file and
+line; a missing file raises it too, with the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from .counting import COUNTS_HEADER, COUNTS_NAME, CROSSINGS_HEADER, CROSSINGS_NAME
+from .errors import DataError
+from .sinks import CSV_HEADER, CSV_NAME, JSONL_NAME, MOT_NAME, RUN_INFO_NAME, SUMMARY_HEADER, SUMMARY_NAME
+from .structures import Detections, FrameResult, Tracks
+
+MOT_MIN_COLUMNS = 7  # frame, id, left, top, width, height, score
+NOT_APPLICABLE = -1  # counts.csv: value of an empty cell (a line's occupancy, a zone's in / out)
+TRACK_FILES = (JSONL_NAME, CSV_NAME, MOT_NAME)  # load_tracks: the first of these found in a run folder
+
+
+@dataclass
+class TrackRecords:
+    """Tracks of many frames: one row per track per frame, in file order.
+
+    frame: (N,) int64, 0-based; time_s: (N,) float64 (NaN when the file has none, e.g. MOT
+    without fps); track_id: (N,) int64; class_id: (N,) int64 (-1 unknown); class_name: (N,)
+    str ("" unknown); score: (N,) float32; boxes: (N,4) float32 xyxy pixels.
+    """
+
+    frame: np.ndarray
+    time_s: np.ndarray
+    track_id: np.ndarray
+    class_id: np.ndarray
+    class_name: np.ndarray
+    score: np.ndarray
+    boxes: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.frame = np.asarray(self.frame, np.int64).reshape(-1)
+        self.time_s = np.asarray(self.time_s, np.float64).reshape(-1)
+        self.track_id = np.asarray(self.track_id, np.int64).reshape(-1)
+        self.class_id = np.asarray(self.class_id, np.int64).reshape(-1)
+        self.class_name = np.asarray(self.class_name, str).reshape(-1)
+        self.score = np.asarray(self.score, np.float32).reshape(-1)
+        self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        n = len(self.frame)
+        for f in fields(self):
+            if len(getattr(self, f.name)) != n:
+                raise ValueError(f"{f.name} has {len(getattr(self, f.name))} rows but frame has {n}")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, index) -> "TrackRecords":
+        return replace(self, **{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def sorted(self) -> "TrackRecords":
+        """Rows ordered by frame, then track id."""
+        return self[np.lexsort((self.track_id, self.frame))]
+
+    @property
+    def track_ids(self) -> np.ndarray:
+        """The distinct track ids, ascending."""
+        return np.unique(self.track_id)
+
+    def frame_results(self, fps: float | None = None) -> Iterator[FrameResult]:
+        """One :class:`FrameResult` per frame that has rows, in frame order (boxes count as matched).
+
+        fps: gives ``time_s = frame / fps`` where the file has no times.
+        """
+        rows = self.sorted()
+        if not len(rows):
+            return
+        starts = np.flatnonzero(np.r_[True, rows.frame[1:] != rows.frame[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            part = rows[a:b]
+            t = float(part.time_s[0])
+            if not np.isfinite(t) and fps:
+                t = float(part.frame[0]) / fps
+            tracks = Tracks(
+                boxes=part.boxes, scores=part.score, class_ids=part.class_id.astype(np.int32),
+                track_ids=part.track_id, det_index=np.arange(b - a),
+            )
+            yield FrameResult(frame_index=int(part.frame[0]), time_s=t, tracks=tracks, detections=Detections.empty())
+
+
+def _empty_records() -> TrackRecords:
+    return TrackRecords(
+        frame=np.zeros(0), time_s=np.zeros(0), track_id=np.zeros(0), class_id=np.zeros(0),
+        class_name=np.zeros(0, str), score=np.zeros(0), boxes=np.zeros((0, 4)),
+    )
+
+
+def _open_text(path: str | os.PathLike, what: str):
+    path = Path(path)
+    try:
+        return open(path, newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(
+            f"{what} not found: {path}", "Pass the --out folder of a finished `tracker track` run"
+        ) from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_table(path: str | os.PathLike, header: Sequence[str], what: str) -> list[list[str]]:
+    """Rows of a CSV file (without its header, which must be ``header``)."""
+    with _open_text(path, what) as f:
+        rows = list(csv.reader(f))
+    if not rows or tuple(rows[0]) != tuple(header):
+        got = ",".join(rows[0]) if rows else "an empty file"
+        raise DataError(f"{path} is not a {what}: its header is {got!r}", f"Expected {','.join(header)}")
+    rows = rows[1:]
+    width = len(header)
+    bad = next((i for i, row in enumerate(rows) if len(row) != width), None)
+    if bad is not None:
+        raise DataError(f"{path} line {bad + 2}: expected {width} fields, got {len(rows[bad])}", "The file is damaged")
+    return rows
+
+
+def _columns(path, rows: list[list[str]], header: Sequence[str], types: dict[str, type]) -> dict[str, np.ndarray]:
+    """Typed columns of ``rows``; a bad value raises DataError naming its line and column."""
+    out: dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        values = [row[j] for row in rows]
+        kind = types.get(name, str)
+        try:
+            out[name] = np.array(values, dtype=kind) if values else np.zeros(0, kind)
+        except ValueError:
+            for i, v in enumerate(values):
+                try:
+                    kind(v)
+                except ValueError:
+                    raise DataError(
+                        f"{path} line {i + 2}: {name} {v!r} is not a number", "The file is damaged"
+                    ) from None
+            raise
+    return out
+
+
+def read_csv(path: str | os.PathLike) -> TrackRecords:
+    """Read a ``tracks.csv``."""
+    rows = _read_table(path, CSV_HEADER, "tracks CSV")
+    types = dict(frame=np.int64, time_s=np.float64, track_id=np.int64, class_id=np.int64, score=np.float32,
+                 x1=np.float32, y1=np.float32, x2=np.float32, y2=np.float32)
+    c = _columns(path, rows, CSV_HEADER, types)
+    return TrackRecords(
+        frame=c["frame"], time_s=c["time_s"], track_id=c["track_id"], class_id=c["class_id"],
+        class_name=c["class_name"], score=c["score"], boxes=np.stack([c["x1"], c["y1"], c["x2"], c["y2"]], axis=1),
+    )
+
+
+def read_mot(path: str | os.PathLike, fps: float | None = None) -> TrackRecords:
+    """Read a MOTChallenge txt (``tracks.txt``, or a gt.txt): 1-based frames become 0-based, xywh becomes xyxy.
+
+    fps: gives ``time_s = frame / fps``; without it time_s is NaN. Classes are unknown (-1, "").
+    """
+    with _open_text(path, "MOTChallenge tracks file") as f:
+        text = f.read()
+    if not text.strip():
+        return _empty_records()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            data = np.loadtxt(text.splitlines(), delimiter=",", ndmin=2, dtype=np.float64)
+        except ValueError as exc:
+            problem = f"{path} is not a MOTChallenge file: {exc}".splitlines()[0]
+            raise DataError(problem, "The file is damaged") from None
+    if data.shape[1] < MOT_MIN_COLUMNS:
+        raise DataError(
+            f"{path} has {data.shape[1]} columns; a MOTChallenge file has at least {MOT_MIN_COLUMNS}",
+            "Expected frame,id,left,top,width,height,score,...",
+        )
+    frame = data[:, 0].astype(np.int64) - 1
+    boxes = data[:, 2:6].copy()
+    boxes[:, 2:] += boxes[:, :2]
+    n = len(data)
+    return TrackRecords(
+        frame=frame, time_s=frame / fps if fps else np.full(n, np.nan), track_id=data[:, 1].astype(np.int64),
+        class_id=np.full(n, -1), class_name=np.full(n, ""), score=data[:, 6], boxes=boxes,
+    )
+
+
+def read_jsonl(path: str | os.PathLike) -> TrackRecords:
+    """Read a ``tracks.jsonl`` (``null`` numbers become NaN)."""
+    frame, time_s, tid, cid, cname, score, boxes = [], [], [], [], [], [], []
+    with _open_text(path, "tracks JSON lines file") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                tracks = obj["tracks"]
+                t = np.nan if obj["time_s"] is None else obj["time_s"]
+                for tr in tracks:
+                    box = [np.nan if v is None else v for v in tr["box"]]
+                    if len(box) != 4:
+                        raise ValueError("box needs 4 numbers")
+                    boxes.append(box)
+                    tid.append(tr["id"])
+                    cid.append(tr["class_id"])
+                    cname.append(tr["class"])
+                    score.append(np.nan if tr["score"] is None else tr["score"])
+                frame += [obj["frame"]] * len(tracks)
+                time_s += [t] * len(tracks)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DataError(
+                    f"{path} line {number}: not a tracks.jsonl frame ({exc})", "The file is damaged"
+                ) from None
+    if not frame:
+        return _empty_records()
+    return TrackRecords(frame=frame, time_s=time_s, track_id=tid, class_id=cid, class_name=cname, score=score,
+                        boxes=boxes)
+
+
+def read_summary(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Columns of a ``summary.csv`` (see :data:`tracker.sinks.SUMMARY_HEADER`), typed."""
+    rows = _read_table(path, SUMMARY_HEADER, "track summary CSV")
+    types = dict(track_id=np.int64, first_frame=np.int64, last_frame=np.int64, frames_seen=np.int64,
+                 duration_s=np.float64, path_length_px=np.float64, mean_score=np.float64)
+    return _columns(path, rows, SUMMARY_HEADER, types)
+
+
+def read_counts(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Columns of a ``counts.csv`` (see :data:`tracker.counting.COUNTS_HEADER`); empty cells read as -1."""
+    rows = _read_table(path, COUNTS_HEADER, "counts CSV")
+    for row in rows:
+        for j in (5, 6, 7):  # in, out, occupancy
+            if row[j] == "":
+                row[j] = str(NOT_APPLICABLE)
+    types = {"frame": np.int64, "time_s": np.float64, "in": np.int64, "out": np.int64, "occupancy": np.int64}
+    return _columns(path, rows, COUNTS_HEADER, types)
+
+
+def read_crossings(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Columns of a ``crossings.csv`` (see :data:`tracker.counting.CROSSINGS_HEADER`)."""
+    rows = _read_table(path, CROSSINGS_HEADER, "crossings CSV")
+    return _columns(path, rows, CROSSINGS_HEADER, {"frame": np.int64, "time_s": np.float64, "track_id": np.int64})
+
+
+def read_run_info(run_dir: str | os.PathLike) -> dict:
+    """The ``run.json`` of a run folder; {} when the run predates it."""
+    path = Path(run_dir) / RUN_INFO_NAME
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}", "Delete it; plots then use a blank background") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path} is not a JSON object", "Delete it; plots then use a blank background")
+    return data
+
+
+def load_tracks(run_dir: str | os.PathLike) -> TrackRecords:
+    """The tracks of a run folder, from tracks.jsonl, tracks.csv or tracks.txt (the first one present)."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise DataError(f"run folder not found: {run}", "Pass the --out folder of a `tracker track` run")
+    for name in TRACK_FILES:
+        path = run / name
+        if path.is_file():
+            if name == JSONL_NAME:
+                return read_jsonl(path)
+            if name == CSV_NAME:
+                return read_csv(path)
+            return read_mot(path, fps=read_run_info(run).get("fps"))
+    raise DataError(
+        f"no tracks file in {run} (looked for {', '.join(TRACK_FILES)})",
+        "Pass the --out folder of a `tracker track` run with output.csv, output.jsonl or output.mot on",
+    )
+
+
+def counts_path(run_dir: str | os.PathLike) -> Path:
+    return Path(run_dir) / COUNTS_NAME
+
+
+def crossings_path(run_dir: str | os.PathLike) -> Path:
+    return Path(run_dir) / CROSSINGS_NAME
+
+
+def summary_path(run_dir: str | os.PathLike) -> Path:
+    return Path(run_dir) / SUMMARY_NAME

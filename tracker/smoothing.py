@@ -1,0 +1,328 @@
+"""Offline smoothing of a finished run (``--smooth``).
+
+Works on the per-frame track results of a whole run as one ``(N, 8)`` float64 array of
+rows ``frame, id, class, score, x1, y1, x2, y2`` (``frame`` is the 0-based frame index).
+Two steps, each usable alone:
+
+1. :func:`interpolate_gaps` fills every gap of up to ``max_gap`` missing frames inside a
+   track by linear interpolation of its box and score (vectorised over all tracks).
+2. :func:`rts_smooth` runs a constant-velocity Kalman filter forward over one track's
+   centre x, y, width and height and then filterpy's Rauch-Tung-Striebel smoother
+   backward, so every box is estimated from the whole trajectory, past and future.
+
+:func:`smooth_tracks` does both; :func:`smooth_run` rewrites ``tracks.csv`` /
+``tracks.txt`` of a run folder, keeping the originals as ``tracks.raw.csv`` /
+``tracks.raw.txt``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config, SmoothingConfig
+from .errors import DataError, OutputError
+from .structures import Detections, FrameResult, Tracks
+
+# Columns of a rows array.
+FRAME, TRACK_ID, CLASS, SCORE, X1, Y1, X2, Y2 = range(8)
+ROW_WIDTH = 8
+BOX = slice(X1, Y2 + 1)
+
+MIN_TRACK_LENGTH = 2  # tracks with fewer rows have no trajectory to smooth and pass through unchanged
+MIN_SIZE_PX = 1.0  # smoothed widths and heights never fall below one pixel
+# Prior on a track's first velocity, in box heights per second: wide enough to be uninformative,
+# so the smoother's velocity comes from the measurements alone.
+INIT_STD_VELOCITY = 10.0
+
+RAW_SUFFIX = ".raw"  # tracks.csv -> tracks.raw.csv
+CSV_COLUMNS = ("frame", "time_s", "track_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2")
+MOT_COLUMNS = 7  # frame, id, left, top, width, height, score; the rest are unused world coordinates
+
+
+# ----- conversions ---------------------------------------------------------------------------
+def rows_from_tracks(frames: list[Tracks], frame_indices: list[int] | np.ndarray | None = None) -> np.ndarray:
+    """Stack per-frame :class:`Tracks` into a rows array; ``frames[i]`` is frame ``frame_indices[i]`` (default i)."""
+    indices = np.arange(len(frames)) if frame_indices is None else np.asarray(frame_indices)
+    if len(indices) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(indices)} frame indices")
+    counts = np.array([len(t) for t in frames], np.int64)
+    if counts.sum() == 0:
+        return np.zeros((0, ROW_WIDTH))
+    present = [t for t in frames if len(t)]
+    return np.column_stack(
+        [
+            np.repeat(indices, counts).astype(np.float64),
+            np.concatenate([t.track_ids for t in present]),
+            np.concatenate([t.class_ids for t in present]),
+            np.concatenate([t.scores for t in present]),
+            np.concatenate([t.boxes for t in present]),
+        ]
+    ).astype(np.float64)
+
+
+def tracks_by_frame(rows: np.ndarray) -> list[tuple[int, Tracks]]:
+    """Split a rows array into ``(frame_index, Tracks)`` pairs, frames ascending, ids ascending within a frame."""
+    rows = rows[np.lexsort((rows[:, TRACK_ID], rows[:, FRAME]))]
+    frames, starts = np.unique(rows[:, FRAME], return_index=True)
+    out = []
+    for frame, part in zip(frames.astype(np.int64).tolist(), np.split(rows, starts[1:])):
+        out.append(
+            (
+                frame,
+                Tracks(
+                    boxes=part[:, BOX],
+                    scores=part[:, SCORE],
+                    class_ids=part[:, CLASS].astype(np.int32),
+                    track_ids=part[:, TRACK_ID].astype(np.int64),
+                    det_index=np.full(len(part), -1, np.int64),
+                ),
+            )
+        )
+    return out
+
+
+def _sorted_by_track(rows: np.ndarray) -> np.ndarray:
+    """Rows ordered by track id then frame; a track reported twice in one frame is a DataError."""
+    rows = np.asarray(rows, np.float64)
+    if rows.ndim != 2 or rows.shape[1] != ROW_WIDTH:
+        raise ValueError(f"rows must have shape (N,{ROW_WIDTH}), got {rows.shape}")
+    rows = rows[np.lexsort((rows[:, FRAME], rows[:, TRACK_ID]))]
+    twice = (np.diff(rows[:, TRACK_ID]) == 0) & (np.diff(rows[:, FRAME]) == 0)
+    if twice.any():
+        i = int(np.argmax(twice))
+        raise DataError(
+            f"track {int(rows[i, TRACK_ID])} appears twice in frame {int(rows[i, FRAME])}",
+            "Each track id may have one box per frame; fix the tracks file",
+        )
+    return rows
+
+
+# ----- step 1: gap filling -------------------------------------------------------------------
+def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
+    """Fill each track's gaps of 1..``max_gap`` missing frames by linear interpolation.
+
+    Box corners and score are interpolated between the rows on either side of the gap;
+    the class is the earlier row's. Longer gaps are left open. Returns rows ordered by
+    track id, then frame.
+    """
+    rows = _sorted_by_track(rows)
+    if max_gap < 1 or len(rows) < 2:
+        return rows
+    step = np.diff(rows[:, FRAME])
+    gap = (np.diff(rows[:, TRACK_ID]) == 0) & (step > 1) & (step <= max_gap + 1)
+    before = np.flatnonzero(gap)  # the row before each gap; the row after it is before + 1
+    missing = (step[gap] - 1).astype(np.int64)
+    if len(before) == 0:
+        return rows
+    left = np.repeat(before, missing)
+    # 1..missing within each gap
+    offset = np.arange(missing.sum()) - np.repeat(np.cumsum(missing) - missing, missing) + 1
+    fraction = offset / np.repeat(step[gap], missing)
+    filled = rows[left].copy()
+    filled[:, FRAME] += offset
+    cols = [SCORE, X1, Y1, X2, Y2]
+    filled[:, cols] += fraction[:, None] * (rows[left + 1][:, cols] - rows[left][:, cols])
+    out = np.concatenate([rows, filled])
+    return out[np.lexsort((out[:, FRAME], out[:, TRACK_ID]))]
+
+
+# ----- step 2: RTS smoothing ------------------------------------------------------------------
+def _to_cxcywh(boxes: np.ndarray) -> np.ndarray:
+    return np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,
+                            boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
+
+
+def _to_xyxy(cxcywh: np.ndarray) -> np.ndarray:
+    half = np.maximum(cxcywh[:, 2:], MIN_SIZE_PX) / 2
+    return np.concatenate([cxcywh[:, :2] - half, cxcywh[:, :2] + half], axis=1)
+
+
+def rts_smooth(frames: np.ndarray, boxes: np.ndarray, cfg: SmoothingConfig, fps: float) -> np.ndarray:
+    """Smoothed xyxy boxes of one track observed at ``frames`` (ascending, gaps allowed).
+
+    State: centre x, y, width, height and their velocities (pixels per second). Noise
+    scales with the track's median box height; a gap of k frames is one prediction over
+    k / fps seconds. Fewer than :data:`MIN_TRACK_LENGTH` boxes come back unchanged.
+    """
+    from filterpy.kalman import KalmanFilter
+
+    boxes = np.asarray(boxes, np.float64)
+    n = len(boxes)
+    if n < MIN_TRACK_LENGTH:
+        return boxes.copy()
+    z = _to_cxcywh(boxes)
+    scale = max(float(np.median(z[:, 3])), MIN_SIZE_PX)
+    dt = np.diff(np.asarray(frames, np.float64), prepend=frames[0]) / fps  # seconds; 0 before the first row
+
+    eye = np.eye(4)
+    Fs = np.tile(np.eye(8), (n, 1, 1))
+    Fs[:, :4, 4:] = dt[:, None, None] * eye
+    q = np.concatenate([np.full(4, (cfg.std_position * scale) ** 2), np.full(4, (cfg.std_velocity * scale) ** 2)])
+    Qs = dt[:, None, None] * (q[None, :, None] * np.eye(8))
+
+    kf = KalmanFilter(dim_x=8, dim_z=4)
+    kf.H = np.hstack([eye, np.zeros((4, 4))])
+    kf.R = (cfg.std_measurement * scale) ** 2 * eye
+    kf.x = np.concatenate([z[0], np.zeros(4)])
+    kf.P = np.diag(np.concatenate([np.full(4, (cfg.std_measurement * scale) ** 2),
+                                   np.full(4, (INIT_STD_VELOCITY * scale) ** 2)]))
+    means, covs, _, _ = kf.batch_filter(z, Fs=Fs, Qs=Qs)
+    smoothed, _, _, _ = kf.rts_smoother(means, covs, Fs=Fs, Qs=Qs)
+    return _to_xyxy(smoothed[:, :4])
+
+
+def smooth_tracks(rows: np.ndarray, cfg: SmoothingConfig, fps: float) -> np.ndarray:
+    """Fill gaps up to ``cfg.max_gap`` frames, then RTS-smooth every track; rows ordered by frame, then id.
+
+    Filled rows enter the smoother as measurements; gaps longer than ``max_gap`` stay
+    open and the smoother predicts across them.
+    """
+    if not fps or not np.isfinite(fps) or fps <= 0:
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    out = interpolate_gaps(rows, cfg.max_gap)
+    ids, starts, counts = np.unique(out[:, TRACK_ID], return_index=True, return_counts=True)
+    for start, count in zip(starts.tolist(), counts.tolist()):
+        if count >= MIN_TRACK_LENGTH:
+            part = slice(start, start + count)
+            out[part, BOX] = rts_smooth(out[part, FRAME], out[part, BOX], cfg, fps)
+    return out[np.lexsort((out[:, TRACK_ID], out[:, FRAME]))]
+
+
+# ----- run folders ----------------------------------------------------------------------------
+def raw_path(path: Path) -> Path:
+    """Where the unsmoothed original of ``path`` is kept: tracks.csv -> tracks.raw.csv."""
+    return path.with_name(path.stem + RAW_SUFFIX + path.suffix)
+
+
+def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """A run's tracks.csv as (rows, time_s per row, class id -> name)."""
+    try:
+        with open(path, newline="") as f:
+            lines = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}", "Pass a tracks.csv written by `tracker track`") from None
+    if not lines or tuple(lines[0]) != CSV_COLUMNS:
+        raise DataError(f"{path} does not start with the header {','.join(CSV_COLUMNS)}",
+                        "Pass a tracks.csv written by `tracker track`")
+    body = [line for line in lines[1:] if line]
+    if not body:
+        return np.zeros((0, ROW_WIDTH)), np.zeros(0), {}
+    if any(len(line) != len(CSV_COLUMNS) for line in body):
+        bad = next(i for i, line in enumerate(lines) if line and len(line) != len(CSV_COLUMNS))
+        raise DataError(f"{path} line {bad + 1}: expected {len(CSV_COLUMNS)} values", "Fix or delete the row")
+    table = np.array(body, dtype=object)
+    try:
+        numbers = table[:, [0, 1, 2, 3, 5, 6, 7, 8, 9]].astype(np.float64)
+    except ValueError:
+        raise DataError(f"{path} has a non-numeric value in a numeric column", "Fix or delete the row") from None
+    rows = numbers[:, [0, 2, 3, 4, 5, 6, 7, 8]]
+    names = dict(zip(rows[:, CLASS].astype(np.int64).tolist(), table[:, 4].tolist()))
+    return rows, numbers[:, 1], names
+
+
+def read_mot(path: Path) -> np.ndarray:
+    """A MOTChallenge tracks.txt as rows (0-based frames, class 0)."""
+    try:
+        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+        if not lines:  # a run that reported no tracks
+            return np.zeros((0, ROW_WIDTH))
+        data = np.loadtxt(lines, delimiter=",", ndmin=2, usecols=range(MOT_COLUMNS))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}", "Pass a tracks.txt written by `tracker track`") from None
+    boxes = data[:, 2:6].copy()
+    boxes[:, 2:] += boxes[:, :2]
+    return np.column_stack([data[:, 0] - 1, data[:, 1], np.zeros(len(data)), data[:, 6], boxes])
+
+
+def write_mot(path: Path, rows: np.ndarray) -> None:
+    """Write rows as a MOTChallenge txt (the same format as the run's tracks.txt)."""
+    from .sinks import MotSink
+
+    with MotSink(path) as sink:
+        for frame, tracks in tracks_by_frame(rows):
+            sink.write(FrameResult(frame_index=frame, time_s=0.0, tracks=tracks, detections=Detections.empty()))
+
+
+def write_csv(path: Path, rows: np.ndarray, times: np.ndarray, class_names: dict[int, str]) -> None:
+    """Write rows as a tracks.csv; ``times`` holds each row's time_s."""
+    from .sinks import CsvSink
+
+    frame_times = dict(zip(rows[:, FRAME].astype(np.int64).tolist(), np.asarray(times, np.float64).tolist()))
+    top = max(class_names, default=-1)
+    names = [class_names.get(c, str(c)) for c in range(top + 1)]
+    with CsvSink(path, names) as sink:
+        for frame, tracks in tracks_by_frame(rows):
+            sink.write(FrameResult(frame_index=frame, time_s=frame_times[frame], tracks=tracks,
+                                   detections=Detections.empty()))
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """Call ``write(tmp)`` and move the finished file over ``path`` in one step."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: {exc.strerror or exc}", "Check the run folder's permissions and free space"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _run_fps(times: np.ndarray, frames: np.ndarray) -> float | None:
+    """Frame rate implied by a tracks.csv (time_s = frame / fps for file sources); None when undetermined."""
+    if len(frames) < 2 or np.ptp(times) <= 0:
+        return None
+    return float(np.ptp(frames) / np.ptp(times))
+
+
+def smooth_run(out_dir: str | os.PathLike, cfg: Config, fps: float | None = None) -> dict:
+    """Smooth the tracks of a finished run in ``out_dir`` with ``cfg.smoothing``.
+
+    Reads tracks.raw.csv / tracks.raw.txt when an earlier call kept them (so smoothing
+    again starts from the tracker's own output), else tracks.csv / tracks.txt, and keeps
+    those as the raw files. Rewrites each of tracks.csv / tracks.txt that exists,
+    atomically. fps: the run's frame rate; when None, ``cfg.source.fps``, then the rate
+    implied by tracks.csv's times, then ``cfg.source.default_fps``.
+    Returns counts: rows_in, rows_out, filled, tracks, fps.
+    """
+    from .sinks import CSV_NAME, MOT_NAME
+
+    out = Path(out_dir)
+    csv_path, mot_path = out / CSV_NAME, out / MOT_NAME
+    present = [p for p in (csv_path, mot_path) if p.is_file() or raw_path(p).is_file()]
+    if not present:
+        raise DataError(f"no {CSV_NAME} or {MOT_NAME} in {out}",
+                        "Smooth the folder of a finished `tracker track` run with output.csv or output.mot on")
+    source = {p: raw_path(p) if raw_path(p).is_file() else p for p in present}
+    times = None
+    if csv_path in source:
+        rows, times, class_names = read_csv(source[csv_path])
+    else:
+        rows, class_names = read_mot(source[mot_path]), {}
+    fps = fps or cfg.source.fps or (_run_fps(times, rows[:, FRAME]) if times is not None else None)
+    fps = fps or cfg.source.default_fps
+    smoothed = smooth_tracks(rows, cfg.smoothing, fps)
+
+    for path in present:  # keep the originals first, so a failure below loses nothing
+        if not raw_path(path).is_file():
+            _replace_atomically(raw_path(path), lambda tmp, src=path: shutil.copyfile(src, tmp))
+    if csv_path in source:
+        order = np.argsort(rows[:, FRAME], kind="stable")
+        new_times = np.interp(smoothed[:, FRAME], rows[order, FRAME], times[order]) if len(rows) else np.zeros(0)
+        _replace_atomically(csv_path, lambda tmp: write_csv(tmp, smoothed, new_times, class_names))
+    if mot_path in source:
+        _replace_atomically(mot_path, lambda tmp: write_mot(tmp, smoothed))
+    return {
+        "rows_in": len(rows),
+        "rows_out": len(smoothed),
+        "filled": len(smoothed) - len(rows),
+        "tracks": len(np.unique(smoothed[:, TRACK_ID])),
+        "fps": fps,
+    }

@@ -1,0 +1,347 @@
+"""``tracker tune``: search a tracker's thresholds for the best HOTA on MOTChallenge sequences.
+
+Detections (and appearance embeddings, when the tracker uses them) are computed once
+per sequence; each Optuna trial then only runs the tracker over them and scores the
+result with TrackEval. The objective is the mean HOTA over the sequences. The first
+trial is always the starting config, so the best config is never worse than it on
+the tuning data. The best ``tracker:`` section is written as a YAML that
+``tracker track --config best.yaml`` loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .config import Config, apply_overrides
+from .errors import ConfigError, OutputError, TrackerError
+from .evaluation import Sequence, find_sequence, score_tracks, sequence_config
+from .structures import Detections, Tracks
+
+DEFAULT_TRIALS = 50
+DEFAULT_OUT = "runs/tune/best.yaml"
+DECIMALS = 4  # sampled floats are rounded to this many decimals, so the YAML is readable and reproduces its trial
+# The tracker ignores the image when camera motion is replayed from precomputed warps; this stands in for it.
+NO_IMAGE = np.zeros((1, 1, 3), np.uint8)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched value: ``key`` is its dotted path inside the ``tracker:`` section."""
+
+    key: str
+    low: float
+    high: float
+    integer: bool = False
+    log: bool = False
+
+
+# Search ranges. Each contains the shipped default (configs/<tracker>.yaml), which is trial 0.
+COMMON = (
+    Param("n_init", 1, 5, integer=True),
+    Param("new_track_thresh", 0.1, 0.9),
+    Param("kalman.std_position", 0.05, 1.5, log=True),  # box heights per sqrt(second); default 0.274
+    Param("kalman.std_velocity", 0.1, 5.0, log=True),  # default 1.027
+)
+MAX_AGE = {  # in the config's own max_age_unit
+    "frames": Param("max_age", 1, 120, integer=True),
+    "seconds": Param("max_age", 0.1, 5.0),
+}
+BYTETRACK = (
+    Param("track_high_thresh", 0.3, 0.8),
+    Param("track_low_thresh", 0.05, 0.3),  # below track_high_thresh's range: the two stages never swap
+    Param("match_thresh", 0.5, 0.95),
+    Param("second_match_thresh", 0.2, 0.9),
+    Param("unconfirmed_match_thresh", 0.4, 0.95),
+)
+REID = (  # BoT-SORT with with_reid only
+    Param("proximity_thresh", 0.2, 0.9),
+    Param("appearance_thresh", 0.1, 0.5),
+    Param("appearance_reject_thresh", 0.2, 1.0),
+    Param("ema_alpha", 0.5, 0.98),
+)
+SPACES: dict[str, tuple[Param, ...]] = {
+    "sort": (Param("min_iou", 0.05, 0.7),),
+    "deepsort": (
+        Param("max_cosine_distance", 0.05, 0.5),
+        Param("max_iou_distance", 0.3, 0.95),
+        Param("gating_chi2", 3.0, 30.0, log=True),
+        Param("appearance_weight", 0.0, 1.0),
+    ),
+    "bytetrack": BYTETRACK,
+    "botsort": BYTETRACK,
+}
+
+
+def search_space(tracker_cfg) -> tuple[Param, ...]:
+    """The parameters searched for this tracker config."""
+    extra = REID if tracker_cfg.name == "botsort" and tracker_cfg.with_reid else ()
+    return (MAX_AGE[tracker_cfg.max_age_unit],) + COMMON + SPACES[tracker_cfg.name] + extra
+
+
+def _get(tracker_cfg, key: str):
+    value = tracker_cfg
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+# ----- precomputed inputs -------------------------------------------------------------------
+class _RecordMotion:
+    """Wraps a tracker's camera-motion estimator and keeps every warp it returns."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.warps: list[np.ndarray] = []
+
+    @property
+    def enabled(self) -> bool:
+        return self.inner.enabled
+
+    def estimate(self, image: np.ndarray) -> np.ndarray:
+        warp = self.inner.estimate(image)
+        self.warps.append(warp)
+        return warp
+
+
+class _ReplayMotion:
+    """Gives a tracker the recorded warps in order, so trials need no images."""
+
+    enabled = True
+
+    def __init__(self, warps: list[np.ndarray]):
+        self._warps = iter(warps)
+
+    def estimate(self, image: np.ndarray) -> np.ndarray:
+        return next(self._warps)
+
+
+@dataclass
+class Prepared:
+    """One sequence's inputs to the tracker, computed once."""
+
+    seq: Sequence
+    fps: float
+    num_classes: int
+    detections: list[Detections]
+    frame_indices: list[int]  # 0-based source frame of each entry of detections
+    warps: list[np.ndarray] | None  # camera motion per frame; None without CMC
+    embedded: bool  # whether the detections carry appearance embeddings
+
+    @property
+    def time_steps(self) -> np.ndarray:
+        """Seconds before each frame, as the live pipeline steps the tracker (1 / fps before the first)."""
+        return np.diff(np.asarray(self.frame_indices, np.float64), prepend=self.frame_indices[0] - 1) / self.fps
+
+
+def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) -> list[Prepared]:
+    """Detect (and embed, when ``cfg.tracker`` uses appearance) every frame of each sequence once."""
+    from .pipeline import Session
+
+    if video is not None and len(paths) != 1:
+        raise ConfigError("--video names the frames of one sequence", "Pass a single sequence folder with --video")
+    sequences = [find_sequence(p, video) for p in paths]
+    detector = embedder = None
+    out = []
+    for seq in sequences:
+        run_cfg = sequence_config(seq, cfg)
+        started = time.perf_counter()
+        session = Session(str(seq.frames), run_cfg, detector=detector, embedder=embedder)
+        recorder = None
+        if session.tracker.cmc is not None and session.tracker.cmc.enabled:
+            recorder = session.tracker.cmc = _RecordMotion(session.tracker.cmc)
+        detections, indices = [], []
+        try:
+            for result in session.results():
+                if len(detections) >= seq.length:
+                    break
+                detections.append(result.detections)
+                indices.append(result.frame_index)
+        finally:
+            session.close()
+        if run_cfg.detector.name != "mot":  # a det.txt belongs to its sequence; models are reused
+            detector = session.detector
+        embedder = session.embedder or embedder
+        out.append(
+            Prepared(
+                seq=seq,
+                fps=session.fps,
+                num_classes=len(session.detector.class_names),
+                detections=detections,
+                frame_indices=indices,
+                warps=recorder.warps[: len(detections)] if recorder else None,
+                embedded=session.embedder is not None,
+            )
+        )
+        log(f"prepared {seq.name}: {len(detections)} frames, {sum(map(len, detections))} detections "
+            f"in {time.perf_counter() - started:.1f}s")
+    return out
+
+
+def run_tracker(tracker_cfg, prepared: Prepared) -> list[Tracks]:
+    """The tracker's output for every prepared frame."""
+    from .trackers import build_tracker
+
+    tracker = build_tracker(tracker_cfg, prepared.fps, prepared.num_classes)
+    image = None
+    if prepared.warps is not None:
+        tracker.cmc = _ReplayMotion(prepared.warps)
+        image = NO_IMAGE
+    return [tracker.update(d, image, dt) for d, dt in zip(prepared.detections, prepared.time_steps.tolist())]
+
+
+def evaluate(tracker_cfg, prepared: list[Prepared]) -> dict[str, dict]:
+    """TrackEval metrics of ``tracker_cfg`` on each prepared sequence."""
+    return {p.seq.name: score_tracks(p.seq, run_tracker(tracker_cfg, p), p.frame_indices) for p in prepared}
+
+
+# ----- the search -----------------------------------------------------------------------------
+@dataclass
+class TuneResult:
+    config: Config  # the best config
+    hota: float  # its mean HOTA
+    scores: dict[str, dict]  # its metrics per sequence
+    start_hota: float  # mean HOTA of the starting config (trial 0)
+    trials: int  # trials completed
+    best_trial: int
+
+
+def _suggest(trial, params: tuple[Param, ...]) -> dict:
+    values = {}
+    for p in params:
+        if p.integer:
+            values[p.key] = trial.suggest_int(p.key, int(p.low), int(p.high), log=p.log)
+        else:
+            values[p.key] = round(trial.suggest_float(p.key, p.low, p.high, log=p.log), DECIMALS)
+    return values
+
+
+def tune(cfg: Config, prepared: list[Prepared], trials: int, seed: int = 0, timeout: float | None = None,
+         log=print) -> TuneResult:
+    """Search ``cfg.tracker``'s thresholds for the best mean HOTA; prints one line per trial via ``log``."""
+    try:
+        import optuna
+    except ImportError:
+        raise TrackerError("`tracker tune` needs optuna, which is not installed",
+                           "Install it with: pip install 'tracker[tune]'") from None
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    params = search_space(cfg.tracker)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.enqueue_trial({p.key: _get(cfg.tracker, p.key) for p in params}, skip_if_exists=False)
+    names = [p.seq.name for p in prepared]
+
+    def objective(trial) -> float:
+        started = time.perf_counter()
+        values = _suggest(trial, params)
+        tracker_cfg = apply_overrides(cfg, {f"tracker.{k}": v for k, v in values.items()}).tracker
+        scores = evaluate(tracker_cfg, prepared)
+        hota = float(np.mean([scores[n]["HOTA"] for n in names]))
+        trial.set_user_attr("values", values)
+        trial.set_user_attr("scores", scores)
+        best = max(hota, study.best_value) if trial.number > 0 else hota
+        per_seq = "  ".join(f"{n} {scores[n]['HOTA']:.2f}" for n in names)
+        log(f"trial {trial.number + 1:>3}/{trials}  HOTA {hota:6.2f}  best {best:6.2f}  "
+            f"[{per_seq}]  {time.perf_counter() - started:.1f}s")
+        return hota
+
+    study.optimize(objective, n_trials=trials, timeout=timeout)
+    best = study.best_trial
+    first = study.trials[0]
+    values = best.user_attrs["values"]
+    return TuneResult(
+        config=apply_overrides(cfg, {f"tracker.{k}": v for k, v in values.items()}),
+        hota=float(best.value),
+        scores=best.user_attrs["scores"],
+        start_hota=float(first.value),
+        trials=len(study.trials),
+        best_trial=best.number + 1,
+    )
+
+
+def best_yaml(result: TuneResult, prepared: list[Prepared], seed: int) -> str:
+    """The YAML written by ``tracker tune``: a commented header and the full ``tracker:`` section."""
+    cfg = result.config
+    data = ", ".join(f"{p.seq.name} ({len(p.detections)} frames)" for p in prepared)
+    per_seq = ", ".join(f"{name} {m['HOTA']:.2f}" for name, m in result.scores.items())
+    idf1 = float(np.mean([m["IDF1"] for m in result.scores.values()]))
+    lines = [
+        f"# Tuned by `tracker tune` on {date.today().isoformat()}: tracker {cfg.tracker.name} on {data}",
+        f"# detector {cfg.detector.name} (conf_threshold {cfg.detector.conf_threshold}), "
+        f"appearance {cfg.appearance.name if any(p.embedded for p in prepared) else 'unused'}",
+        f"# {result.trials} trials (Optuna TPE, seed {seed}); objective: mean HOTA over the sequences",
+        f"# best: trial {result.best_trial}, HOTA {result.hota:.2f} ({per_seq}), IDF1 {idf1:.2f}; "
+        f"starting config (trial 1): HOTA {result.start_hota:.2f}",
+        "# Use it with: tracker track VIDEO --config THIS_FILE",
+    ]
+    section = cfg.tracker.model_dump(mode="json")
+    section = {"name": section.pop("name"), **section}
+    body = yaml.safe_dump({"tracker": section}, sort_keys=False)
+    return "\n".join(lines) + "\n" + body
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and one rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", "Choose another --out path") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ----- command line ---------------------------------------------------------------------------
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``tune`` to the ``tracker`` command's subparsers."""
+    from .cli import _common_model_args
+
+    p = subparsers.add_parser(
+        "tune", help="search a tracker's thresholds for the best HOTA on MOTChallenge sequences (Optuna)",
+        description="Detect once per sequence, then run Optuna trials of the tracker alone, scored by TrackEval "
+                    "HOTA, and write the best tracker: section as a YAML for --config.",
+    )
+    p.add_argument("sequences", nargs="+", help="sequence folders with gt/gt.txt (img1/ or a video beside them)")
+    p.add_argument("--video", metavar="PATH", help="read frames from this video instead of img1/ (one sequence)")
+    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, metavar="N",
+                   help=f"number of trials (default {DEFAULT_TRIALS}); the first is the starting config")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="YAML",
+                   help=f"where the best config goes (default {DEFAULT_OUT})")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0): same seed, same trials")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop starting new trials after this long")
+    _common_model_args(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``tracker tune``; returns the exit code."""
+    from .cli import _overrides
+    from .config import load_config
+
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {args.trials}", "Pass e.g. --trials 50")
+    if args.timeout is not None and args.timeout <= 0:
+        raise ConfigError(f"--timeout must be positive, got {args.timeout}", "Pass seconds, e.g. --timeout 600")
+    cfg = load_config(args.config, tracker=args.tracker, overrides=_overrides(args))
+    out = Path(args.out)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    prepared = prepare(args.sequences, cfg, video=args.video, log=log)
+    result = tune(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
+    write_atomically(out, best_yaml(result, prepared, args.seed))
+    print(f"best HOTA {result.hota:.2f} (trial {result.best_trial} of {result.trials}; "
+          f"starting config {result.start_hota:.2f}) -> {out}")
+    return 0
