@@ -54,10 +54,11 @@ def _normaliser(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor,
     return scale.view(1, 3, 1, 1).to(device, dtype), shift.view(1, 3, 1, 1).to(device, dtype)
 
 
-def _normalise(bgr: torch.Tensor) -> torch.Tensor:
-    """(N,3,h,w) BGR 0..255 -> RGB ImageNet-normalised, same device and dtype."""
+def normalise(bgr: torch.Tensor) -> torch.Tensor:
+    """(N,3,h,w) BGR 0..255 float -> RGB ImageNet-normalised, same device and dtype (what the embedders take)."""
     scale, shift = _normaliser(bgr.device, bgr.dtype)
     return torch.addcmul(shift, bgr, scale).flip(1)
+
 
 
 def roi_align_crops(
@@ -85,11 +86,21 @@ def roi_align_crops(
         sampling_ratio=ADAPTIVE_SAMPLING,
         aligned=True,  # pixel centres at +0.5, so a box edge is a pixel edge as in cv2.resize
     )
-    return _normalise(crops)
+    return normalise(crops)
 
 
 def resize_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """All boxes of a BGR uint8 frame resized with ``cv2.resize`` (CPU, float32); see :func:`crop_batch`.
+
+    Box edges are rounded to whole pixels.
+    """
+    batch = cut_crops(image, boxes, size)
+    crops = torch.from_numpy(batch).permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
+    return normalise(crops)
+
+
+def cut_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N,height,width,3) BGR uint8 crops of the xyxy ``boxes``, cut as :func:`resize_crops` cuts them.
 
     Box edges are rounded to whole pixels.
     """
@@ -100,8 +111,7 @@ def resize_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) ->
     batch = np.empty((len(clipped), size[0], size[1], 3), np.uint8)
     for i, ((x0, y0), (x1, y1)) in enumerate(zip(low, high)):  # cv2 is faster per box than roi_align in one call
         cv2.resize(image[y0:y1, x0:x1], (size[1], size[0]), dst=batch[i], interpolation=cv2.INTER_LINEAR)
-    crops = torch.from_numpy(batch).permute(0, 3, 1, 2).to(torch.float32, memory_format=torch.contiguous_format)
-    return _normalise(crops)
+    return batch
 
 
 def crop_batch(
@@ -121,4 +131,7 @@ def crop_batch(
     return roi_align_crops(image, boxes, size, device, dtype)
 
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MIN_CROP_PX", "clip_boxes", "crop_batch", "resize_crops", "roi_align_crops"]
+__all__ = [
+    "IMAGENET_MEAN", "IMAGENET_STD", "MIN_CROP_PX", "clip_boxes", "crop_batch", "cut_crops", "normalise", "resize_crops",
+    "roi_align_crops",
+]  # fmt: skip

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ MODULE_PREFIX = "module."  # added by nn.DataParallel / DistributedDataParallel
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")  # identity / ImageNet heads of torchvision and torchreid models
 UNTRACKED_BUFFER = "num_batches_tracked"  # BatchNorm counter, absent from older checkpoints, unused at inference
 KEYS_IN_ERROR = 3  # how many mismatched keys a ModelError lists
+HEAD_PREFIX = "head."  # the projection layer of ReIDNet, absent from foreign (backbone-only) checkpoints
 
 
 # --- tracker_resnet34: He et al. 2015, Table 1 (34-layer column) and Fig. 2 ---------------------------
@@ -178,7 +180,7 @@ def _read(path: Path) -> dict:
             f"cannot load {path}: not a PyTorch checkpoint, or one holding Python objects besides tensors",
             "Give a state dict saved with torch.save(model.state_dict(), path)",
         ) from None
-    except (RuntimeError, EOFError, ValueError) as exc:
+    except (RuntimeError, EOFError, ValueError, LookupError, struct.error) as exc:  # garbage bytes
         raise ModelError(f"cannot load {path} as a PyTorch checkpoint ({type(exc).__name__})", fix) from None
     if not isinstance(data, dict):
         raise ModelError(f"{path} holds a {type(data).__name__}, not a state dict", fix)
@@ -217,12 +219,18 @@ def checkpoint_state(data: dict, model: ReIDNet, path: Path) -> dict[str, torch.
     return state
 
 
-def load_weights(model: ReIDNet, path: str | Path) -> None:
-    """Load ``path`` into ``model``; ModelError naming missing, unexpected or mis-shaped keys."""
+def load_weights(model: ReIDNet, path: str | Path, allow_missing_head: bool = False) -> None:
+    """Load ``path`` into ``model``; ModelError naming missing, unexpected or mis-shaped keys.
+
+    allow_missing_head: a checkpoint without the projection layer leaves it as initialised
+    (training a projection on top of a torchvision or torchreid backbone).
+    """
     path = Path(path).expanduser()
     state = checkpoint_state(_read(path), model, path)
     own = model.state_dict()
     missing = [k for k in own if k not in state and not k.endswith(UNTRACKED_BUFFER)]
+    if allow_missing_head:
+        missing = [k for k in missing if not k.startswith(HEAD_PREFIX)]
     unexpected = [k for k in state if k not in own]
     mis_shaped = [
         f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if k in own and v.shape != own[k].shape
@@ -232,7 +240,7 @@ def load_weights(model: ReIDNet, path: str | Path) -> None:
         problems = [f"{name}: {_summary(keys)}" for name, keys in kinds if keys]
         hint = (
             "Set appearance.embedding_dim=0: this checkpoint has no projection layer"
-            if missing and all(k.startswith("head.") for k in missing) and not unexpected and not mis_shaped
+            if missing and all(k.startswith(HEAD_PREFIX) for k in missing) and not unexpected and not mis_shaped
             else f"Check that appearance.arch ({model.arch}) matches the checkpoint"
         )
         raise ModelError(f"{path} does not fit a {model.arch} embedder ({'; '.join(problems)})", hint)

@@ -11,6 +11,7 @@ and ``detector.half`` do not apply.
 from __future__ import annotations
 
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,8 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "ssdlite320_mobilenet_v3_large": _DENSE_ARGS,
 }
 PIXEL_MAX = 255.0  # torchvision detectors take RGB floats in 0..1
-_CHECKPOINT_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, ValueError)
+# torch.load(weights_only=True) on a file that is not a checkpoint raises any of these
+_CHECKPOINT_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, LookupError, struct.error)
 
 
 def _model_name(name: str | None) -> str:

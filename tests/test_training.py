@@ -1,0 +1,305 @@
+"""train-reid: crops from MOTChallenge ground truth, PK batches, losses, metrics, training and its checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from tracker.appearance import build_embedder
+from tracker.appearance.crops import crop_batch
+from tracker.appearance.resnet import ReIDNet, save_checkpoint
+from tracker.config import load_config
+from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
+from tracker.evaluation import find_sequence
+from tracker.training import (
+    PKBatchSampler,
+    TrainOptions,
+    add_parser,
+    augment,
+    batch_hard_triplet,
+    build_model,
+    load_crops,
+    retrieval_metrics,
+    run,
+    split_identities,
+    spread_sample,
+    train,
+    usable_rows,
+)
+
+CROP = (64, 32)  # small crops keep CPU training fast
+FRAME_HW = (240, 320)
+PERSON_HW = (72, 28)
+PALETTE = [(0, 0, 220), (0, 200, 0), (210, 0, 0), (0, 210, 210), (200, 0, 200), (220, 220, 0), (40, 40, 40)]
+
+
+def people_tracks(n_people: int, n_frames: int) -> np.ndarray:
+    """MOT15 gt rows (frame, id, left, top, w, h, 1, -1, -1, -1): each person in its own lane, walking right."""
+    rows = []
+    for person in range(n_people):
+        first = person % 3  # lifetimes start at different frames
+        for frame in range(1 + first, n_frames + 1):
+            left = 10 + 9 * (frame - 1) + 37 * (person % 2)
+            top = 5 + (person * 38) % (FRAME_HW[0] - PERSON_HW[0] - 5)
+            rows.append([frame, person + 1, left, top, PERSON_HW[1], PERSON_HW[0], 1, -1, -1, -1])
+    return np.array(rows, np.float64)
+
+
+def draw_frames(gt: np.ndarray, n_frames: int) -> list[np.ndarray]:
+    """BGR frames: fixed noisy background, each person a two-colour body with a stripe pattern of its own."""
+    rng = np.random.default_rng(0)
+    background = rng.normal(128, 20, (*FRAME_HW, 3)).clip(0, 255).astype(np.uint8)
+    frames = []
+    for number in range(1, n_frames + 1):
+        image = background.copy()
+        for _, pid, left, top, w, h, *_ in gt[gt[:, 0] == number]:
+            pid, left, top, w, h = int(pid), int(left), int(top), int(w), int(h)
+            image[top : top + h // 2, left : left + w] = PALETTE[pid % len(PALETTE)]
+            image[top + h // 2 : top + h, left : left + w] = PALETTE[(3 * pid + 1) % len(PALETTE)]
+            image[top + pid * 4 : top + pid * 4 + 3, left : left + w] = 255  # a white stripe at a height of its own
+        frames.append(image)
+    return frames
+
+
+def write_sequence(root: Path, n_people: int = 6, n_frames: int = 14, video: bool = False) -> Path:
+    """A MOTChallenge sequence folder: gt/gt.txt, seqinfo.ini and img1/*.jpg (or one lossless-ish video)."""
+    gt = people_tracks(n_people, n_frames)
+    frames = draw_frames(gt, n_frames)
+    (root / "gt").mkdir(parents=True)
+    np.savetxt(root / "gt" / "gt.txt", gt, delimiter=",", fmt="%d")
+    (root / "seqinfo.ini").write_text(
+        f"[Sequence]\nname={root.name}\nimDir=img1\nframeRate=10\nseqLength={n_frames}\n"
+        f"imWidth={FRAME_HW[1]}\nimHeight={FRAME_HW[0]}\nimExt=.jpg\n"
+    )
+    if video:
+        writer = cv2.VideoWriter(str(root / f"{root.name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, FRAME_HW[::-1])
+        for image in frames:
+            writer.write(image)
+        writer.release()
+    else:
+        (root / "img1").mkdir()
+        for number, image in enumerate(frames, start=1):
+            cv2.imwrite(str(root / "img1" / f"{number:06d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return root
+
+
+def options(**overrides) -> TrainOptions:
+    base = dict(init="random", crop_size=CROP, epochs=2, batch_p=3, batch_k=4, lr=1e-3, embedding_dim=16,
+                val_fraction=0.3, max_crops_per_id=10, min_height=16, device="cpu", progress=False)  # fmt: skip
+    return TrainOptions(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    return find_sequence(write_sequence(tmp_path_factory.mktemp("data") / "synthetic"))
+
+
+@pytest.fixture(scope="module")
+def trained(sequence, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reid")
+    return train([sequence], options(), out), out
+
+
+# --- crops from ground truth -------------------------------------------------------------------------------
+
+
+def test_spread_sample_keeps_evenly_spaced_rows_per_id():
+    ids = np.array([7] * 10 + [3] * 2 + [5] * 4)
+    frames = np.r_[np.arange(10, 0, -1), [4, 2], [1, 2, 3, 4]]  # frames of id 7 given in reverse
+    picked = spread_sample(ids, frames, per_id=3)
+    by_id = {int(i): sorted(frames[picked][ids[picked] == i].tolist()) for i in np.unique(ids)}
+    assert by_id == {7: [1, 5, 8], 3: [2, 4], 5: [1, 3, 4]}  # rank * 3 // n starts a new run
+
+
+def test_usable_rows_filters_height_ignore_flag_class_and_visibility():
+    opts = options(min_height=20, min_visibility=0.5)
+    mot17 = np.array([
+        [1, 1, 0, 0, 10, 40, 1, 1, 0.9],   # kept
+        [1, 2, 0, 0, 10, 10, 1, 1, 0.9],   # too short
+        [1, 3, 0, 0, 10, 40, 0, 1, 0.9],   # ignored
+        [1, 4, 0, 0, 10, 40, 1, 3, 0.9],   # a car
+        [1, 5, 0, 0, 10, 40, 1, 1, 0.2],   # hardly visible
+        [9, 6, 0, 0, 10, 40, 1, 1, 0.9],   # beyond the footage
+    ])  # fmt: skip
+    assert usable_rows(mot17, "MOT17", opts, length=5).tolist() == [True, False, False, False, False, False]
+    mot15 = np.array([[1, 1, 0, 0, 10, 40, 1, -1, -1, -1], [2, 1, 0, 0, 10, 40, 1, -1, -1, -1]])
+    assert usable_rows(mot15, "MOT15", opts, length=5).all()  # no visibility column to filter on
+
+
+def test_load_crops_labels_and_pixels(sequence):
+    data = load_crops([sequence], options(max_crops_per_id=5))
+    assert data.crops.shape == (len(data), *CROP, 3) and data.crops.dtype == np.uint8
+    assert data.identities == [("synthetic", i) for i in range(1, 7)]
+    assert np.bincount(data.labels).tolist() == [5] * 6
+    gt = np.loadtxt(sequence.gt_file, delimiter=",")
+    row = gt[(gt[:, 0] == data.frames[0]) & (gt[:, 1] == data.identities[data.labels[0]][1])][0]
+    top_colour = PALETTE[int(row[1]) % len(PALETTE)]
+    assert np.abs(data.crops[0, 2, CROP[1] // 2].astype(int) - top_colour).max() < 30  # a person, not background
+
+
+def test_video_sequence_gives_the_same_crops(tmp_path, sequence):
+    from_video = find_sequence(write_sequence(tmp_path / "synthetic", video=True))
+    assert from_video.frames.suffix == ".avi"
+    a, b = load_crops([sequence], options()), load_crops([from_video], options())
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert np.abs(a.crops.astype(int) - b.crops.astype(int)).mean() < 8  # JPEG vs MJPG noise only
+
+
+def test_split_is_deterministic_and_checked():
+    a, b = split_identities(20, 0.25, seed=3), split_identities(20, 0.25, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.sum() == 5
+    assert not np.array_equal(a, split_identities(20, 0.25, seed=4))
+    assert split_identities(5, 0.1, seed=0).sum() == 2  # at least two held out
+    assert not split_identities(3, 0.0, seed=0).any()
+    with pytest.raises(DataError, match="--val-fraction 0"):
+        split_identities(3, 0.3, seed=0)
+
+
+def test_pk_sampler_batches():
+    labels = np.repeat(np.arange(5), [6, 6, 3, 8, 2])
+    sampler = PKBatchSampler(labels, p=3, k=4, seed=0)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 3  # 25 crops / 12 per batch
+    for batch in batches:
+        counts = np.bincount(labels[batch], minlength=5)
+        assert sorted(counts[counts > 0].tolist()) == [4, 4, 4]
+        for label in np.flatnonzero(counts):  # without repeats while an identity has k crops
+            chosen = [i for i in batch if labels[i] == label]
+            assert len(set(chosen)) == min(4, int((labels == label).sum()))
+    assert batches == list(PKBatchSampler(labels, p=3, k=4, seed=0))
+    assert PKBatchSampler(labels, p=9, k=2, seed=0).p == 5
+
+
+# --- losses, metrics, augmentation -------------------------------------------------------------------------
+
+
+def test_retrieval_metrics_on_a_known_ranking():
+    gallery = np.eye(4, dtype=np.float32)
+    gallery_labels = np.array([0, 1, 0, 1])
+    query = np.array([[0.9, 0.4, 0.1, 0.0], [0.0, 0.5, 0.0, 0.1]], np.float32)
+    rank1, mean_ap = retrieval_metrics(query, np.array([0, 1]), gallery, gallery_labels)
+    # query 0 ranks gallery 0 (hit), 1, 2 (hit), 3: AP = (1 + 2/3) / 2; query 1 ranks 1 (hit), 3 (hit): AP = 1
+    assert rank1 == 1.0
+    assert mean_ap == pytest.approx(((1 + 2 / 3) / 2 + 1) / 2)
+    r1, _ = retrieval_metrics(query[:1], np.array([1]), gallery, gallery_labels)
+    assert r1 == 0.0
+    assert np.isnan(retrieval_metrics(query, np.array([7, 8]), gallery, gallery_labels)[0])
+
+
+def test_batch_hard_triplet_loss():
+    e = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    separated = torch.tensor([0, 1, 0, 1])
+    assert batch_hard_triplet(e, separated, margin=0.3).item() == pytest.approx(0.0, abs=1e-5)
+    mixed = torch.tensor([0, 0, 1, 1])  # hardest positive at distance sqrt(2), hardest negative at 0
+    assert batch_hard_triplet(e, mixed, margin=0.3).item() == pytest.approx(2**0.5 + 0.3, abs=1e-4)
+
+
+def test_augment_draws_per_crop_and_is_seeded():
+    crop = np.random.default_rng(0).integers(0, 255, (1, *CROP, 3), dtype=np.uint8)
+    crops = torch.from_numpy(crop).repeat(8, 1, 1, 1)
+
+    def run_augment(seed):
+        generator = torch.Generator()
+        generator.manual_seed(seed)
+        return augment(crops, generator)
+
+    out = run_augment(0)
+    assert out.shape == (8, 3, *CROP) and out.dtype == torch.float32 and torch.isfinite(out).all()
+    differences = (out[1:] - out[:1]).abs().flatten(1).mean(dim=1)
+    assert (differences > 0.05).all()  # the same crop comes out differently each time
+    assert torch.equal(out, run_augment(0))
+    assert not torch.equal(out, run_augment(1))
+
+
+# --- training ---------------------------------------------------------------------------------------------
+
+
+def test_training_lowers_loss_and_writes_checkpoints(trained):
+    result, out = trained
+    assert [h.epoch for h in result.history] == [1, 2]
+    assert result.history[1].loss < 0.85 * result.history[0].loss  # without learning it falls by about 1%
+    assert result.train_identities == 4 and result.held_out_identities == 2
+    for h in result.history:
+        assert 0.0 <= h.rank1 <= 1.0 and 0.0 < h.mAP <= 1.0
+    assert result.best == out / "best.pt" and result.last == out / "last.pt" and result.best.is_file()
+    saved = torch.load(result.last, weights_only=True)
+    assert saved["arch"] == "resnet18" and saved["embedding_dim"] == 16
+    meta = saved["meta"]
+    assert meta["trained_on"] == ["synthetic"] and meta["epochs"] == 2 and meta["crop_size"] == list(CROP)
+    assert meta["val"]["mAP"] == pytest.approx(result.history[-1].mAP)
+
+
+def test_checkpoint_loads_through_build_embedder(trained, sequence):
+    result, _ = trained
+    cfg = load_config(overrides={
+        "appearance.name": "resnet", "appearance.weights": str(result.last), "appearance.arch": "resnet18",
+        "appearance.embedding_dim": 16, "appearance.crop_size": list(CROP), "appearance.device": "cpu",
+    }).appearance  # fmt: skip
+    embedder = build_embedder(cfg)
+    image = cv2.imread(str(sequence.frames / "img1" / "000005.jpg"))
+    gt = np.loadtxt(sequence.gt_file, delimiter=",")
+    boxes = gt[gt[:, 0] == 5][:, 2:6].astype(np.float32)
+    boxes[:, 2:] += boxes[:, :2]
+    with torch.inference_mode():
+        expected = result.model.eval()(crop_batch(image, boxes, CROP)).numpy()
+    np.testing.assert_allclose(embedder.embed(image, boxes), expected, atol=1e-5)
+
+
+def test_init_from_checkpoints(tmp_path):
+    torch.manual_seed(5)
+    ours = ReIDNet("resnet18", 16)
+    save_checkpoint(ours, tmp_path / "ours.pt")
+    model = build_model(options(init=str(tmp_path / "ours.pt")))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ours.state_dict().values()))
+    backbone = torchvision.models.resnet18(weights=None)
+    torch.save(backbone.state_dict(), tmp_path / "torchvision.pth")  # no projection: it stays initialised
+    model = build_model(options(init=str(tmp_path / "torchvision.pth")))
+    assert torch.equal(model.backbone.conv1.weight, backbone.conv1.weight)
+
+
+def test_errors(tmp_path, sequence):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="^--init .*garbage.pt"):
+        train([sequence], options(init=str(garbage)), tmp_path / "out")
+    with pytest.raises(ModelError, match="embedding_dim"):
+        save_checkpoint(ReIDNet("resnet18", 8), tmp_path / "dim8.pt")
+        build_model(options(init=str(tmp_path / "dim8.pt")))
+    few = find_sequence(write_sequence(tmp_path / "few", n_people=3, n_frames=4))
+    with pytest.raises(DataError, match="too few to hold out"):
+        train([few], options(), tmp_path / "out")
+    with pytest.raises(DataError, match="no usable ground-truth boxes"):
+        train([few], options(min_height=500), tmp_path / "out")
+    with pytest.raises(ConfigError, match="--val-fraction"):
+        train([few], options(val_fraction=1.5), tmp_path / "out")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OutputError, match="a-file"):
+        train([sequence], options(), blocker / "reid")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError, match="gt.txt"):
+        find_sequence(tmp_path / "empty")
+
+
+def test_cli_trains_and_prints_the_settings(tmp_path, sequence, capsys):
+    parser = argparse.ArgumentParser(prog="tracker")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args([
+        "train-reid", str(sequence.root), "--out", str(tmp_path / "reid"), "--init", "random", "--epochs", "1",
+        "--embedding-dim", "8", "--crop-size", "64", "32", "--batch-p", "3", "--batch-k", "2", "--device", "cpu",
+        "--val-fraction", "0.3", "--max-crops-per-id", "4", "--min-height", "16", "--quiet",
+    ])  # fmt: skip
+    assert run(args) == 0
+    printed = capsys.readouterr().out
+    assert f"appearance.weights={tmp_path / 'reid' / 'best.pt'}" in printed and "appearance.embedding_dim=8" in printed
+    assert torch.load(tmp_path / "reid" / "best.pt", weights_only=True)["meta"]["options"]["batch_k"] == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train-reid", str(sequence.root)])  # --init is required: random init must be explicit
