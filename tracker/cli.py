@@ -1,19 +1,26 @@
 """The ``tracker`` command line.
 
 Every user mistake ends in one line ``error: <problem>. <fix>`` and the exit code
-of its :class:`~tracker.errors.TrackerError` class; ``--debug`` shows tracebacks.
+of its :class:`~tracker.errors.TrackerError` class; a bug ends in one line
+``error: internal error: ...`` and exit code 1; ``--debug`` shows tracebacks. Outputs
+are finalised in every case, and Ctrl-C or SIGTERM stop a run cleanly with exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
-from .errors import TrackerError
+from .errors import ConfigError, TrackerError
 
-EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT
+EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT (SIGTERM is treated the same)
+EXIT_INTERNAL = 1  # an unexpected exception: a bug
+# Without --debug, OpenCV's and FFmpeg's own stderr messages are silenced so that a failure
+# reads as our single error line; variables the user set win.
+QUIET_NATIVE_LOGS = {"OPENCV_LOG_LEVEL": "SILENT", "OPENCV_FFMPEG_LOGLEVEL": "-8"}  # -8: FFmpeg's AV_LOG_QUIET
 
 EXAMPLES = """examples:
   tracker track samples/pets09_s2l1_150.mp4 --out runs/demo
@@ -21,8 +28,29 @@ EXAMPLES = """examples:
   tracker track rtsp://camera/stream --out runs/cam --tracker bytetrack
   tracker track video.mp4 --detector yolo --weights yolo11n.pt --classes person,car
   tracker track MOT17-04-FRCNN/ --detector mot --set tracker.max_age=60
+  tracker track video.mp4 --max-frames 100 --no-video     # a quick look at the first 100 frames
   tracker eval ../shared/data/MOT15/TUD-Campus --tracker botsort
+
+Ctrl-C (or SIGTERM) stops a run cleanly: the outputs keep every frame processed so far.
+exit codes: 0 done, 1 internal error, 2 config, 3 source, 4 model, 5 output, 6 data, 130 interrupted
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one ``error:`` line with ConfigError's exit code."""
+
+    def error(self, message: str):
+        self.exit(ConfigError.exit_code, f"error: {message}. Run '{self.prog} --help' for usage\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
 
 
 def _common_model_args(p: argparse.ArgumentParser) -> None:
@@ -59,7 +87,7 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tracker",
         description="Track objects in video: detect, embed, associate, and write annotated video + CSV + MOT files.",
         epilog=EXAMPLES,
@@ -78,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="show a live window (q or Esc stops)")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames (default: all)")
     _common_model_args(p)
 
     e = sub.add_parser(
@@ -102,15 +131,31 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from .config import load_config
 
     cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
-    summary = run(args.source, args.out, cfg, progress=not args.quiet)
-    state = "interrupted after" if summary.interrupted else "tracked"
-    print(
-        f"{state} {summary.frames} frames, {summary.tracks} tracks, {summary.fps:.1f} fps -> {summary.out_dir}",
-        file=sys.stderr,
-    )
-    for path in summary.outputs:
-        print(f"  {path}", file=sys.stderr)
+    summary = run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
+    print(format_summary(summary), file=sys.stderr)
     return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def format_summary(summary) -> str:
+    """The lines printed after a run: counts, what was skipped or dropped, and the output files."""
+    state = "interrupted after" if summary.interrupted else "tracked"
+    lines = [f"{state} {summary.frames} frames, {summary.tracks} tracks, {summary.fps:.1f} fps -> {summary.out_dir}"]
+    stats = summary.source_stats
+    lines.append(
+        f"  skipped {_count(stats.get('failed_reads', 0), 'undecodable frame')}, "
+        f"dropped {_count(summary.invalid_detections, 'invalid detection')} (NaN, infinite or empty boxes)"
+    )
+    if summary.is_live:
+        lines.append(
+            f"  live source: {_count(stats.get('dropped_frames', 0), 'stale frame')} skipped to keep up, "
+            f"{_count(stats.get('outages', 0), 'outage')}, {_count(stats.get('reconnects', 0), 'reconnect')}"
+        )
+    lines += [f"  {path}" for path in summary.outputs]
+    return "\n".join(lines)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -123,28 +168,41 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if not args.debug:
+        for name, value in QUIET_NATIVE_LOGS.items():
+            os.environ.setdefault(name, value)
     if args.command is None:
         parser.print_help()
-        return 2
+        return ConfigError.exit_code
     commands = {"track": _cmd_track, "eval": _cmd_eval}
     try:
         return commands[args.command](args)
     except TrackerError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         if args.debug:
             raise
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: report it in one line; the outputs were already finalised
+        if args.debug:
+            raise
+        detail = f"{type(exc).__name__}: {_one_line(exc)}" if str(exc).strip() else type(exc).__name__
+        print(f"error: internal error: {detail} (run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

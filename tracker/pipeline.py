@@ -3,11 +3,15 @@
 :func:`track` is the Python API: a generator of :class:`FrameResult`, one per
 frame, that owns and releases every resource it opens. :func:`run` drives it into
 the output files and guarantees that whatever was processed is on disk however
-the run ends (end of input, Ctrl-C, SIGTERM, or an error).
+the run ends (end of input, Ctrl-C, SIGTERM, or an error): a stop signal that
+arrives while a frame is being written waits until that frame is in every output,
+and the outputs are closed (the video finalised so it plays) before ``run`` returns
+or raises.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -20,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config, apply_overrides, load_config
-from .errors import OutputError
+from .errors import ConfigError, OutputError
 from .structures import FrameResult
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,13 @@ def _time_step(previous, frame, fps: float, live: bool) -> float:
     return (frame.index - previous.index) / fps
 
 
+def _check_max_frames(max_frames: int | None) -> None:
+    if max_frames is None:
+        return
+    if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
+        raise ConfigError(f"max_frames must be a whole number of at least 1, got {max_frames!r}", "Pass e.g. 100")
+
+
 class Session:
     """The models and the source of one run, built from a :class:`Config`."""
 
@@ -63,9 +74,9 @@ class Session:
 
         self.cfg = cfg
         self.last_tracker_seconds = 0.0  # time of the latest tracker.update, for benchmarks
-        self.detector = detector or build_detector(cfg.detector, source=str(source))
-        self.source = open_source(source, cfg.source)
+        self.source = open_source(source, cfg.source)  # first: a bad source fails before models load
         try:
+            self.detector = detector or build_detector(cfg.detector, source=str(source))
             self.fps = cfg.source.fps or self.source.info.fps
             self.tracker = build_tracker(cfg.tracker, self.fps, len(self.detector.class_names))
             wants = self.tracker.uses_appearance and cfg.appearance.name != "none"
@@ -85,11 +96,14 @@ class Session:
     def close(self) -> None:
         self.source.close()
 
-    def results(self, keep_images: bool = False) -> Iterator[FrameResult]:
+    def results(self, keep_images: bool = False, max_frames: int | None = None) -> Iterator[FrameResult]:
+        """One FrameResult per frame of the source; at most ``max_frames`` of them when given."""
+        _check_max_frames(max_frames)
         live = self.info.is_live
         batch_size = 1 if live else self.cfg.detector.batch_size
+        frames = self.source if max_frames is None else itertools.islice(self.source, max_frames)
         previous = None
-        for batch in _batches(self.source, batch_size):
+        for batch in _batches(frames, batch_size):
             detections = self.detector.detect([f.image for f in batch], [f.index for f in batch])
             for frame, dets in zip(batch, detections):
                 if self.embedder is not None:
@@ -118,6 +132,7 @@ def track(
     *,
     overrides=None,
     keep_images: bool = False,
+    max_frames: int | None = None,
     detector=None,
     embedder=None,
 ) -> Iterator[FrameResult]:
@@ -127,47 +142,83 @@ def track(
     config: a :class:`Config`, a YAML path, or None for ``configs/default.yaml``.
     overrides: ``["tracker.max_age=60"]`` or ``{"tracker.max_age": 60}``.
     keep_images: attach each BGR frame to its result (for drawing).
+    max_frames: stop after this many frames (None: the whole source).
     detector / embedder: prebuilt models to reuse across calls.
     """
     cfg = _resolve_config(config, overrides)
+    _check_max_frames(max_frames)
     session = Session(source, cfg, detector=detector, embedder=embedder)
     try:
-        yield from session.results(keep_images=keep_images)
+        yield from session.results(keep_images=keep_images, max_frames=max_frames)
     finally:
         session.close()
 
 
 @dataclass
 class RunSummary:
+    """What a :func:`run` did; filled in however the run ends."""
+
     out_dir: Path
-    frames: int = 0
-    tracks: int = 0
-    seconds: float = 0.0
-    interrupted: bool = False
+    frames: int = 0  # frames written to every output
+    tracks: int = 0  # distinct track ids reported
+    seconds: float = 0.0  # tracking time, model loading excluded
+    interrupted: bool = False  # stopped by Ctrl-C, SIGTERM or the window
     outputs: list[Path] = field(default_factory=list)
-    source_stats: dict = field(default_factory=dict)
+    source_stats: dict = field(default_factory=dict)  # SourceStats: frames_read, failed_reads, dropped_frames, ...
+    invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
+    is_live: bool = False  # camera or stream
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """Turn SIGTERM into KeyboardInterrupt so both stop the run the same clean way."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def handler(signum, frame):
+
+class _StopSignals:
+    """SIGINT and SIGTERM stop a run as KeyboardInterrupt, but never in the middle of a :meth:`deferred` block.
+
+    A context manager that installs the handlers (main thread only; elsewhere signals
+    are left alone) and restores the previous ones on exit.
+    """
+
+    def __init__(self):
+        self._deferring = False
+        self._pending: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self._deferring:
+            self._pending = signum
+            return
         raise KeyboardInterrupt(f"signal {signum}")
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __enter__(self) -> _StopSignals:
+        try:
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        except ValueError:  # not the main thread: signals are not ours to handle
+            self.__exit__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    @contextmanager
+    def deferred(self, raise_after: bool = True):
+        """Hold stop signals until the block ends; then raise KeyboardInterrupt (or, with
+        ``raise_after=False``, forget them: the run is ending anyway)."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        pending, self._pending = self._pending, None
+        if pending is not None and raise_after:
+            raise KeyboardInterrupt(f"signal {pending}")
 
 
 def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
@@ -182,6 +233,15 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
     return out
 
 
+def _write_config(out: Path, cfg: Config) -> None:
+    path = out / "config.yaml"
+    try:
+        path.write_text(cfg.to_yaml())
+    except OSError as exc:
+        problem = f"cannot write {path}: {exc.strerror}"
+        raise OutputError(problem, "Free disk space or choose another --out folder") from None
+
+
 def run(
     source,
     out_dir: str | os.PathLike,
@@ -189,35 +249,41 @@ def run(
     *,
     overrides=None,
     progress: bool = True,
+    max_frames: int | None = None,
     detector=None,
     embedder=None,
 ) -> RunSummary:
     """Track ``source`` and write the outputs named in ``config.output`` into ``out_dir``.
 
+    max_frames: stop after this many frames (None: the whole source).
     Everything processed is flushed and the video finalised even when the run is
     stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True) or fails.
     """
     from .sinks import open_sinks
 
     cfg = _resolve_config(config, overrides)
+    _check_max_frames(max_frames)
     out = prepare_out_dir(out_dir)
-    (out / "config.yaml").write_text(cfg.to_yaml())
+    _write_config(out, cfg)
     summary = RunSummary(out_dir=out)
     keep_images = cfg.output.video or cfg.output.show
     started = time.perf_counter()
     seen_ids: set[int] = set()
-    with _sigterm_as_interrupt():
+    with _StopSignals() as signals:
         session = Session(source, cfg, detector=detector, embedder=embedder)
+        summary.is_live = session.info.is_live
         try:
-            with open_sinks(out, cfg.output, session.info, session.class_names) as sinks:
+            sinks = open_sinks(out, cfg.output, session.info, session.class_names)
+            try:
                 summary.outputs = list(getattr(sinks, "paths", []))
-                bar = _progress(session.info, progress)
+                bar = _progress(session.info, progress, max_frames)
                 started = time.perf_counter()  # models are loaded: time the tracking alone
                 try:
-                    for result in session.results(keep_images=keep_images):
-                        sinks.write(result)
-                        summary.frames += 1
-                        seen_ids.update(result.tracks.track_ids.tolist())
+                    for result in session.results(keep_images=keep_images, max_frames=max_frames):
+                        with signals.deferred():  # a frame reaches every output, or none
+                            sinks.write(result)
+                            summary.frames += 1
+                            seen_ids.update(result.tracks.track_ids.tolist())
                         if bar is not None:
                             bar.set_postfix_str(f"tracks={len(result.tracks)}", refresh=False)
                             bar.update(1)
@@ -226,17 +292,25 @@ def run(
                 finally:
                     if bar is not None:
                         bar.close()
+            finally:
+                with signals.deferred(raise_after=False):  # a second Ctrl-C must not tear the video
+                    sinks.close()
         finally:
-            summary.source_stats = dict(vars(session.source.stats)) if hasattr(session.source, "stats") else {}
-            session.close()
+            with signals.deferred(raise_after=False):
+                summary.source_stats = dict(vars(session.source.stats)) if hasattr(session.source, "stats") else {}
+                summary.invalid_detections = int(getattr(session.tracker, "invalid_detections", 0))
+                session.close()
     summary.tracks = len(seen_ids)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _progress(info, enabled: bool):
+def _progress(info, enabled: bool, max_frames: int | None = None):
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=info.frame_count, unit="frame", desc=info.name, dynamic_ncols=True, leave=True)
+    total = info.frame_count
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
+    return tqdm(total=total, unit="frame", desc=info.name, dynamic_ncols=True, leave=True)

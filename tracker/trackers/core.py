@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 from enum import IntEnum
+from functools import lru_cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from ..association import class_mismatch, gate, linear_assignment
 from ..config import BaseTrackerConfig
@@ -28,6 +30,11 @@ from ..structures import Detections, Tracks
 log = logging.getLogger(__name__)
 
 NO_MATCH = np.zeros((0, 2), np.int64)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
 
 
 class State(IntEnum):
@@ -154,6 +161,12 @@ class Tracker:
         gap when frames were dropped. image: the BGR frame, needed for camera
         motion compensation only.
         """
+        # The matrices here are small: BLAS worker threads only spin against the
+        # detector's threads (measured 20 ms instead of 0.1 ms for a 100x128 matmul).
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            return self._update(dets, image, dt)
+
+    def _update(self, dets: Detections, image: np.ndarray | None, dt: float | None) -> Tracks:
         self.frame_count += 1
         valid = dets.valid_mask()
         if not valid.all():
