@@ -11,11 +11,15 @@ from scipy.optimize import linear_sum_assignment
 
 from tracker.association import (
     cosine_distance,
+    cosine_pairs,
     fuse_score,
     gallery_distance,
     giou_matrix,
     iou_matrix,
+    iou_pairs,
     linear_assignment,
+    overlapping_pairs,
+    sparse_assignment,
 )
 
 coords = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=32)
@@ -102,3 +106,68 @@ def test_assignment_is_optimal_among_feasible_pairs(cost, threshold):
     feasible = cost <= threshold
     r, c = linear_sum_assignment(np.where(feasible, cost - 10.0, 0.0))
     assert len(m) == int(feasible[r, c].sum())
+
+
+# --- the sparse path: overlapping pairs only -------------------------------------------------
+
+
+def small_boxes(max_n=12):
+    """Boxes in a small field so that many overlap, some touch, some are degenerate."""
+    corner = st.integers(0, 60).map(float)
+    return st.integers(0, max_n).flatmap(
+        lambda n: arrays(np.float64, (n, 4), elements=corner).map(
+            lambda a: np.concatenate([np.minimum(a[:, :2], a[:, 2:]), np.maximum(a[:, :2], a[:, 2:])], axis=1)
+        )
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_boxes(), small_boxes())
+def test_overlapping_pairs_are_exactly_the_pairs_with_positive_iou(a, b):
+    ia, ib = overlapping_pairs(a, b)
+    found = set(zip(ia.tolist(), ib.tolist()))
+    assert len(found) == len(ia), "no pair twice"
+    dense = iou_matrix(a, b) if len(a) and len(b) else np.zeros((len(a), len(b)))
+    assert found == set(zip(*np.nonzero(dense > 0)))
+    np.testing.assert_allclose(iou_pairs(a[ia], b[ib]), dense[ia, ib], rtol=1e-5)
+
+
+def test_cosine_pairs_is_the_diagonal_of_cosine_distance():
+    f = np.random.default_rng(0).normal(size=(5, 16))
+    f /= np.linalg.norm(f, axis=1, keepdims=True)
+    g = f[::-1].copy()
+    np.testing.assert_allclose(cosine_pairs(f, g), np.diag(cosine_distance(f, g)), atol=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 8)), elements=st.floats(0, 1)),
+    st.floats(0.05, 0.95),
+    st.floats(0.0, 1.0),
+)
+def test_sparse_assignment_matches_hungarian_on_the_full_matrix(cost, threshold, density):
+    """Same number of matches and the same total cost as one Hungarian pass over every pair."""
+    rng = np.random.default_rng(int(cost.sum() * 1e6) % 2**32)
+    present = rng.random(cost.shape) < density  # the candidate pairs; absent ones are forbidden
+    rows, cols = np.nonzero(present)
+    m, ur, uc = sparse_assignment(rows, cols, cost[rows, cols], threshold, cost.shape)
+    assert present[m[:, 0], m[:, 1]].all() and (cost[m[:, 0], m[:, 1]] <= threshold).all()
+    assert len(set(m[:, 0])) == len(m) and len(set(m[:, 1])) == len(m)
+    assert sorted([*m[:, 0], *ur]) == list(range(cost.shape[0]))
+    assert sorted([*m[:, 1], *uc]) == list(range(cost.shape[1]))
+    feasible = present & (cost <= threshold)
+    big = 1e6
+    r, c = linear_sum_assignment(np.where(feasible, cost, big))
+    keep = feasible[r, c]
+    assert len(m) == keep.sum()
+    assert cost[m[:, 0], m[:, 1]].sum() == pytest.approx(cost[r[keep], c[keep]].sum(), abs=1e-9)
+
+
+def test_isolated_pairs_match_without_hungarian():
+    # three isolated pairs and one contested block: rows 3,4 both want column 3
+    rows = np.array([0, 1, 2, 3, 4, 4])
+    cols = np.array([2, 0, 1, 3, 3, 4])
+    cost = np.array([0.1, 0.2, 0.3, 0.1, 0.2, 0.4])
+    m, ur, uc = sparse_assignment(rows, cols, cost, 0.5, (6, 5))
+    assert m.tolist() == [[0, 2], [1, 0], [2, 1], [3, 3], [4, 4]]
+    assert ur.tolist() == [5] and uc.tolist() == []

@@ -1,7 +1,14 @@
-"""Association: cost matrices built in one shot, gating, and optimal assignment.
+"""Association: costs built in one shot, gating, and optimal assignment.
 
 All functions are pure numpy over whole arrays. Costs are distances (lower is
 better); ``np.inf`` marks a pair that must never match.
+
+Two forms of the same costs: dense ``(N,M)`` matrices (``*_matrix``, ``*_distance``)
+and row-paired vectors (``*_pairs``) over candidate pairs. Every IoU-gated stage
+only needs the pairs whose boxes overlap (:func:`overlapping_pairs`): a pair that
+does not overlap has IoU distance 1 and can never pass a threshold below 1. With
+many objects that is a few pairs per track instead of a full matrix, and
+:func:`sparse_assignment` solves only the contested part of the problem.
 """
 
 from __future__ import annotations
@@ -39,6 +46,43 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=inter)
 
 
+def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU (K,) of row-paired xyxy boxes ``a[k]`` and ``b[k]``."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    w = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    h = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.maximum(w, 0) * np.maximum(h, 0)
+    return inter / np.maximum(_area(a) + _area(b) - inter, EPS)
+
+
+def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(ia, ib)`` of every box of ``a`` (N,4) and ``b`` (M,4) whose intersection is not empty.
+
+    A sweep along x: with ``b`` sorted by left edge, the boxes of ``b`` that can
+    reach box ``a[i]`` have their left edge in ``(a.x1 - widest b, a.x2)``, found by
+    binary search; the candidates are then checked exactly. Cost grows with the
+    number of neighbours, not with N x M (a frame-wide box degrades it to N x M).
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(b[:, 0], kind="stable")
+    left = b[order, 0]
+    widest = float(np.max(b[:, 2] - b[:, 0]))
+    lo = np.searchsorted(left, a[:, 0] - widest, side="right")
+    hi = np.searchsorted(left, a[:, 2], side="left")
+    counts = np.maximum(hi - lo, 0)
+    ia = np.repeat(np.arange(len(a)), counts)
+    starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)  # position in `order` = start + running index
+    ib = order[starts + np.arange(len(ia))]
+    overlap = (np.minimum(a[ia, 2], b[ib, 2]) > np.maximum(a[ia, 0], b[ib, 0])) & (
+        np.minimum(a[ia, 3], b[ib, 3]) > np.maximum(a[ia, 1], b[ib, 1])
+    )
+    return ia[overlap], ib[overlap]
+
+
 def giou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Generalised IoU (N,M) in [-1, 1]: IoU minus the empty share of the enclosing box."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
@@ -62,6 +106,13 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - np.asarray(a, np.float64) @ np.asarray(b, np.float64).T, 0.0, 2.0)
 
 
+def cosine_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1 - cosine similarity (K,) of row-paired L2-normalised vectors, in [0, 2]."""
+    # the embeddings' own dtype (float32): a float64 copy of (K,D) would cost more than the products
+    similarity = np.einsum("kd,kd->k", a, np.asarray(b, dtype=np.result_type(a))).astype(np.float64)
+    return np.clip(1.0 - similarity, 0.0, 2.0)
+
+
 def gallery_distance(gallery: np.ndarray, counts: np.ndarray, features: np.ndarray) -> np.ndarray:
     """Smallest cosine distance (T,M) between each track's stored features and each detection.
 
@@ -78,8 +129,11 @@ def gallery_distance(gallery: np.ndarray, counts: np.ndarray, features: np.ndarr
 
 
 def fuse_score(cost: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Weight an IoU distance by detection confidence: 1 - IoU * score (ByteTrack)."""
-    return 1.0 - (1.0 - cost) * np.asarray(scores, np.float64)[None, :]
+    """Weight an IoU distance by detection confidence: 1 - IoU * score (ByteTrack).
+
+    ``scores`` broadcasts over the last axis: one per column of a matrix, one per pair of a vector.
+    """
+    return 1.0 - (1.0 - cost) * np.asarray(scores, np.float64)
 
 
 def gate(cost: np.ndarray, forbidden: np.ndarray) -> np.ndarray:
@@ -87,25 +141,50 @@ def gate(cost: np.ndarray, forbidden: np.ndarray) -> np.ndarray:
     return np.where(forbidden, np.inf, cost)
 
 
-def class_mismatch(track_classes: np.ndarray, det_classes: np.ndarray) -> np.ndarray:
-    return np.asarray(track_classes)[:, None] != np.asarray(det_classes)[None, :]
-
-
 def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Minimum-cost one-to-one assignment keeping only pairs with cost <= threshold.
+    """Minimum-cost one-to-one assignment of a dense ``cost`` (N,M), keeping only pairs with cost <= threshold.
 
     Returns (matches (K,2) [row, col], unmatched rows, unmatched cols), all int64.
-    Pairs above the threshold (or inf) are made infeasible before solving, so the
-    solver never trades a good pair for a forbidden one.
     """
-    rows, cols = cost.shape
-    if rows == 0 or cols == 0:
-        return np.zeros((0, 2), np.int64), np.arange(rows), np.arange(cols)
+    rows, cols = np.nonzero(np.isfinite(cost) & (cost <= threshold))
+    return sparse_assignment(rows, cols, cost[rows, cols], threshold, cost.shape)
+
+
+def sparse_assignment(
+    rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, threshold: float, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum-cost one-to-one assignment over the candidate pairs ``(rows[k], cols[k])`` with costs ``cost[k]``.
+
+    Pairs above ``threshold`` (or inf) never match, and absent pairs are forbidden.
+    The result is a matching with the most feasible pairs and, among those, the
+    least total cost, exactly as Hungarian on the full matrix with forbidden pairs
+    priced out. A pair whose row and column have no other candidate is matched
+    directly; Hungarian runs only on the rows and columns that compete.
+    Returns (matches (K,2) [row, col], unmatched rows, unmatched cols), all int64.
+    """
+    n_rows, n_cols = shape
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    cost = np.asarray(cost, np.float64)
     feasible = np.isfinite(cost) & (cost <= threshold)
-    big = threshold + 1.0 + (np.abs(cost[feasible]).sum() if feasible.any() else 0.0)
-    r, c = linear_sum_assignment(np.where(feasible, cost, big))
-    keep = feasible[r, c]
-    matches = np.stack([r[keep], c[keep]], axis=1).astype(np.int64)
-    unmatched_rows = np.setdiff1d(np.arange(rows), matches[:, 0])
-    unmatched_cols = np.setdiff1d(np.arange(cols), matches[:, 1])
-    return matches, unmatched_rows, unmatched_cols
+    rows, cols, cost = rows[feasible], cols[feasible], cost[feasible]
+    alone = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (np.bincount(cols, minlength=n_cols)[cols] == 1)
+    matches = [np.stack([rows[alone], cols[alone]], axis=1)]
+    contested = ~alone
+    if contested.any():
+        r_ids, r = np.unique(rows[contested], return_inverse=True)
+        c_ids, c = np.unique(cols[contested], return_inverse=True)
+        c_cost = cost[contested]
+        # Forbidden pairs cost more than all feasible ones together, so the solver
+        # never trades a feasible pair for them; they are dropped afterwards.
+        dense = np.full((len(r_ids), len(c_ids)), threshold + 1.0 + np.abs(c_cost).sum())
+        dense[r, c] = c_cost
+        allowed = np.zeros(dense.shape, bool)
+        allowed[r, c] = True
+        rr, cc = linear_sum_assignment(dense)
+        keep = allowed[rr, cc]
+        matches.append(np.stack([r_ids[rr[keep]], c_ids[cc[keep]]], axis=1))
+    matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
+    matched = matched[np.argsort(matched[:, 0], kind="stable")]
+    unmatched_rows = np.setdiff1d(np.arange(n_rows), matched[:, 0])
+    unmatched_cols = np.setdiff1d(np.arange(n_cols), matched[:, 1])
+    return matched, unmatched_rows, unmatched_cols

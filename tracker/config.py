@@ -26,6 +26,9 @@ TRACKER_NAMES = ("sort", "deepsort", "bytetrack", "botsort")
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 PositiveInt = Annotated[int, Field(ge=1)]
+# Threshold on an IoU distance (1 - IoU). Boxes that do not overlap are at distance 1, so a
+# threshold below 1 is what lets IoU-gated stages only look at overlapping pairs.
+IouGate = Annotated[float, Field(gt=0.0, lt=1.0)]
 
 
 class Strict(BaseModel):
@@ -41,6 +44,10 @@ class SourceConfig(Strict):
     fps: Positive | None  # override the frame rate the source reports (e.g. wrong container metadata)
     default_fps: Positive  # frame rate used when the source reports none (0/NaN) and no seqinfo.ini gives one
     stream_timeout_s: Positive  # live streams: wait this long to connect or for a frame before counting an outage
+
+
+class PipelineConfig(Strict):
+    queue_size: PositiveInt  # files: frames detected and embedded ahead of tracking and writing; live sources: 1
 
 
 class DetectorConfig(Strict):
@@ -109,14 +116,14 @@ class BaseTrackerConfig(Strict):
 
 class SortConfig(BaseTrackerConfig):
     name: Literal["sort"]
-    min_iou: Prob  # pairs below this IoU never match
+    min_iou: Annotated[float, Field(gt=0.0, le=1.0)]  # pairs below this IoU never match
 
 
 class DeepSortConfig(BaseTrackerConfig):
     name: Literal["deepsort"]
     max_cosine_distance: Prob  # appearance gate
     nn_budget: PositiveInt  # features kept per track
-    max_iou_distance: Prob  # IoU fallback gate (1 - IoU)
+    max_iou_distance: IouGate  # IoU fallback gate (1 - IoU)
     gating_chi2: Positive  # Mahalanobis gate: chi-square quantile for 4 degrees of freedom
     appearance_weight: Prob  # 1.0 appearance only, 0.0 Mahalanobis only (DeepSORT's 1 - lambda)
 
@@ -125,16 +132,16 @@ class ByteTrackConfig(BaseTrackerConfig):
     name: Literal["bytetrack"]
     track_high_thresh: Prob  # first association uses detections at or above this score
     track_low_thresh: Prob  # second association uses the rest above this score
-    match_thresh: Prob  # max cost (1 - IoU) in the first association
-    second_match_thresh: Prob  # max cost in the low-score association
-    unconfirmed_match_thresh: Prob  # max cost when matching tentative tracks
+    match_thresh: IouGate  # max cost (1 - IoU) in the first association
+    second_match_thresh: IouGate  # max cost in the low-score association
+    unconfirmed_match_thresh: IouGate  # max cost when matching tentative tracks
     fuse_score: bool  # weight IoU by detection score
 
 
 class BotSortConfig(ByteTrackConfig):
     name: Literal["botsort"]  # type: ignore[assignment]
     with_reid: bool
-    proximity_thresh: Prob  # appearance only counts for pairs with IoU above 1 - this
+    proximity_thresh: IouGate  # appearance only counts for pairs with IoU above 1 - this
     appearance_thresh: Prob  # appearance only counts for cosine distance below this
     appearance_reject_thresh: Prob  # pairs whose (halved) cosine distance exceeds this never match; 1 disables
     ema_alpha: Prob  # feature smoothing: new = alpha * old + (1 - alpha) * detection
@@ -218,12 +225,22 @@ class SmoothingConfig(Strict):
 
 class Config(Strict):
     source: SourceConfig
+    pipeline: PipelineConfig
     detector: DetectorConfig
     appearance: AppearanceConfig
     tracker: TrackerConfig
     output: OutputConfig
     counting: CountingConfig
     smoothing: SmoothingConfig
+
+    @model_validator(mode="after")
+    def _smoothing_has_tracks(self) -> "Config":
+        if self.smoothing.enabled and not (self.output.csv or self.output.mot):
+            raise ValueError(
+                "smoothing.enabled rewrites tracks.csv / tracks.txt, but output.csv and output.mot are both off; "
+                "turn one on or set smoothing.enabled=false"
+            )
+        return self
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
@@ -324,9 +341,11 @@ def _format_validation_error(exc: ValidationError) -> str:
     if err["type"] == "union_tag_invalid":
         return f"unknown tracker name {err['input']!r} at {key!r}; choose one of: {', '.join(TRACKER_NAMES)}"
     msg = err["msg"]
+    if err["type"] == "value_error":  # our own validators' messages, without pydantic's "Value error, " prefix
+        msg = str(err.get("ctx", {}).get("error", msg))
     if "input" in err and not isinstance(err["input"], dict):
         msg += f" (got {err['input']!r})"
-    return f"{key}: {msg}"
+    return f"{key}: {msg}" if key else msg
 
 
 def validate(data: dict) -> Config:

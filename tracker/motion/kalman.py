@@ -145,7 +145,7 @@ class KalmanFilter:
         gain = np.linalg.solve(s, np.swapaxes(pht, 1, 2)).swapaxes(1, 2)
         innovation = np.asarray(measurement, np.float64) - z
         mean = mean + np.einsum("nij,nj->ni", gain, innovation)
-        cov = cov - np.einsum("nij,njk,nlk->nil", gain, s, gain)
+        cov = cov - gain @ np.swapaxes(pht, 1, 2)  # K S K^T, with K S = P H^T
         # P - K S K^T is symmetric in exact arithmetic only; after extreme size jumps the
         # rounding error grows, so restore the symmetry every gating step relies on.
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import cosine_distance, gate, iou_distance
+from ..association import cosine_pairs, fuse_score, gate, iou_pairs
 from ..config import BotSortConfig
 from ..motion.cmc import CameraMotion
 from ..structures import Detections
@@ -30,11 +30,12 @@ class BotSort(ByteTrack):
         self.cmc = CameraMotion(cfg.cmc)
 
     def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
-        iou_cost = self.iou_cost(dets, t, d, fuse=True)
-        if not (self.cfg.with_reid and self.features.ready and dets.embeddings is not None):
+        c = self.cfg
+        iou_dist = 1.0 - iou_pairs(self.boxes(t), dets.boxes[d])
+        iou_cost = fuse_score(iou_dist, dets.scores[d]) if c.fuse_score else iou_dist
+        if not (c.with_reid and self.features.ready and dets.embeddings is not None):
             return iou_cost
-        far = iou_distance(self.boxes(t), dets.boxes[d]) > self.cfg.proximity_thresh
-        emb = cosine_distance(self.features.smoothed[t], dets.embeddings[d]) / 2.0
-        cost = np.minimum(iou_cost, np.where((emb > self.cfg.appearance_thresh) | far, 1.0, emb))
+        emb = cosine_pairs(self.features.smoothed[t], dets.embeddings[d]) / 2.0
+        cost = np.minimum(iou_cost, np.where((emb > c.appearance_thresh) | (iou_dist > c.proximity_thresh), 1.0, emb))
         # Confirmed-different appearance vetoes a pair however well the boxes overlap.
-        return gate(cost, emb > self.cfg.appearance_reject_thresh)
+        return gate(cost, emb > c.appearance_reject_thresh)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import fuse_score, iou_distance
+from ..association import fuse_score, iou_pairs
 from ..config import ByteTrackConfig
 from ..structures import Detections
 from .core import State, Tracker
@@ -23,13 +23,14 @@ class ByteTrack(Tracker):
     confirm_on_first_frame = True
 
     def iou_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, fuse: bool) -> np.ndarray:
-        cost = iou_distance(self.boxes(t), dets.boxes[d])
+        """IoU distance of the row-paired tracks ``t`` and detections ``d``, score-fused when asked."""
+        cost = 1.0 - iou_pairs(self.boxes(t), dets.boxes[d])
         if fuse and self.cfg.fuse_score:
             cost = fuse_score(cost, dets.scores[d])
-        return self.class_gate(cost, t, dets, d)
+        return cost
 
     def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """Cost of the high-score stages; BoT-SORT adds appearance here."""
+        """Cost of the high-score stages (row-paired); BoT-SORT adds appearance here."""
         return self.iou_cost(dets, t, d, fuse=True)
 
     def associate(self, dets: Detections):
@@ -40,15 +41,18 @@ class ByteTrack(Tracker):
         tentative = self.rows_in(State.TENTATIVE)
 
         def first(t, d):
-            return self.first_cost(dets, t, d)
+            return self.class_gate(self.first_cost(dets, t, d), t, dets, d)
 
-        m1, pool_left, high_left = self.match_subset(first, pool, high, c.match_thresh)
+        def second(t, d):
+            return self.class_gate(self.iou_cost(dets, t, d, fuse=False), t, dets, d)
+
+        m1, pool_left, high_left = self.match_overlapping(first, dets, pool, high, c.match_thresh)
         # Only tracks seen in the previous frame may take a low-score detection.
         recent = pool_left[self.state[pool_left] == State.CONFIRMED]
-        m2, recent_left, _ = self.match_subset(
-            lambda t, d: self.iou_cost(dets, t, d, fuse=False), recent, low, c.second_match_thresh
+        m2, recent_left, _ = self.match_overlapping(second, dets, recent, low, c.second_match_thresh)
+        m3, tentative_left, high_left = self.match_overlapping(
+            first, dets, tentative, high_left, c.unconfirmed_match_thresh
         )
-        m3, tentative_left, high_left = self.match_subset(first, tentative, high_left, c.unconfirmed_match_thresh)
         matches = np.concatenate([m1, m2, m3])
         unmatched_tracks = np.concatenate([np.setdiff1d(pool_left, m2[:, 0]), tentative_left])
         return matches, unmatched_tracks, high_left

@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ..association import class_mismatch, gate, linear_assignment
+from ..association import gate, linear_assignment, overlapping_pairs, sparse_assignment
 from ..config import BaseTrackerConfig
 from ..motion.cmc import CameraMotion, apply_warp
 from ..motion.kalman import KalmanFilter, StateSpace
@@ -281,19 +281,43 @@ class Tracker:
         return np.flatnonzero(np.isin(self.state, [int(s) for s in states]))
 
     def class_gate(self, cost: np.ndarray, track_rows: np.ndarray, dets: Detections, det_rows: np.ndarray) -> np.ndarray:
-        """Forbid cross-class pairs when the tracker runs per class."""
+        """Forbid cross-class pairs when the tracker runs per class.
+
+        Rows broadcast like the cost: paired vectors for pair costs, ``t[:, None]`` and
+        ``d[None, :]`` for a matrix.
+        """
         if not self.cfg.per_class:
             return cost
-        return gate(cost, class_mismatch(self.class_ids[track_rows], dets.class_ids[det_rows]))
+        return gate(cost, self.class_ids[track_rows] != dets.class_ids[det_rows])
 
     def match_subset(self, cost_fn, track_rows: np.ndarray, det_rows: np.ndarray, threshold: float):
-        """Assign a subset of tracks to a subset of detections with ``cost_fn(track_rows, det_rows)``.
+        """Assign a subset of tracks to a subset of detections with a dense ``cost_fn(track_rows, det_rows)`` (N,M).
 
-        Returns matches in global row numbers plus the unmatched rows of each subset.
+        For costs that can match boxes which do not overlap (DeepSORT's Mahalanobis
+        and appearance cascade). Returns matches in global row numbers plus the
+        unmatched rows of each subset.
         """
         if len(track_rows) == 0 or len(det_rows) == 0:
             return NO_MATCH, track_rows, det_rows
-        cost = cost_fn(track_rows, det_rows)
-        m, ut, ud = linear_assignment(cost, threshold)
+        m, ut, ud = linear_assignment(cost_fn(track_rows, det_rows), threshold)
+        return self._global(m, ut, ud, track_rows, det_rows)
+
+    def match_overlapping(self, pair_cost_fn, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray,
+                          threshold: float):  # fmt: skip
+        """Like :meth:`match_subset` for IoU-gated costs, computed only for tracks and detections whose boxes overlap.
+
+        ``pair_cost_fn(t, d)`` gets row-paired global rows and returns one cost per
+        pair. Exact because a pair that does not overlap has IoU distance 1, above
+        every IoU threshold (the config keeps them below 1).
+        """
+        if len(track_rows) == 0 or len(det_rows) == 0:
+            return NO_MATCH, track_rows, det_rows
+        it, id_ = overlapping_pairs(self.boxes(track_rows), dets.boxes[det_rows])
+        cost = pair_cost_fn(track_rows[it], det_rows[id_])
+        m, ut, ud = sparse_assignment(it, id_, cost, threshold, (len(track_rows), len(det_rows)))
+        return self._global(m, ut, ud, track_rows, det_rows)
+
+    @staticmethod
+    def _global(m, ut, ud, track_rows: np.ndarray, det_rows: np.ndarray):
         matches = np.stack([track_rows[m[:, 0]], det_rows[m[:, 1]]], axis=1)
         return matches, track_rows[ut], det_rows[ud]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import gallery_distance, gate, iou_distance
+from ..association import gallery_distance, gate, iou_pairs
 from ..config import DeepSortConfig
 from ..structures import Detections
 from .core import NO_MATCH, FeatureBank, State, Tracker
@@ -35,7 +35,7 @@ class DeepSort(Tracker):
             app, w = np.zeros_like(maha), 0.0
         cost = w * app + (1.0 - w) * maha / c.gating_chi2 * c.max_cosine_distance
         cost = gate(cost, maha > c.gating_chi2)
-        return self.class_gate(cost, t, dets, d)
+        return self.class_gate(cost, t[:, None], dets, d[None, :])
 
     def associate(self, dets: Detections):
         c = self.cfg
@@ -56,9 +56,9 @@ class DeepSort(Tracker):
         iou_candidates = np.concatenate([self.rows_in(State.TENTATIVE), just_missed])
 
         def iou_cost(t, d):
-            return self.class_gate(iou_distance(self.boxes(t), dets.boxes[d]), t, dets, d)
+            return self.class_gate(1.0 - iou_pairs(self.boxes(t), dets.boxes[d]), t, dets, d)
 
-        m_iou, _, remaining = self.match_subset(iou_cost, iou_candidates, remaining, c.max_iou_distance)
+        m_iou, _, remaining = self.match_overlapping(iou_cost, dets, iou_candidates, remaining, c.max_iou_distance)
         matches = np.concatenate([cascade, m_iou])
         unmatched_tracks = np.setdiff1d(np.arange(len(self)), matches[:, 0])
         return matches, unmatched_tracks, remaining
