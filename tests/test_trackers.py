@@ -112,8 +112,9 @@ def test_two_instances_do_not_share_id_counters(name):
 def test_per_class_mode_never_mixes_classes(name):
     tr = make(name, per_class=True, n_init=1)
     person, car = np.array([0], np.int32), np.array([1], np.int32)
-    t0 = tr.update(dets([box_at(100, 100)], classes=person))
-    t1 = tr.update(dets([box_at(101, 100)], classes=car))
+    same_look = unit([[1.0, 0.0, 0.0]])  # identical appearance must not open the class gate either
+    t0 = tr.update(dets([box_at(100, 100)], classes=person, emb=same_look))
+    t1 = tr.update(dets([box_at(101, 100)], classes=car, emb=same_look))
     assert t0.track_ids.tolist() != t1.track_ids.tolist()
     assert t1.class_ids.tolist() == [1]
 
