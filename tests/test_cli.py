@@ -12,9 +12,13 @@ import numpy as np
 import pytest
 import yaml
 
-from tracker.cli import EXIT_INTERNAL, build_parser, format_summary, main
+from test_plots import make_run, write_video
+from test_tuning import FRAMES as TINY_FRAMES
+from test_tuning import NAME as TINY_NAME
+from test_tuning import tiny_seq  # noqa: F401 (a fixture: the sample's first frames as a sequence with det.txt)
+from tracker.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, build_parser, format_summary, main
 from tracker.config import load_config
-from tracker.errors import ConfigError, SourceError
+from tracker.errors import ConfigError, DataError, SourceError
 from tracker.pipeline import RunSummary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,3 +247,289 @@ def test_parser_builds_without_importing_models():
         cwd=ROOT, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
     )
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+# ecosystem commands: plot, tune, train-reid, through main() ------------------------------------------
+
+
+def test_help_lists_every_command_and_each_command_has_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("track", "eval", "plot", "tune", "train-reid"):
+        assert f"    {command}" in text, command
+    assert "tracker plot runs/x" in text and "--smooth" in text and "--blur person" in text
+    for command, option in (("plot", "--source"), ("tune", "--trials"), ("train-reid", "--init")):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0 and option in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["track", "--help"])
+    assert "--smooth" in (text := capsys.readouterr().out) and "--blur" in text
+
+
+def test_new_commands_parse_without_importing_heavy_modules():
+    """Registering plot / tune / train-reid must not pull torch, matplotlib or optuna into `tracker --help`."""
+    code = (
+        "import sys, tracker.cli; p = tracker.cli.build_parser(); "
+        "a = p.parse_args(['train-reid', 'seq', '--init', 'random', '--epochs', '2']); "
+        "b = p.parse_args(['tune', 'seq', '--trials', '3']); c = p.parse_args(['plot', 'run']); "
+        "print(a.command, a.epochs, b.command, b.trials, c.command, c.run); "
+        "print(sorted(m for m in ('torch', 'matplotlib', 'optuna', 'ultralytics') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    assert proc.stdout.splitlines() == ["train-reid 2 tune 3 plot run", "[]"], proc.stderr
+
+
+def test_plot_command(tmp_path, capsys):
+    video = tmp_path / "clip.avi"
+    write_video(video)
+    make_run(tmp_path / "run", video)
+    assert main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "charts")]) == 0
+    err = capsys.readouterr().err
+    names = ["trajectories.png", "timeline.png", "active_tracks.png", "counting.png"]
+    assert err.splitlines()[0] == "plotted 4 charts:" and all(name in err for name in names)
+    for name in names:
+        image = cv2.imread(str(tmp_path / "charts" / name))
+        assert image is not None and image.std() > 0, name
+
+    assert main(["plot", str(tmp_path / "missing")]) == DataError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: run folder not found")
+
+
+def test_tune_command(tiny_seq, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "best.yaml"
+    argv = ["tune", str(tiny_seq), "--video", str(SAMPLE_VIDEO), "--tracker", "bytetrack", "--detector", "mot",
+            "--appearance", "none", "--trials", "2", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "trial   1/2" in captured.err and "trial   2/2" in captured.err
+    assert captured.out.startswith("best HOTA ") and str(out) in captured.out
+    cfg = load_config(out)
+    assert cfg.tracker.name == "bytetrack"
+    assert f"{TINY_NAME} ({TINY_FRAMES} frames)" in out.read_text()
+
+    assert main([*argv[:-4], "--trials", "0"]) == ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --trials must be at least 1")
+
+
+def test_train_reid_command(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from test_training import write_sequence
+
+    seq = write_sequence(tmp_path / "synthetic", n_people=4, n_frames=6)
+    out = tmp_path / "reid"
+    # the smallest run that trains: 4 identities x 2 crops, one batch, one epoch, no held-out identities
+    assert main([
+        "train-reid", str(seq), "--out", str(out), "--init", "random", "--epochs", "1", "--embedding-dim", "8",
+        "--crop-size", "64", "32", "--batch-p", "4", "--batch-k", "2", "--device", "cpu", "--val-fraction", "0",
+        "--max-crops-per-id", "2", "--min-height", "16", "--quiet",
+    ]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert f"best checkpoint: {out / 'best.pt'}" in printed and "appearance.embedding_dim=8" in printed
+    assert torch.load(out / "best.pt", weights_only=True)["meta"]["epochs"] == 1
+    # the printed settings load the checkpoint as the tracker's appearance model
+    from tracker.appearance import build_embedder
+
+    settings = printed.split("use it with:", 1)[1].replace("'", "").split("--set")
+    cfg = load_config(overrides=[item.strip() for item in settings if item.strip()] + ["appearance.device=cpu"])
+    embedder = build_embedder(cfg.appearance)
+    image = cv2.imread(str(seq / "img1" / "000001.jpg"))
+    assert embedder.embed(image, np.array([[10, 5, 38, 77]], np.float32)).shape == (1, 8)
+
+    bad = ["train-reid", str(seq), "--init", "random", "--epochs", "0", "--out", str(out)]
+    assert main(bad) == ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --epochs 0 is out of range")
+
+
+# track --smooth, track --blur, eval --smooth ----------------------------------------------------------------
+
+GAP_FRAMES = (6, 7)  # MOT frames where the first person of frame 1 gets no detection: a 2-frame gap to fill
+SMOOTH_FRAMES = 15
+
+
+def write_det_file_with_gap(path: Path) -> Path:
+    """The sample's gt boxes as detections, less one person's boxes in GAP_FRAMES."""
+    gt = np.loadtxt(SAMPLE_GT, delimiter=",", usecols=range(6), ndmin=2)
+    person = gt[gt[:, 0] == 1][0, 1]
+    gt = gt[~((gt[:, 1] == person) & np.isin(gt[:, 0], GAP_FRAMES))]
+    rows = [f"{int(f)},-1,{x:.2f},{y:.2f},{w:.2f},{h:.2f},{DET_SCORE},-1,-1,-1" for f, _, x, y, w, h in gt]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def gap_det(tmp_path) -> Path:
+    return write_det_file_with_gap(tmp_path / "det_gap.txt")
+
+
+def track_argv(out: Path, det: Path, *extra: str, frames: int = SMOOTH_FRAMES) -> list[str]:
+    return ["track", str(SAMPLE_VIDEO), "--out", str(out), "--quiet", "--max-frames", str(frames), "--no-video",
+            *fast_args(det), *extra]  # fmt: skip
+
+
+def test_smooth_rewrites_tracks_keeps_raw_copies_and_reports(tmp_path, gap_det, capsys):
+    from tracker.smoothing import FRAME, TRACK_ID, read_csv, read_mot, smooth_tracks
+
+    assert main(track_argv(tmp_path / "plain", gap_det)) == 0
+    capsys.readouterr()
+    assert main(track_argv(tmp_path / "smooth", gap_det, "--smooth")) == 0
+    err = capsys.readouterr().err
+    plain, smooth = tmp_path / "plain", tmp_path / "smooth"
+
+    # the raw copies are exactly what the tracker wrote without --smooth
+    for name, raw in (("tracks.csv", "tracks.raw.csv"), ("tracks.txt", "tracks.raw.txt")):
+        assert (smooth / raw).read_bytes() == (plain / name).read_bytes(), name
+    assert not (plain / "tracks.raw.csv").exists()
+    # tracks.csv / tracks.txt hold the raw tracks smoothed with the run's config and fps (7, the clip's)
+    raw_rows, _, _ = read_csv(smooth / "tracks.raw.csv")
+    cfg = load_config(smooth / "config.yaml")
+    assert cfg.smoothing.enabled is True
+    expected = smooth_tracks(raw_rows, cfg.smoothing, 7.0)
+    rows, times, names = read_csv(smooth / "tracks.csv")
+    order = np.lexsort((rows[:, TRACK_ID], rows[:, FRAME]))
+    np.testing.assert_allclose(rows[order], expected, atol=0.01)
+    np.testing.assert_allclose(read_mot(smooth / "tracks.txt")[:, 4:], rows[:, 4:], atol=0.01)
+    assert len(rows) == len(raw_rows) + len(GAP_FRAMES) and names == {0: "person"}
+    np.testing.assert_allclose(times, rows[:, FRAME] / 7.0, atol=1e-3)
+
+    n_tracks = len(np.unique(raw_rows[:, TRACK_ID]))
+    line = next(line for line in err.splitlines() if "smoothed" in line)
+    assert line.strip() == (
+        f"smoothed {n_tracks} tracks (7 fps): filled {len(GAP_FRAMES)} gap boxes, RTS-smoothed {len(rows)} boxes; "
+        "originals in tracks.raw.csv, tracks.raw.txt"
+    )
+    assert f"  {smooth / 'tracks.raw.csv'}" in err.splitlines()
+
+    # --smooth is --set smoothing.enabled=true: the same files
+    assert main(track_argv(tmp_path / "set", gap_det, "--set", "smoothing.enabled=true")) == 0
+    for name in ("tracks.csv", "tracks.txt", "tracks.raw.csv"):
+        assert (tmp_path / "set" / name).read_bytes() == (smooth / name).read_bytes(), name
+
+
+def test_python_api_run_smooths_when_the_config_says_so(tmp_path, gap_det):
+    from tracker.pipeline import run
+
+    overrides = {"detector.name": "mot", "detector.det_file": str(gap_det), "appearance.name": "none",
+                 "output.video": False}  # fmt: skip
+    plain = run(SAMPLE_VIDEO, tmp_path / "plain", overrides=overrides, progress=False, max_frames=SMOOTH_FRAMES)
+    assert plain.smoothing is None and not (tmp_path / "plain" / "tracks.raw.csv").exists()
+    summary = run(SAMPLE_VIDEO, tmp_path / "api", overrides={**overrides, "smoothing.enabled": True}, progress=False,
+                  max_frames=SMOOTH_FRAMES)  # fmt: skip
+    assert summary.smoothing["filled"] == len(GAP_FRAMES) and summary.smoothing["fps"] == 7.0
+    assert (tmp_path / "api" / "tracks.raw.csv").read_bytes() == (tmp_path / "plain" / "tracks.csv").read_bytes()
+    assert tmp_path / "api" / "tracks.raw.txt" in summary.outputs
+
+
+def test_smooth_after_ctrl_c_smooths_the_frames_written(tmp_path, gap_det, capsys, monkeypatch):
+    from tracker.trackers.core import Tracker
+
+    original, calls = Tracker.update, []
+
+    def interrupted_update(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Tracker, "update", interrupted_update)
+    out = tmp_path / "run"
+    assert main(track_argv(out, gap_det, "--smooth")) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "interrupted after 9 frames" in err and "filled 2 gap boxes" in err
+    raw = np.loadtxt(out / "tracks.raw.txt", delimiter=",", ndmin=2)
+    smoothed = np.loadtxt(out / "tracks.txt", delimiter=",", ndmin=2)
+    assert raw[:, 0].max() == 9 and len(smoothed) == len(raw) + 2 and smoothed[:, 0].max() == 9
+
+
+def test_a_reused_out_folder_never_smooths_an_older_run(tmp_path, gap_det):
+    out = tmp_path / "run"
+    assert main(track_argv(out, gap_det, "--smooth", frames=12)) == 0
+    assert main(track_argv(out, gap_det, frames=5)) == 0  # without --smooth: the old raw copies go
+    assert not (out / "tracks.raw.csv").exists() and not (out / "tracks.raw.txt").exists()
+    assert main(track_argv(out, gap_det, "--smooth", frames=12)) == 0
+    first = (out / "tracks.raw.csv").read_bytes()
+    assert main(track_argv(out, gap_det, "--smooth", frames=4)) == 0  # smooths its own 4 frames, not the 12
+    assert (out / "tracks.raw.csv").read_bytes() != first
+    assert np.loadtxt(out / "tracks.raw.txt", delimiter=",", ndmin=2)[:, 0].max() == 4
+    assert np.loadtxt(out / "tracks.txt", delimiter=",", ndmin=2)[:, 0].max() == 4
+
+
+def test_smooth_without_a_tracks_file_is_a_one_line_error(tmp_path, gap_det, capsys):
+    argv = track_argv(tmp_path / "run", gap_det, "--smooth", "--set", "output.csv=false", "--set", "output.mot=false")
+    assert main(argv) == ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: smoothing.enabled rewrites tracks.csv / tracks.txt")
+    assert not (tmp_path / "run").exists()  # refused before the run
+
+
+def first_video_frame(path: Path) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    ok, image = cap.read()
+    cap.release()
+    assert ok, path
+    return image.astype(np.int16)
+
+
+def test_blur_pixelates_the_tracked_people_in_the_video(tmp_path, capsys):
+    det = write_det_file(tmp_path / "det.txt")
+    base = ["track", str(SAMPLE_VIDEO), "--quiet", "--max-frames", "2", *fast_args(det), "--set", "tracker.n_init=1"]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--out", str(tmp_path / "blur"), "--blur", "person"]) == 0
+    assert load_config(tmp_path / "blur" / "config.yaml").output.blur_classes == ["person"]
+    assert load_config(tmp_path / "plain" / "config.yaml").output.blur_classes == []
+
+    plain = first_video_frame(tmp_path / "plain" / "annotated.mp4")
+    blurred = first_video_frame(tmp_path / "blur" / "annotated.mp4")
+    gt = np.loadtxt(SAMPLE_GT, delimiter=",", usecols=range(6), ndmin=2)
+    inside = np.zeros(plain.shape[:2], bool)
+    for _, _, x, y, w, h in gt[gt[:, 0] == 1]:
+        inside[int(y) + 4 : int(y + h) - 4, int(x) + 4 : int(x + w) - 4] = True  # box interiors, clear of outlines
+    far = np.ones_like(inside)
+    far[:200] = False  # away from the people and their labels: only video compression differs
+    for _, _, x, y, w, h in gt[gt[:, 0] == 1]:
+        far[max(int(y) - 40, 0) : int(y + h) + 40, max(int(x) - 40, 0) : int(x + w) + 40] = False
+    diff = np.abs(plain - blurred).mean(axis=2)
+    assert diff[inside].mean() > 5 * max(diff[far].mean(), 1.0)
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--blur", "persn"], "error: output.blur_classes: 'persn' is not a class of the detector"),
+        (["--blur", " , "], "error: --blur needs at least one class name"),
+        (["--blur", "person", "--no-video"], "error: --blur has nothing to blur"),
+    ],
+)
+def test_blur_mistakes_are_one_line(extra, fragment, tmp_path, capsys):
+    det = write_det_file(tmp_path / "det.txt")
+    argv = ["track", str(SAMPLE_VIDEO), "--out", str(tmp_path / "o"), "--quiet", "--max-frames", "2", *fast_args(det)]
+    assert main([*argv, *extra]) == ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(fragment), err
+
+
+def test_eval_smooth_scores_raw_and_smoothed(tiny_seq, tmp_path, capsys):  # noqa: F811
+    from tracker.evaluation import find_sequence, score
+
+    out = tmp_path / "eval"
+    argv = ["eval", str(tiny_seq), "--video", str(SAMPLE_VIDEO), "--detector", "mot", "--appearance", "none",
+            "--tracker", "bytetrack", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    plain = capsys.readouterr().out.splitlines()
+    assert plain[0].startswith("| sequence | tracker | HOTA |") and len(plain) == 3
+    assert not (out / f"{TINY_NAME}.smoothed.txt").exists()
+
+    assert main([*argv, "--smooth"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| sequence | tracker | output | HOTA |") and len(table) == 4
+    assert table[2].startswith(f"| {TINY_NAME} | bytetrack | raw | ")
+    assert table[2].split("|")[4:] == plain[2].split("|")[3:]  # the raw row is the plain evaluation
+    assert table[3].startswith(f"| {TINY_NAME} | bytetrack | smoothed | ")
+    seq = find_sequence(tiny_seq, SAMPLE_VIDEO)
+    smoothed = score([seq], {seq.name: out / f"{TINY_NAME}.smoothed.txt"})[seq.name]
+    assert table[3].split("|")[4].strip() == f"{smoothed['HOTA']:.1f}"
+    assert (out / f"{TINY_NAME}.smoothed.txt").read_text() != (out / f"{TINY_NAME}.txt").read_text()

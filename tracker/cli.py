@@ -9,6 +9,7 @@ are finalised in every case, and Ctrl-C or SIGTERM stop a run cleanly with exit 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -29,7 +30,12 @@ EXAMPLES = """examples:
   tracker track video.mp4 --detector yolo --weights yolo11n.pt --classes person,car
   tracker track MOT17-04-FRCNN/ --detector mot --set tracker.max_age=60
   tracker track video.mp4 --max-frames 100 --no-video     # a quick look at the first 100 frames
-  tracker eval ../shared/data/MOT15/TUD-Campus --tracker botsort
+  tracker track video.mp4 --out runs/x --smooth           # then fill short gaps and RTS-smooth each track
+  tracker track video.mp4 --blur person                   # pixelate people in the video (privacy)
+  tracker plot runs/x                                     # trajectories, timeline, active tracks -> runs/x/plots/
+  tracker eval ../shared/data/MOT15/TUD-Campus --tracker botsort --smooth
+  tracker tune samples/pets09_s2l1_150 --tracker bytetrack --trials 50 --out runs/tune/best.yaml
+  tracker train-reid MOT17-02-FRCNN/ MOT17-04-FRCNN/ --init random --out runs/reid
 
 Ctrl-C (or SIGTERM) stops a run cleanly: the outputs keep every frame processed so far.
 exit codes: 0 done, 1 internal error, 2 config, 3 source, 4 model, 5 output, 6 data, 130 interrupted
@@ -83,7 +89,19 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         out.append(f"appearance.name={args.appearance}")
     if args.device:
         out += [f"detector.device={args.device}", f"appearance.device={args.device}"]
+    if getattr(args, "smooth", False):  # track and eval
+        out.append("smoothing.enabled=true")
+    if getattr(args, "blur", None) is not None:  # track
+        out.append("output.blur_classes=" + json.dumps(_names(args.blur, "--blur", "--blur person,car")))
     return out + list(args.overrides)
+
+
+def _names(text: str, option: str, example: str) -> list[str]:
+    """The items of a comma-separated list option; none is a ConfigError."""
+    items = [c.strip() for c in text.split(",") if c.strip()]
+    if not items:
+        raise ConfigError(f"{option} needs at least one class name, got {text!r}", f"Pass e.g. {example}")
+    return items
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames (default: all)")
+    p.add_argument(
+        "--smooth", action="store_true",
+        help="after the run, fill short gaps and RTS-smooth every track in tracks.csv / tracks.txt, keeping "
+        "the originals as tracks.raw.* (same as --set smoothing.enabled=true)",
+    )
+    p.add_argument(
+        "--blur", metavar="LIST",
+        help="blur these classes' boxes in the video and window for privacy, e.g. person or person,car "
+        "(same as --set output.blur_classes=[person,car])",
+    )
     _common_model_args(p)
 
     e = sub.add_parser(
@@ -116,7 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("sequences", nargs="+", help="sequence folders (img1/ or a video beside gt/gt.txt and seqinfo.ini)")
     e.add_argument("--video", metavar="PATH", help="read frames from this video instead of img1/ (one sequence)")
     e.add_argument("--out", default="runs/eval", metavar="DIR", help="where tracker outputs and the summary go")
+    e.add_argument(
+        "--smooth", action="store_true",
+        help="also score the tracks after smoothing (gap filling + RTS): a raw and a smoothed row per sequence",
+    )
     _common_model_args(e)
+
+    # Each module adds its own command; none imports torch, matplotlib or optuna until its command runs.
+    from . import plots, training_cli, tuning
+
+    plots.add_parser(sub)
+    tuning.add_parser(sub)
+    training_cli.add_parser(sub)
     return parser
 
 
@@ -131,6 +170,11 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from .config import load_config
 
     cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
+    if args.blur is not None and not (cfg.output.video or cfg.output.show):
+        raise ConfigError(
+            "--blur has nothing to blur: the video is off (--no-video or output.video=false) and there is no window",
+            "Drop --no-video or add --show",
+        )
     summary = run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
     print(format_summary(summary), file=sys.stderr)
     return EXIT_INTERRUPTED if summary.interrupted else 0
@@ -154,18 +198,47 @@ def format_summary(summary) -> str:
             f"  live source: {_count(stats.get('dropped_frames', 0), 'stale frame')} skipped to keep up, "
             f"{_count(stats.get('outages', 0), 'outage')}, {_count(stats.get('reconnects', 0), 'reconnect')}"
         )
+    smoothing = summary.smoothing
+    if smoothing is not None:
+        lines.append(
+            f"  smoothed {_count(smoothing['tracks'], 'track')} ({smoothing['fps']:g} fps): "
+            f"filled {_count(smoothing['filled'], 'gap box', 'gap boxes')}, "
+            f"RTS-smoothed {_count(smoothing['rows_out'], 'box', 'boxes')}; "
+            f"originals in {', '.join(p.name for p in smoothing['raw'])}"
+        )
     lines += [f"  {path}" for path in summary.outputs]
     return "\n".join(lines)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .evaluation import evaluate_sequences, format_table
+    from .evaluation import METRIC_KEYS, evaluate_sequences, format_table
 
     cfg = load_config(args.config, tracker=args.tracker, overrides=_overrides(args))
     rows = evaluate_sequences(args.sequences, cfg, out_dir=Path(args.out), video=args.video)
-    print(format_table(rows))
+    if cfg.smoothing.enabled:  # a raw and a smoothed row per sequence
+        print(format_table(rows, ("sequence", "tracker", "output") + METRIC_KEYS))
+    else:
+        print(format_table(rows))
     return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import run
+
+    return run(args)
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from .tuning import run
+
+    return run(args)
+
+
+def _cmd_train_reid(args: argparse.Namespace) -> int:
+    from .training_cli import run
+
+    return run(args)
 
 
 def _one_line(text: str) -> str:
@@ -184,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return ConfigError.exit_code
-    commands = {"track": _cmd_track, "eval": _cmd_eval}
+    commands = {
+        "track": _cmd_track, "eval": _cmd_eval, "plot": _cmd_plot, "tune": _cmd_tune, "train-reid": _cmd_train_reid,
+    }
     try:
         return commands[args.command](args)
     except TrackerError as exc:

@@ -151,7 +151,7 @@ def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embe
     finally:
         session.close()
     total = time.perf_counter() - started
-    return {"frames": frames, "seconds": total, "tracker_ms": 1000 * tracking_s / max(frames, 1)}
+    return {"frames": frames, "seconds": total, "tracker_ms": 1000 * tracking_s / max(frames, 1), "fps": session.fps}
 
 
 def score(sequences: list[Sequence], results: dict[str, Path], tracker_name: str = "tracker") -> dict[str, dict]:
@@ -227,8 +227,21 @@ def score_tracks(
         return score([seq], {seq.name: path}, tracker_name)[seq.name]
 
 
+def smooth_mot_file(src: Path, dst: Path, cfg: Config, fps: float) -> None:
+    """Write ``src``'s tracks (a MOTChallenge txt) to ``dst`` after ``cfg.smoothing``'s gap filling + RTS
+    smoothing, as ``tracker track --smooth`` applies them to tracks.txt."""
+    from .smoothing import read_mot, smooth_tracks, write_mot
+
+    write_mot(dst, smooth_tracks(read_mot(src), cfg.smoothing, fps))
+
+
 def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[dict]:
-    """Run ``cfg``'s tracker over each sequence, write its MOT txt under ``out_dir`` and score it."""
+    """Run ``cfg``'s tracker over each sequence, write its MOT txt under ``out_dir`` and score it.
+
+    With ``cfg.smoothing.enabled`` (``tracker eval --smooth``) each sequence is also scored
+    after smoothing (``<name>.smoothed.txt``): it then has two rows, whose ``output`` is
+    ``raw`` and ``smoothed``.
+    """
     from .pipeline import prepare_out_dir
 
     if video is not None and len(paths) != 1:
@@ -239,8 +252,14 @@ def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[di
     for seq in sequences:
         result = out / f"{seq.name}.txt"
         timing = run_sequence(seq, cfg, result)
-        metrics = score([seq], {seq.name: result})[seq.name]
-        rows.append({"sequence": seq.name, "tracker": cfg.tracker.name, **metrics, **timing})
+        outputs = {"raw": result}
+        if cfg.smoothing.enabled:
+            outputs["smoothed"] = out / f"{seq.name}.smoothed.txt"
+            smooth_mot_file(result, outputs["smoothed"], cfg, timing["fps"])
+        for label, path in outputs.items():
+            metrics = score([seq], {seq.name: path})[seq.name]
+            row = {"sequence": seq.name, "tracker": cfg.tracker.name, **metrics, **timing}
+            rows.append({**row, "output": label} if cfg.smoothing.enabled else row)
     return rows
 
 

@@ -167,6 +167,7 @@ class RunSummary:
     source_stats: dict = field(default_factory=dict)  # SourceStats: frames_read, failed_reads, dropped_frames, ...
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
     is_live: bool = False  # camera or stream
+    smoothing: dict | None = None  # smoothing.smooth_run's counts when cfg.smoothing.enabled, else None
 
     @property
     def fps(self) -> float:
@@ -302,6 +303,11 @@ def run(
                 session.close()
     summary.tracks = len(seen_ids)
     summary.seconds = time.perf_counter() - started
+    from .smoothing import smooth_finished_run  # smoothing.enabled: gap filling + RTS over the written tracks
+
+    summary.smoothing = smooth_finished_run(out, cfg, session.fps, summary.outputs)
+    if summary.smoothing is not None:
+        summary.outputs += summary.smoothing["raw"]
     return summary
 
 

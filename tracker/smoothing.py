@@ -12,7 +12,8 @@ Two steps, each usable alone:
 
 :func:`smooth_tracks` does both; :func:`smooth_run` rewrites ``tracks.csv`` /
 ``tracks.txt`` of a run folder, keeping the originals as ``tracks.raw.csv`` /
-``tracks.raw.txt``.
+``tracks.raw.txt``; :func:`smooth_finished_run` is how :func:`tracker.pipeline.run`
+applies it when ``smoothing.enabled`` is true (``tracker track --smooth``).
 """
 
 from __future__ import annotations
@@ -282,7 +283,9 @@ def _run_fps(times: np.ndarray, frames: np.ndarray) -> float | None:
     return float(np.ptp(frames) / np.ptp(times))
 
 
-def smooth_run(out_dir: str | os.PathLike, cfg: Config, fps: float | None = None) -> dict:
+def smooth_run(
+    out_dir: str | os.PathLike, cfg: Config, fps: float | None = None, written: list[Path] | None = None
+) -> dict:
     """Smooth the tracks of a finished run in ``out_dir`` with ``cfg.smoothing``.
 
     Reads tracks.raw.csv / tracks.raw.txt when an earlier call kept them (so smoothing
@@ -290,17 +293,26 @@ def smooth_run(out_dir: str | os.PathLike, cfg: Config, fps: float | None = None
     those as the raw files. Rewrites each of tracks.csv / tracks.txt that exists,
     atomically. fps: the run's frame rate; when None, ``cfg.source.fps``, then the rate
     implied by tracks.csv's times, then ``cfg.source.default_fps``.
-    Returns counts: rows_in, rows_out, filled, tracks, fps.
+    written: the files a run has just written (the pipeline passes its outputs): only the
+    tracks.csv / tracks.txt among them are smoothed, from themselves, and they replace raw
+    copies an earlier run in a reused folder left (which would otherwise be smoothed instead).
+    Returns counts: rows_in, rows_out, filled, tracks, fps; and raw: the paths of the raw copies.
     """
     from .sinks import CSV_NAME, MOT_NAME
 
     out = Path(out_dir)
     csv_path, mot_path = out / CSV_NAME, out / MOT_NAME
-    present = [p for p in (csv_path, mot_path) if p.is_file() or raw_path(p).is_file()]
+    if written is None:
+        present = [p for p in (csv_path, mot_path) if p.is_file() or raw_path(p).is_file()]
+    else:
+        fresh = {Path(p).resolve() for p in written}
+        present = [p for p in (csv_path, mot_path) if p.resolve() in fresh and p.is_file()]
     if not present:
         raise DataError(f"no {CSV_NAME} or {MOT_NAME} in {out}",
                         "Smooth the folder of a finished `tracker track` run with output.csv or output.mot on")
-    source = {p: raw_path(p) if raw_path(p).is_file() else p for p in present}
+    # A fresh run's own files are its raw tracks; raw copies already there are then an older run's.
+    keep = {p: written is not None or not raw_path(p).is_file() for p in present}
+    source = {p: p if keep[p] else raw_path(p) for p in present}
     times = None
     if csv_path in source:
         rows, times, class_names = read_csv(source[csv_path])
@@ -311,7 +323,7 @@ def smooth_run(out_dir: str | os.PathLike, cfg: Config, fps: float | None = None
     smoothed = smooth_tracks(rows, cfg.smoothing, fps)
 
     for path in present:  # keep the originals first, so a failure below loses nothing
-        if not raw_path(path).is_file():
+        if keep[path]:
             _replace_atomically(raw_path(path), lambda tmp, src=path: shutil.copyfile(src, tmp))
     if csv_path in source:
         order = np.argsort(rows[:, FRAME], kind="stable")
@@ -325,4 +337,27 @@ def smooth_run(out_dir: str | os.PathLike, cfg: Config, fps: float | None = None
         "filled": len(smoothed) - len(rows),
         "tracks": len(np.unique(smoothed[:, TRACK_ID])),
         "fps": fps,
+        "raw": [raw_path(p) for p in present],
     }
+
+
+def smooth_finished_run(out_dir: str | os.PathLike, cfg: Config, fps: float, written: list[Path]) -> dict | None:
+    """The last step of :func:`tracker.pipeline.run`, however the run ended: ``written`` are its outputs.
+
+    With ``cfg.smoothing.enabled``, :func:`smooth_run` of the tracks files the run wrote;
+    returns its counts. Otherwise deletes raw copies an earlier smoothed run in the same
+    folder left beside those files (they no longer belong to them); returns None.
+    """
+    if cfg.smoothing.enabled:
+        return smooth_run(out_dir, cfg, fps, written=written)
+    from .sinks import CSV_NAME, MOT_NAME
+
+    for path in written:
+        stale = raw_path(Path(path))
+        if Path(path).name in (CSV_NAME, MOT_NAME) and stale.is_file():
+            try:
+                stale.unlink()
+            except OSError as exc:
+                raise OutputError(f"cannot delete {stale}, left by an earlier run: {exc.strerror or exc}",
+                                  "Delete it by hand; it does not match the new tracks") from None
+    return None
