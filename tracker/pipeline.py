@@ -7,6 +7,12 @@ the run ends (end of input, Ctrl-C, SIGTERM, or an error): a stop signal that
 arrives while a frame is being written waits until that frame is in every output,
 and the outputs are closed (the video finalised so it plays) before ``run`` returns
 or raises.
+
+The stages overlap in threads: the source decodes in its own thread (:mod:`.sources`),
+detection and appearance embedding run in a worker thread feeding a bounded queue
+(:class:`~.stages.Stage`, ``pipeline.queue_size``), and tracking, then writing, run in
+the caller's thread, one frame at a time and in frame order, so results are those of
+running every stage in turn and stop signals are only ever handled between whole frames.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ import numpy as np
 
 from .config import Config, apply_overrides, load_config
 from .errors import ConfigError, OutputError
+from .stages import Stage
 from .structures import FrameResult
 
 log = logging.getLogger(__name__)
+
+LIVE_QUEUE_SIZE = 1  # live sources: detected frames waiting for the tracker (bounded latency)
 
 
 def _resolve_config(config: Config | str | os.PathLike | None, overrides=None) -> Config:
@@ -84,6 +93,7 @@ class Session:
         except BaseException:
             self.source.close()
             raise
+        self._stages: list[Stage] = []  # detection workers still running; stopped by close()
 
     @property
     def info(self):
@@ -94,15 +104,15 @@ class Session:
         return list(self.detector.class_names)
 
     def close(self) -> None:
-        self.source.close()
+        """Stop the detection worker and the decoding thread and release the source; safe to call again."""
+        for stage in self._stages:
+            stage.request_stop()
+        self.source.close()  # wakes a worker waiting for a frame
+        while self._stages:
+            self._stages.pop().close()
 
-    def results(self, keep_images: bool = False, max_frames: int | None = None) -> Iterator[FrameResult]:
-        """One FrameResult per frame of the source; at most ``max_frames`` of them when given."""
-        _check_max_frames(max_frames)
-        live = self.info.is_live
-        batch_size = 1 if live else self.cfg.detector.batch_size
-        frames = self.source if max_frames is None else itertools.islice(self.source, max_frames)
-        previous = None
+    def _detected(self, frames, batch_size: int) -> Iterator[tuple]:
+        """(frame, detections with embeddings) in source order; runs in the detection worker thread."""
         for batch in _batches(frames, batch_size):
             detections = self.detector.detect([f.image for f in batch], [f.index for f in batch])
             for frame, dets in zip(batch, detections):
@@ -112,6 +122,27 @@ class Session:
                         if len(dets)
                         else np.zeros((0, self.embedder.dim), np.float32)
                     )
+                yield frame, dets
+
+    def results(self, keep_images: bool = False, max_frames: int | None = None) -> Iterator[FrameResult]:
+        """One FrameResult per frame of the source, in order; at most ``max_frames`` of them when given.
+
+        Detection and embedding run in a worker thread up to ``pipeline.queue_size`` frames ahead
+        (files, in batches of ``detector.batch_size``); live sources go frame by frame with one
+        frame in flight, so latency stays bounded while the source drops stale frames. Tracking
+        runs here, in the caller's thread, in frame order. A worker error is raised here as it was
+        raised there; the worker is stopped however iteration ends.
+        """
+        _check_max_frames(max_frames)
+        live = self.info.is_live
+        batch_size = 1 if live else self.cfg.detector.batch_size
+        queue_size = LIVE_QUEUE_SIZE if live else self.cfg.pipeline.queue_size
+        frames = self.source if max_frames is None else itertools.islice(self.source, max_frames)
+        stage = Stage("detect", lambda: self._detected(frames, batch_size), queue_size)
+        self._stages.append(stage)
+        previous = None
+        try:
+            for frame, dets in stage:
                 dt = _time_step(previous, frame, self.fps, live)
                 previous = frame
                 started = time.perf_counter()
@@ -124,6 +155,12 @@ class Session:
                     detections=dets,
                     image=frame.image if keep_images else None,
                 )
+        finally:
+            stage.request_stop()
+            if not live and stage in self._stages:  # a file worker is at most one detector call from stopping
+                stage.close()
+                self._stages.remove(stage)
+            # a live worker may wait for the next frame (or a reconnect): close() wakes and joins it
 
 
 def track(

@@ -1,0 +1,372 @@
+"""The overlapped pipeline: detection in a worker thread gives exactly the sequential results, in order,
+raises worker errors where the caller can catch them, stops its threads however iteration ends, and keeps
+its queues bounded. No timings are asserted.
+
+Detections come from a det.txt made of the sample clip's ground truth (the ``mot`` detector) and a cheap,
+deterministic embedder, so BoT-SORT's appearance path runs without a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tracker.config import load_config
+from tracker.detectors import build_detector
+from tracker.errors import ConfigError, ModelError
+from tracker.pipeline import Session, _time_step, run, track
+from tracker.sources import open_source
+from tracker.stages import Stage
+from tracker.structures import Detections
+from tracker.trackers import build_tracker
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
+SAMPLE_GT = ROOT / "samples" / "pets09_s2l1_150" / "gt" / "gt.txt"
+SAMPLE_FRAMES = 150
+DET_SCORE = 0.9
+WORKER_PREFIX = "tracker-"  # thread names of pipeline stages and sources
+SETTLE_S = 0.5  # time given to a worker to run ahead of a paused consumer (an upper bound is asserted, not a speed)
+THREAD_EXIT_S = 10.0
+
+
+def write_det_file(path: Path) -> Path:
+    gt = np.loadtxt(SAMPLE_GT, delimiter=",", usecols=range(6), ndmin=2)
+    rows = [f"{int(f)},-1,{x:.2f},{y:.2f},{w:.2f},{h:.2f},{DET_SCORE},-1,-1,-1" for f, _, x, y, w, h in gt]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def det_file(tmp_path_factory) -> Path:
+    return write_det_file(tmp_path_factory.mktemp("det") / "det.txt")
+
+
+def config(det_file: Path, **overrides):
+    base = {"detector.name": "mot", "detector.det_file": str(det_file)}
+    return load_config(overrides={**base, **overrides})
+
+
+class ColourEmbedder:
+    """Deterministic appearance: the mean colour of each box's top and bottom halves, unit length."""
+
+    dim = 6
+
+    def __init__(self):
+        self.threads: set[str] = set()
+
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        self.threads.add(threading.current_thread().name)
+        out = np.zeros((len(boxes), self.dim), np.float32)
+        h, w = image.shape[:2]
+        for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, int)):
+            x1, x2 = np.clip([x1, x2], 0, w - 1)
+            y1, y2 = np.clip([y1, y2], 0, h - 1)
+            ym = (y1 + y2) // 2
+            top = image[y1 : ym + 1, x1 : x2 + 1].reshape(-1, 3).mean(axis=0)
+            bottom = image[ym : y2 + 1, x1 : x2 + 1].reshape(-1, 3).mean(axis=0)
+            out[i] = np.concatenate([top, bottom]) + 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class CountingDetector:
+    """Wraps a detector: counts calls and batch sizes, records the calling thread, can fail at a frame."""
+
+    def __init__(self, inner, fail_at: int | None = None, error: BaseException | None = None):
+        self.inner = inner
+        self.class_names = inner.class_names
+        self.fail_at = fail_at
+        self.error = error
+        self.calls = 0
+        self.frames = 0
+        self.batch_sizes: list[int] = []
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def detect(self, images, frame_indices):
+        with self.lock:
+            self.calls += 1
+            self.frames += len(images)
+            self.batch_sizes.append(len(images))
+            self.threads.add(threading.current_thread().name)
+        if self.fail_at is not None and self.fail_at in frame_indices:
+            raise self.error
+        return self.inner.detect(images, frame_indices)
+
+
+def pipeline_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(WORKER_PREFIX) and t.is_alive()]
+
+
+def wait_for_no_pipeline_threads() -> list[threading.Thread]:
+    deadline = time.monotonic() + THREAD_EXIT_S
+    while pipeline_threads() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return pipeline_threads()
+
+
+def sequential_tracks(cfg, embedder, max_frames: int | None = None) -> list[tuple]:
+    """The reference: every stage one after the other in this thread, as the pipeline did before it overlapped."""
+    detector = build_detector(cfg.detector, source=str(SAMPLE_VIDEO))
+    out = []
+    with open_source(SAMPLE_VIDEO, cfg.source) as source:
+        fps = source.info.fps
+        tracker = build_tracker(cfg.tracker, fps, len(detector.class_names))
+        previous = None
+        for frame in source:
+            if max_frames is not None and frame.index >= max_frames:
+                break
+            dets = detector.detect([frame.image], [frame.index])[0]
+            if embedder is not None:
+                dets.embeddings = embedder.embed(frame.image, dets.boxes)
+            tracks = tracker.update(dets, frame.image, dt=_time_step(previous, frame, fps, False))
+            previous = frame
+            out.append(_key(frame.index, tracks))
+    return out
+
+
+def _key(frame_index: int, tracks) -> tuple:
+    return frame_index, tracks.track_ids.tolist(), np.round(tracks.boxes, 4).tolist()
+
+
+# ---- identical results, in order --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "batch_size, queue_size", [(1, 1), (1, 4), (3, 2), (8, 16)], ids=["b1q1", "b1q4", "b3q2", "b8q16"]
+)
+def test_overlapped_tracks_equal_sequential_tracks(det_file, batch_size, queue_size):
+    cfg = config(det_file, **{"detector.batch_size": batch_size, "pipeline.queue_size": queue_size})
+    reference = sequential_tracks(cfg, ColourEmbedder())
+    embedder = ColourEmbedder()
+    detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)))
+    got = [_key(r.frame_index, r.tracks) for r in track(SAMPLE_VIDEO, cfg, detector=detector, embedder=embedder)]
+    assert len(got) == SAMPLE_FRAMES
+    assert [g[0] for g in got] == list(range(SAMPLE_FRAMES))  # in frame order
+    assert got == reference  # same ids and boxes, frame by frame
+    assert max(detector.batch_sizes) == batch_size and detector.frames == SAMPLE_FRAMES
+    # detection and embedding ran off the caller's thread
+    assert detector.threads == embedder.threads == {"tracker-detect"}
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_run_writes_what_track_yields(det_file, tmp_path):
+    cfg = config(det_file, **{"appearance.name": "none", "output.video": False})
+    summary = run(SAMPLE_VIDEO, tmp_path / "run", cfg, progress=False)
+    assert summary.frames == SAMPLE_FRAMES and not summary.interrupted
+    rows = np.loadtxt(tmp_path / "run" / "tracks.txt", delimiter=",", ndmin=2)
+    expected = [
+        (r.frame_index + 1, tid) for r in track(SAMPLE_VIDEO, cfg) for tid in r.tracks.track_ids.tolist()
+    ]
+    assert [(int(f), int(i)) for f, i in rows[:, :2]] == expected
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_max_frames_stops_the_worker(det_file):
+    cfg = config(det_file, **{"appearance.name": "none", "detector.batch_size": 4})
+    detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)))
+    results = list(track(SAMPLE_VIDEO, cfg, max_frames=10, detector=detector))
+    assert [r.frame_index for r in results] == list(range(10))
+    assert detector.frames == 10  # never detects beyond max_frames
+    assert not wait_for_no_pipeline_threads()
+
+
+# ---- errors and early ends ------------------------------------------------------------------------------------
+
+
+def test_worker_error_reaches_the_caller_unchanged(det_file):
+    cfg = config(det_file, **{"appearance.name": "none"})
+    error = ModelError("the detector broke", "Fix it")
+    detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)), fail_at=7, error=error)
+    seen = []
+    with pytest.raises(ModelError) as raised:
+        for result in track(SAMPLE_VIDEO, cfg, detector=detector):
+            seen.append(result.frame_index)
+    assert raised.value is error and str(raised.value) == str(error)
+    assert seen == list(range(7))  # every frame before the failure came through
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_embedder_error_in_the_worker_reaches_the_caller(det_file):
+    class Broken(ColourEmbedder):
+        def embed(self, image, boxes):
+            raise ValueError("bad crop")
+
+    cfg = config(det_file)
+    with pytest.raises(ValueError, match="^bad crop$"):
+        list(track(SAMPLE_VIDEO, cfg, embedder=Broken()))
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_run_finalises_outputs_when_the_detector_fails(det_file, tmp_path):
+    cfg = config(det_file, **{"appearance.name": "none"})
+    detector = CountingDetector(
+        build_detector(cfg.detector, source=str(SAMPLE_VIDEO)), fail_at=5, error=ModelError("out of memory")
+    )
+    with pytest.raises(ModelError, match="out of memory"):
+        run(SAMPLE_VIDEO, tmp_path / "run", cfg, progress=False, detector=detector)
+    frames = {int(line.split(",", 1)[0]) for line in (tmp_path / "run" / "tracks.csv").read_text().splitlines()[1:]}
+    assert frames <= set(range(5)) and 4 in frames
+    cap = cv2.VideoCapture(str(tmp_path / "run" / "annotated.mp4"))
+    decoded = 0
+    while cap.grab():
+        decoded += 1
+    cap.release()
+    assert decoded == 5  # finalised, with every frame processed before the failure
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_breaking_out_of_track_stops_every_thread(det_file):
+    cfg = config(det_file, **{"appearance.name": "none"})
+    stream = track(SAMPLE_VIDEO, cfg)
+    for result in stream:
+        if result.frame_index == 2:
+            break
+    stream.close()  # what garbage collection does to an abandoned generator
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_session_closed_after_an_early_break_stops_the_worker(det_file):
+    """evaluation.run_sequence and tuning.prepare break out of Session.results(), then close the session."""
+    cfg = config(det_file, **{"appearance.name": "none"})
+    session = Session(SAMPLE_VIDEO, cfg)
+    results = session.results()
+    for result in results:
+        if result.frame_index == 3:
+            break
+    session.close()
+    assert not wait_for_no_pipeline_threads()
+    results.close()  # a later finalisation is harmless
+    session.close()
+
+
+def test_consumer_exception_stops_the_worker(det_file):
+    cfg = config(det_file, **{"appearance.name": "none"})
+    with pytest.raises(RuntimeError, match="consumer failed"):
+        for result in track(SAMPLE_VIDEO, cfg):
+            if result.frame_index == 4:
+                raise RuntimeError("consumer failed")
+    assert not wait_for_no_pipeline_threads()
+
+
+# ---- bounded queues -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue_size", [1, 3])
+def test_worker_runs_at_most_queue_size_frames_ahead(det_file, queue_size):
+    cfg = config(det_file, **{"appearance.name": "none", "pipeline.queue_size": queue_size})
+    detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)))
+    stream = track(SAMPLE_VIDEO, cfg, detector=detector)
+    try:
+        next(stream)
+        time.sleep(SETTLE_S)  # the consumer pauses; the worker fills the queue and waits
+        # frames detected: the one consumed, queue_size waiting, one held by the blocked worker
+        assert detector.frames <= 1 + queue_size + 1
+    finally:
+        stream.close()
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_live_source_goes_frame_by_frame_with_one_frame_in_flight(det_file, monkeypatch):
+    """Cameras and streams: batch 1 whatever detector.batch_size says, and at most one detected frame waiting."""
+    from tracker import pipeline
+
+    cfg = config(det_file, **{"appearance.name": "none", "detector.batch_size": 8, "pipeline.queue_size": 16})
+    detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)))
+    real_open = pipeline.Session.__init__
+
+    def as_live(self, *args, **kwargs):
+        real_open(self, *args, **kwargs)
+        self.source.info = dataclasses.replace(self.source.info, is_live=True)
+
+    monkeypatch.setattr(pipeline.Session, "__init__", as_live)
+    stream = track(SAMPLE_VIDEO, cfg, detector=detector)
+    try:
+        first = next(stream)
+        time.sleep(SETTLE_S)
+        assert detector.frames <= 1 + pipeline.LIVE_QUEUE_SIZE + 1
+        second = next(stream)
+        assert second.frame_index > first.frame_index
+    finally:
+        stream.close()
+    assert set(detector.batch_sizes) == {1}
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_queue_size_is_validated():
+    with pytest.raises(ConfigError, match=r"pipeline\.queue_size"):
+        load_config(overrides=["pipeline.queue_size=0"])
+    assert load_config().pipeline.queue_size >= 1
+
+
+# ---- the Stage itself -----------------------------------------------------------------------------------------
+
+
+def test_stage_keeps_order_and_runs_cleanup_in_its_thread():
+    cleanup = []
+
+    def produce():
+        try:
+            yield from range(100)
+        finally:
+            cleanup.append(threading.current_thread().name)
+
+    with Stage("numbers", produce, queue_size=2) as stage:
+        assert list(stage) == list(range(100))
+    assert cleanup == ["tracker-numbers"]
+
+
+def test_stage_close_unblocks_a_producer_waiting_on_a_full_queue():
+    produced = []
+
+    def produce():
+        for i in range(1000):
+            produced.append(i)
+            yield i
+
+    stage = Stage("endless", produce, queue_size=1)
+    assert next(stage) == 0
+    time.sleep(0.1)
+    assert len(produced) <= 3  # bounded: one consumed, one queued, one held by the blocked producer
+    stage.close()
+    assert not stage._thread.is_alive()
+    with pytest.raises(StopIteration):
+        next(stage)
+    stage.close()  # idempotent
+
+
+def test_stage_reraises_the_producer_exception_after_its_items():
+    def produce():
+        yield 1
+        yield 2
+        raise KeyError("missing")
+
+    stage = Stage("failing", produce, queue_size=4)
+    got = []
+    with pytest.raises(KeyError) as raised:
+        for item in stage:
+            got.append(item)
+    assert got == [1, 2] and raised.value.args == ("missing",)
+    stage.close()
+
+
+def test_stage_rejects_an_empty_queue():
+    with pytest.raises(ValueError):
+        Stage("x", lambda: iter(()), queue_size=0)
+
+
+def test_empty_detections_get_empty_embeddings(det_file, tmp_path):
+    """Frames with no detection still reach the tracker with a (0, dim) embedding array."""
+    det = tmp_path / "det.txt"
+    det.write_text("1,-1,10,10,40,90,0.9,-1,-1,-1\n")  # one box on the first frame, nothing after
+    cfg = config(det)
+    results = list(track(SAMPLE_VIDEO, cfg, max_frames=3, embedder=ColourEmbedder()))
+    assert [len(r.detections) for r in results] == [1, 0, 0]
+    assert all(r.detections.embeddings.shape == (len(r.detections), ColourEmbedder.dim) for r in results)
+    assert isinstance(results[1].detections, Detections)
