@@ -20,6 +20,7 @@ import pytest
 from tracker.config import load_config
 from tracker.detectors import build_detector
 from tracker.errors import ConfigError, ModelError
+from tracker.onnx_session import session_options
 from tracker.pipeline import Session, _time_step, run, track
 from tracker.sources import open_source
 from tracker.stages import Stage
@@ -359,6 +360,29 @@ def test_stage_reraises_the_producer_exception_after_its_items():
 def test_stage_rejects_an_empty_queue():
     with pytest.raises(ValueError):
         Stage("x", lambda: iter(()), queue_size=0)
+
+
+# ---- hot-path fixes ------------------------------------------------------------------------------------------
+
+
+def test_onnx_sessions_do_not_spin():
+    assert session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_numpy_crop_normalisation_matches_torch():
+    import torch
+
+    from tracker.appearance.crops import cut_crops, normalise, resize_crops
+
+    cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
+    image = cap.read()[1]
+    cap.release()
+    boxes = np.array([[10, 20, 60, 150], [300.4, 100.6, 340.2, 230.9], [700, 500, 768, 576]], np.float32)
+    crops = cut_crops(image, boxes, (256, 128))
+    expected = normalise(torch.from_numpy(crops).permute(0, 3, 1, 2).float().contiguous())
+    got = resize_crops(image, boxes, (256, 128))
+    assert got.dtype == torch.float32 and got.shape == (3, 3, 256, 128)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
 
 
 def test_empty_detections_get_empty_embeddings(det_file, tmp_path):

@@ -30,6 +30,11 @@ def session_options() -> ort.SessionOptions:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     options.intra_op_num_threads = cores or 1
     options.inter_op_num_threads = 1  # the graphs are single chains: no gain from parallel branches
+    # Idle intra-op threads sleep instead of spinning. The pipeline runs YOLOX and OSNet one after
+    # the other in its detection thread while decoding, tracking and video encoding run in others:
+    # spinning threads of one session steal the cores from everything else. Measured on 2 cores,
+    # vtest.avi, default pipeline: 16.4 fps spinning, 24.5 fps sleeping (detector alone: 57 vs 53).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return options
 
