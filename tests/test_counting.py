@@ -302,3 +302,43 @@ def test_counting_is_off_by_default_and_a_user_yaml_turns_it_on(tmp_path):
     cfg = load_config(user)
     assert cfg.counting.enabled and cfg.counting.lines[0].points == [(0.0, 400.0), (768.0, 400.0)]
     assert cfg.counting.anchor == "bottom_center"  # the rest comes from configs/default.yaml
+
+
+def test_tracker_track_counts_a_walker_crossing_a_line(tmp_path):
+    """End to end through the CLI: a counting section in the user's YAML gives counts.csv and crossings.csv."""
+    import cv2
+
+    from tracker.cli import main
+
+    size, frames, box = (160, 120), 30, (20, 30)
+    writer = cv2.VideoWriter(str(tmp_path / "walk.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, size)
+    det_rows = []
+    for i in range(frames):  # a box walking right, its bottom centre from x=20 to x=107
+        x, y = 10 + 3 * i, 40
+        image = np.zeros((size[1], size[0], 3), np.uint8)
+        image[y : y + box[1], x : x + box[0]] = 255
+        writer.write(image)
+        det_rows.append(f"{i + 1},-1,{x},{y},{box[0]},{box[1]},0.9,-1,-1,-1")
+    writer.release()
+    (tmp_path / "det.txt").write_text("\n".join(det_rows) + "\n")
+    # directed bottom -> top: its left is the screen's left, so walking right is "in"
+    (tmp_path / "count.yaml").write_text(
+        "counting:\n  enabled: true\n  lines: [{name: gate, points: [[60, 120], [60, 0]]}]\n"
+        "  zones: [{name: right_half, polygon: [[80, 0], [160, 0], [160, 120], [80, 120]]}]\n"
+    )
+    out = tmp_path / "run"
+    code = main(["track", str(tmp_path / "walk.avi"), "--out", str(out), "--config", str(tmp_path / "count.yaml"),
+                 "--detector", "mot", "--set", f"detector.det_file={tmp_path / 'det.txt'}", "--appearance", "none",
+                 "--quiet", "--no-video"])  # fmt: skip
+    assert code == 0
+    crossings = read_crossings(out / "crossings.csv")
+    assert crossings["line"].tolist() == ["gate"] and crossings["direction"].tolist() == ["in"]
+    # counted on the frame the bottom centre (x = 20 + 3 * frame) gets hysteresis_px (5) past x=60
+    assert 60 + 5 <= 20 + 3 * crossings["frame"][0] <= 60 + 5 + 3
+    counts = read_counts(out / "counts.csv")
+    last = counts["frame"] == counts["frame"].max()
+    gate = last & (counts["name"] == "gate")
+    assert counts["in"][gate].tolist() == [1] and counts["out"][gate].tolist() == [0]
+    zone = counts["name"] == "right_half"
+    inside = counts["frame"][zone & (counts["occupancy"] == 1)]
+    assert inside.min() * 3 + 20 >= 80 and counts["occupancy"][zone & last].tolist() == [1]

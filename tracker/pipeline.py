@@ -311,7 +311,7 @@ def run(
         session = Session(source, cfg, detector=detector, embedder=embedder)
         summary.is_live = session.info.is_live
         try:
-            sinks = open_sinks(out, cfg.output, session.info, session.class_names)
+            sinks = open_sinks(out, cfg.output, session.info, session.class_names, counting=cfg.counting)
             try:
                 summary.outputs = list(getattr(sinks, "paths", []))
                 bar = _progress(session.info, progress, max_frames)
