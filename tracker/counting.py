@@ -40,7 +40,7 @@ import numpy as np
 
 from .config import CountingConfig
 from .drawing import draw_counting
-from .sinks import TIME_FORMAT, TrackState, _csv_text, _TextSink
+from .sinks import TIME_FORMAT, Sink, TrackState, _csv_text, _TextSink
 from .structures import Tracks
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ def _outside(points: np.ndarray, size: tuple[int, int]) -> bool:
     return bool(((points[:, 0] < 0) | (points[:, 0] > w) | (points[:, 1] < 0) | (points[:, 1] > h)).all())
 
 
-class CountsSink:
+class CountsSink(Sink):
     """Counts every frame and writes ``counts.csv`` and ``crossings.csv``; ``draw(image)`` draws lines and zones.
 
     frame_size: (width, height) of the source, to warn about lines or zones outside the frame.
@@ -302,9 +302,3 @@ class CountsSink:
     @property
     def closed(self) -> bool:
         return self._counts.closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -77,7 +77,49 @@ def _open_for_writing(path: Path) -> int:
         ) from None
 
 
-class _TextSink:
+class Sink:
+    """What every output shares: ``closed`` and use as a context manager (``close`` on exit).
+
+    Subclasses set ``_closed`` in ``close()``, which must be safe to call more than once.
+    """
+
+    _closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _ImageSink(Sink):
+    """An output of whole frames: draws the tracks on the frame (when there is an annotator), then ``write_image``."""
+
+    annotator: Annotator | None
+    class_names: list[str]
+
+    def write(self, result: FrameResult) -> None:
+        if result.image is None:
+            raise ValueError(f"{type(self).__name__} needs FrameResult.image: track with keep_images=True")
+        image = result.image
+        if self.annotator is not None:
+            image = self.annotator.draw(
+                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s
+            )
+        self.write_image(image)
+
+    def write_image(self, image: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class _TextSink(Sink):
     """Writes whole frames of text; subclasses turn a FrameResult into lines."""
 
     header: str | None = None
@@ -89,7 +131,6 @@ class _TextSink:
         self.flush_every = int(flush_every)
         self._pending: list[str] = []
         self._frames_pending = 0
-        self._closed = False
         self._fd = _open_for_writing(self.path)
         if self.header:
             self._pending.append(self.header)
@@ -132,16 +173,6 @@ class _TextSink:
             os.fsync(self._fd)
         finally:
             os.close(self._fd)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _csv_text(rows) -> str:
@@ -348,7 +379,7 @@ def _write_atomic(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}", "Choose another --out folder") from None
 
 
-class SummarySink:
+class SummarySink(Sink):
     """``summary.csv``, written at close: one row per track, sorted by id.
 
     first_frame / last_frame: 0-based frames of its first and last report; frames_seen: reports;
@@ -360,7 +391,6 @@ class SummarySink:
     def __init__(self, path: str | os.PathLike, class_names: Sequence[str]):
         self.path = Path(path)
         self.class_names = list(class_names)
-        self._closed = False
         probe = self.path.with_name(self.path.name + ".tmp")
         os.close(_open_for_writing(probe))  # a clear error now for a folder that cannot be written
         probe.unlink()
@@ -424,18 +454,8 @@ class SummarySink:
         self._closed = True
         _write_atomic(self.path, _csv_text([SUMMARY_HEADER, *self.rows()]))
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class RunInfoSink:
+class RunInfoSink(Sink):
     """``run.json``: the source (uri, absolute path of files and folders), fps, frame size, frame count and
     class names, written when the run starts and rewritten at close with the frames written.
 
@@ -444,7 +464,6 @@ class RunInfoSink:
 
     def __init__(self, path: str | os.PathLike, info: SourceInfo, class_names: Sequence[str]):
         self.path = Path(path)
-        self._closed = False
         local = info.kind in ("file", "images")
         self.data = {
             "source": info.uri,
@@ -483,23 +502,13 @@ class RunInfoSink:
         self.data["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._save()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 def video_path(out_dir: str | os.PathLike, codec: str) -> Path:
     """Where the annotated video goes: ``annotated.mp4`` for mp4v, ``annotated.avi`` for MJPG, ..."""
     return Path(out_dir) / (VIDEO_STEM + VIDEO_EXTENSIONS.get(codec.lower(), DEFAULT_VIDEO_EXTENSION))
 
 
-class VideoSink:
+class VideoSink(_ImageSink):
     """Annotated video; frames of another size than ``size`` are resized to it."""
 
     def __init__(
@@ -516,7 +525,6 @@ class VideoSink:
         self.annotator = annotator
         self.class_names = list(class_names)
         self.frames = 0
-        self._closed = False
         if len(codec) != 4:
             raise OutputError(
                 f"output.codec {codec!r} is not a four-character code", "Use e.g. mp4v (.mp4) or MJPG (.avi)"
@@ -531,17 +539,6 @@ class VideoSink:
                 f"{self.path.suffix} container does not support it",
                 "Set output.codec to mp4v (.mp4) or MJPG (.avi), or turn output.video off",
             )
-
-    def write(self, result: FrameResult) -> None:
-        """Draw the tracks on ``result.image`` (when there is an annotator) and append the frame."""
-        if result.image is None:
-            raise ValueError("VideoSink needs FrameResult.image: track with keep_images=True")
-        image = result.image
-        if self.annotator is not None:
-            image = self.annotator.draw(
-                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s
-            )
-        self.write_image(image)
 
     def write_image(self, image: np.ndarray) -> None:
         """Append an already annotated BGR frame."""
@@ -559,16 +556,6 @@ class VideoSink:
         self._closed = True
         self._writer.release()
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 def _has_display() -> bool:
     if not sys.platform.startswith("linux"):
@@ -576,14 +563,13 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class WindowSink:
+class WindowSink(_ImageSink):
     """Live window; raises :class:`StopRequested` when the user presses q / Esc or closes it."""
 
     def __init__(self, title: str, annotator: Annotator | None = None, class_names: Sequence[str] = ()):
         self.title = title
         self.annotator = annotator
         self.class_names = list(class_names)
-        self._closed = False
         if not _has_display():
             # checked first: OpenCV's Qt backend aborts the process when it finds no display
             raise OutputError("cannot open a window: no display (DISPLAY is not set)", "Run without --show")
@@ -592,16 +578,6 @@ class WindowSink:
         except cv2.error as exc:
             reason = str(exc).strip().splitlines()[-1]
             raise OutputError(f"cannot open a window: {reason}", "Run without --show") from None
-
-    def write(self, result: FrameResult) -> None:
-        if result.image is None:
-            raise ValueError("WindowSink needs FrameResult.image: track with keep_images=True")
-        image = result.image
-        if self.annotator is not None:
-            image = self.annotator.draw(
-                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s
-            )
-        self.write_image(image)
 
     def write_image(self, image: np.ndarray) -> None:
         if self._closed:
@@ -623,18 +599,8 @@ class WindowSink:
             pass
         cv2.waitKey(WAIT_KEY_MS)  # lets the GUI loop remove the window
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class SinkSet:
+class SinkSet(Sink):
     """The sinks of one run behind one ``write``; frames are annotated once for all image sinks.
 
     Overlays (objects with ``draw(image)``, e.g. counting lines and zones) are drawn on each
@@ -649,7 +615,6 @@ class SinkSet:
         self._sinks: list = []  # text sinks, then image sinks: a frame is on disk before the window may stop the run
         self._image_sinks: list = []
         self._overlays: list = []
-        self._closed = False
         self._last_write: float | None = None
         self._mean_interval: float | None = None
 
@@ -723,16 +688,6 @@ class SinkSet:
                 first = first or exc
         if first is not None:
             raise first
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> SinkSet:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _check_blur_classes(names: Sequence[str], class_names: Sequence[str]) -> None:
