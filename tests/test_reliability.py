@@ -13,14 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import MjpegServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -568,48 +567,12 @@ def test_keyboard_interrupt_in_process_returns_summary(tmp_path, det_file, monke
 # 4. live streams: the pipeline keeps ids across a short outage ------------------------------------------
 
 
-class MjpegServer:
-    """Multipart MJPEG over HTTP on 127.0.0.1 showing a still white box on black."""
-
-    def __init__(self, port: int = 0, frame_interval_s: float = 0.02):
-        self.stopping = threading.Event()
-        image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
-        x1, y1, x2, y2 = moving_box(0)
-        image[y1:y2, x1:x2] = 255
-        jpg = cv2.imencode(".jpg", image)[1].tobytes()
-        part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (len(jpg), jpg)
-        stopping = self.stopping
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                try:
-                    while not stopping.is_set():
-                        self.wfile.write(part)
-                        time.sleep(frame_interval_s)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.http.daemon_threads = True
-        self.port = self.http.server_address[1]
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/live.mjpg"
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.http.shutdown()
-        self.http.server_close()
-        self.thread.join()
+def box_stream(port: int = 0) -> MjpegServer:
+    """A local MJPEG stream showing a still white box on black."""
+    image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    x1, y1, x2, y2 = moving_box(0)
+    image[y1:y2, x1:x2] = 255
+    return MjpegServer(lambda k: image, port, frame_interval_s=0.02)
 
 
 OUTAGE_S = 0.5
@@ -629,7 +592,7 @@ def test_stream_outage_keeps_track_ids(tmp_path):
             "source.reconnect_timeout_s=10", "tracker.max_age=5", "tracker.max_age_unit=seconds",
         ],
     )  # fmt: skip
-    server = MjpegServer()
+    server = box_stream()
     restarted = None
     session = Session(server.url, cfg)
     results = []
@@ -640,7 +603,7 @@ def test_stream_outage_keeps_track_ids(tmp_path):
             results.append(next(stream))
         server.stop()
         time.sleep(OUTAGE_S)
-        restarted = MjpegServer(server.port)
+        restarted = box_stream(server.port)
         while session.source.stats.reconnects == 0 and time.monotonic() < deadline:
             results.append(next(stream))
         for _ in range(10):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from helpers import MjpegServer
 
 from tracker.config import load_config
 from tracker.errors import SourceError
@@ -333,54 +334,16 @@ def test_redact_url():
     assert redact_url("http://host/x.mjpg") == "http://host/x.mjpg"
 
 
-class MjpegServer:
-    """Multipart MJPEG over HTTP on 127.0.0.1; frame k of a connection is a gray of level k mod 250."""
-
-    def __init__(self, port: int = 0, frame_interval_s: float = 0.01):
-        self.stopping = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                k = 0
-                try:
-                    while not server.stopping.is_set():
-                        ok, jpg = cv2.imencode(".jpg", gray(k % 25))
-                        head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
-                        self.wfile.write(head + jpg.tobytes() + b"\r\n")
-                        k += 1
-                        time.sleep(frame_interval_s)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.http.daemon_threads = True
-        self.port = self.http.server_address[1]
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/live.mjpg"
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.http.shutdown()
-        self.http.server_close()
-        self.thread.join()
+def gray_stream(port: int = 0, frame_interval_s: float = 0.01) -> MjpegServer:
+    """A local MJPEG stream whose frame k (of each connection) is gray(k mod 25)."""
+    return MjpegServer(lambda k: gray(k % 25), port, frame_interval_s)
 
 
 LIVE = dict(stream_timeout_s=2.0, reconnect_backoff_s=0.05, reconnect_timeout_s=5.0)
 
 
 def test_live_stream_info_and_reconnect():
-    server = MjpegServer()
+    server = gray_stream()
     port = server.port
     source = open_source(server.url, source_cfg(drop_stale_frames=False, **LIVE))
     info = source.info
@@ -391,7 +354,7 @@ def test_live_stream_info_and_reconnect():
         frames = [next(source) for _ in range(5)]
         server.stop()
         time.sleep(0.3)
-        restarted = MjpegServer(port)
+        restarted = gray_stream(port)
         deadline = time.monotonic() + 10
         while source.stats.reconnects == 0 and time.monotonic() < deadline:
             frames.append(next(source))
@@ -408,7 +371,7 @@ def test_live_stream_info_and_reconnect():
 
 
 def test_live_stream_that_never_returns_raises():
-    server = MjpegServer()
+    server = gray_stream()
     source = open_source(server.url, source_cfg(**{**LIVE, "reconnect_timeout_s": 0.5}))
     next(source)
     server.stop()
@@ -426,7 +389,7 @@ def test_live_stream_that_never_returns_raises():
 
 
 def test_live_stream_drops_stale_frames():
-    server = MjpegServer(frame_interval_s=0.005)
+    server = gray_stream(frame_interval_s=0.005)
     try:
         with open_source(server.url, source_cfg(drop_stale_frames=True, **LIVE)) as source:
             frames = []

@@ -1,0 +1,57 @@
+"""Helpers shared by several test modules (imported as ``helpers``: pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+
+
+class MjpegServer:
+    """Multipart MJPEG over HTTP on 127.0.0.1: the k-th frame of each connection is ``frame_at(k)`` (BGR uint8).
+
+    ``stop()`` ends every connection and frees the port, so a new server on the same port
+    simulates a camera coming back after an outage.
+    """
+
+    def __init__(self, frame_at: Callable[[int], np.ndarray], port: int = 0, frame_interval_s: float = 0.01):
+        self.stopping = threading.Event()
+        stopping = self.stopping
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                k = 0
+                try:
+                    while not stopping.is_set():
+                        jpg = cv2.imencode(".jpg", frame_at(k))[1].tobytes()
+                        head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
+                        self.wfile.write(head + jpg + b"\r\n")
+                        k += 1
+                        stopping.wait(frame_interval_s)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.http.daemon_threads = True
+        self.port = self.http.server_address[1]
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/live.mjpg"
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.http.shutdown()
+        self.http.server_close()
+        self.thread.join()
