@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI_TIMEOUT_S = 120  # generous bound for one subprocess run of the real pipeline
+
+
+def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """``tracker ARGS`` in a fresh interpreter (where native libraries print what they print)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tracker.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def decoded_frames(path: Path) -> int:
+    """Frames of a video that actually decode (not the container's claim)."""
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), f"{path} does not open"
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return n
 
 
 class MjpegServer:

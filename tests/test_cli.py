@@ -16,6 +16,8 @@ from test_plots import make_run, write_video
 from test_tuning import FRAMES as TINY_FRAMES
 from test_tuning import NAME as TINY_NAME
 from test_tuning import tiny_seq  # noqa: F401 (a fixture: the sample's first frames as a sequence with det.txt)
+from helpers import CLI_TIMEOUT_S, decoded_frames, run_cli
+
 from tracker.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, build_parser, format_summary, main
 from tracker.config import load_config
 from tracker.errors import ConfigError, DataError, SourceError
@@ -27,7 +29,6 @@ SAMPLE_GT = ROOT / "samples" / "pets09_s2l1_150" / "gt" / "gt.txt"
 CSV_HEADER = "frame,time_s,track_id,class_id,class_name,score,x1,y1,x2,y2"
 MOT_COLUMNS = 10
 DET_SCORE = 0.9  # score given to the ground-truth boxes used as detections
-CLI_TIMEOUT_S = 120  # generous bound for one subprocess run of the real pipeline
 
 
 def write_det_file(path: Path) -> Path:
@@ -41,23 +42,6 @@ def write_det_file(path: Path) -> Path:
 def fast_args(det_file: Path) -> list[str]:
     """CLI options that replace the neural models with the det file (the models are not the point)."""
     return ["--detector", "mot", "--set", f"detector.det_file={det_file}", "--appearance", "none"]
-
-
-def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tracker.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def video_frames(path: Path) -> int:
-    """Frames that actually decode (not the container's claim)."""
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"{path} does not open"
-    n = 0
-    while cap.grab():
-        n += 1
-    cap.release()
-    return n
 
 
 # help ----------------------------------------------------------------------------------
@@ -140,7 +124,7 @@ def test_end_to_end_outputs(default_run):
     assert set(mot[:, 0].astype(int)) == {f + 1 for f in csv_frames}  # MOT frames are 1-based
     assert mot[:, 0].min() >= 1
 
-    assert video_frames(out / "annotated.mp4") == MAX_FRAMES
+    assert decoded_frames(out / "annotated.mp4") == MAX_FRAMES
     cap = cv2.VideoCapture(str(out / "annotated.mp4"))
     size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     cap.release()
@@ -180,7 +164,7 @@ def test_max_frames_limits_every_output(tmp_path, capsys):
     assert main(["track", str(SAMPLE_VIDEO), "--out", str(out), "--quiet", "--max-frames", "7", *fast_args(det)]) == 0
     assert "tracked 7 frames" in capsys.readouterr().err
     frames = np.loadtxt(out / "tracks.txt", delimiter=",", ndmin=2)[:, 0]
-    assert frames.max() <= 7 and video_frames(out / "annotated.mp4") == 7
+    assert frames.max() <= 7 and decoded_frames(out / "annotated.mp4") == 7
 
 
 # errors ------------------------------------------------------------------------------------

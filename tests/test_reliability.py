@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import MjpegServer
+from helpers import MjpegServer, decoded_frames, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,22 +59,6 @@ def det_file(tmp_path_factory) -> Path:
 
 def fast(det: Path) -> list[str]:
     return ["--detector", "mot", "--set", f"detector.det_file={det}", "--appearance", "none", "--quiet"]
-
-
-def cli(*args: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tracker.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def decoded_frames(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), f"{path} does not open"
-    n = 0
-    while cap.grab():
-        n += 1
-    cap.release()
-    return n
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -302,7 +286,7 @@ def test_native_library_noise_is_silenced(name, tmp_path, det_file):
     """In a fresh process (where OpenCV and FFmpeg would print their own warnings) stderr is one line."""
     make, error, fragment = BAD_INPUTS[name]
     args = make(tmp_path)
-    proc = cli("track", args[0], "--out", str(tmp_path / "run"), *fast(det_file), *args[1:])
+    proc = run_cli("track", args[0], "--out", str(tmp_path / "run"), *fast(det_file), *args[1:])
     assert proc.returncode == error.exit_code
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and fragment in proc.stderr, proc.stderr
 
