@@ -342,6 +342,22 @@ def test_stage_close_unblocks_a_producer_waiting_on_a_full_queue():
     stage.close()  # idempotent
 
 
+def test_stage_close_from_another_thread_wakes_a_waiting_consumer():
+    started = threading.Event()
+
+    def produce():
+        started.set()
+        threading.Event().wait(0.5)  # nothing to give yet
+        yield from ()
+
+    stage = Stage("slow", produce, queue_size=1)
+    started.wait()
+    closer = threading.Timer(0.1, stage.close)
+    closer.start()
+    assert list(stage) == []  # woken by close(), not left waiting forever
+    closer.join()
+
+
 def test_stage_reraises_the_producer_exception_after_its_items():
     def produce():
         yield 1

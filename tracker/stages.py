@@ -109,6 +109,10 @@ class Stage(Generic[T]):
         if self._thread.is_alive():
             log.warning("stage %s did not stop within %.0f s; it ends when its current item is done", self.name, timeout)
         self._drain()
+        try:
+            self._queue.put_nowait(_END)  # wakes a consumer blocked in another thread
+        except queue.Full:  # a producer that outlived the join just queued an item; the consumer is done anyway
+            pass
 
     @property
     def closed(self) -> bool:
