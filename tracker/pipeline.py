@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,9 +157,10 @@ class Session:
                 )
         finally:
             stage.request_stop()
-            if not live and stage in self._stages:  # a file worker is at most one detector call from stopping
+            if not live:  # a file worker is at most one detector call from stopping
                 stage.close()
-                self._stages.remove(stage)
+                with suppress(ValueError):  # close() may have taken it already
+                    self._stages.remove(stage)
             # a live worker may wait for the next frame (or a reconnect): close() wakes and joins it
 
 
