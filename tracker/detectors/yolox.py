@@ -9,7 +9,6 @@ image boxes. The half-precision setting does not apply: the model runs in fp32.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np

@@ -31,7 +31,7 @@ class BotSort(ByteTrack):
 
     def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
         c = self.cfg
-        iou_dist = 1.0 - iou_pairs(self.boxes(t), dets.boxes[d])
+        iou_dist = 1.0 - iou_pairs(self.predicted[t], dets.boxes[d])
         iou_cost = fuse_score(iou_dist, dets.scores[d]) if c.fuse_score else iou_dist
         if not (c.with_reid and self.features.ready and dets.embeddings is not None):
             return iou_cost

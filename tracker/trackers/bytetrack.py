@@ -24,7 +24,7 @@ class ByteTrack(Tracker):
 
     def iou_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, fuse: bool) -> np.ndarray:
         """IoU distance of the row-paired tracks ``t`` and detections ``d``, score-fused when asked."""
-        cost = 1.0 - iou_pairs(self.boxes(t), dets.boxes[d])
+        cost = 1.0 - iou_pairs(self.predicted[t], dets.boxes[d])
         if fuse and self.cfg.fuse_score:
             cost = fuse_score(cost, dets.scores[d])
         return cost
@@ -54,5 +54,5 @@ class ByteTrack(Tracker):
             first, dets, tentative, high_left, c.unconfirmed_match_thresh
         )
         matches = np.concatenate([m1, m2, m3])
-        unmatched_tracks = np.concatenate([np.setdiff1d(pool_left, m2[:, 0]), tentative_left])
+        unmatched_tracks = np.concatenate([self.unmatched(pool_left, m2), tentative_left])
         return matches, unmatched_tracks, high_left

@@ -137,6 +137,7 @@ class Tracker:
         self.score = np.zeros(n, np.float32)
         self.votes = np.zeros((n, self._num_classes), np.float32)
         self.det_index = np.full(n, -1, np.int64)
+        self.predicted = np.zeros((n, 4))  # xyxy boxes after this frame's prediction, set by update()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -174,6 +175,7 @@ class Tracker:
         det_rows = np.flatnonzero(valid)  # map back to the caller's rows
         dets = dets[valid]
         self._predict(1.0 / self.fps if dt is None else dt, image)
+        self.predicted = self.boxes()  # (N,4) xyxy after prediction: what every association stage compares
         self.det_index[:] = -1
         matches, unmatched_tracks, unmatched_dets = self.associate(dets)
         self._apply_matches(matches, dets, det_rows)
@@ -278,7 +280,16 @@ class Tracker:
 
     # ----- helpers for policies ------------------------------------------------
     def rows_in(self, *states: State) -> np.ndarray:
-        return np.flatnonzero(np.isin(self.state, [int(s) for s in states]))
+        mask = self.state == states[0]
+        for state in states[1:]:
+            mask |= self.state == state
+        return np.flatnonzero(mask)
+
+    def unmatched(self, rows: np.ndarray, matches: np.ndarray) -> np.ndarray:
+        """The track ``rows`` that are not the first column of ``matches``, in their order."""
+        taken = np.zeros(len(self), bool)
+        taken[matches[:, 0]] = True
+        return rows[~taken[rows]]
 
     def class_gate(self, cost: np.ndarray, track_rows: np.ndarray, dets: Detections, det_rows: np.ndarray) -> np.ndarray:
         """Forbid cross-class pairs when the tracker runs per class.
@@ -312,7 +323,7 @@ class Tracker:
         """
         if len(track_rows) == 0 or len(det_rows) == 0:
             return NO_MATCH, track_rows, det_rows
-        it, id_ = overlapping_pairs(self.boxes(track_rows), dets.boxes[det_rows])
+        it, id_ = overlapping_pairs(self.predicted[track_rows], dets.boxes[det_rows])
         cost = pair_cost_fn(track_rows[it], det_rows[id_])
         m, ut, ud = sparse_assignment(it, id_, cost, threshold, (len(track_rows), len(det_rows)))
         return self._global(m, ut, ud, track_rows, det_rows)

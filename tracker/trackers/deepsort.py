@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import gallery_distance, gate, iou_pairs
+from ..association import gallery_distance, gate, iou_pairs, unused
 from ..config import DeepSortConfig
 from ..structures import Detections
 from .core import NO_MATCH, FeatureBank, State, Tracker
@@ -51,14 +51,14 @@ class DeepSort(Tracker):
             )
             matched.append(m)
         cascade = np.concatenate(matched)
-        unmatched_confirmed = np.setdiff1d(confirmed, cascade[:, 0])
+        unmatched_confirmed = self.unmatched(confirmed, cascade)
         just_missed = unmatched_confirmed[self.since_update[unmatched_confirmed] == 1]
         iou_candidates = np.concatenate([self.rows_in(State.TENTATIVE), just_missed])
 
         def iou_cost(t, d):
-            return self.class_gate(1.0 - iou_pairs(self.boxes(t), dets.boxes[d]), t, dets, d)
+            return self.class_gate(1.0 - iou_pairs(self.predicted[t], dets.boxes[d]), t, dets, d)
 
         m_iou, _, remaining = self.match_overlapping(iou_cost, dets, iou_candidates, remaining, c.max_iou_distance)
         matches = np.concatenate([cascade, m_iou])
-        unmatched_tracks = np.setdiff1d(np.arange(len(self)), matches[:, 0])
+        unmatched_tracks = unused(matches[:, 0], len(self))
         return matches, unmatched_tracks, remaining

@@ -15,6 +15,6 @@ class Sort(Tracker):
 
     def associate(self, dets: Detections):
         def cost(t, d):
-            return self.class_gate(1.0 - iou_pairs(self.boxes(t), dets.boxes[d]), t, dets, d)
+            return self.class_gate(1.0 - iou_pairs(self.predicted[t], dets.boxes[d]), t, dets, d)
 
         return self.match_overlapping(cost, dets, np.arange(len(self)), np.arange(len(dets)), 1.0 - self.cfg.min_iou)
