@@ -19,7 +19,6 @@ import configparser
 import logging
 import math
 import os
-import queue
 import re
 import threading
 import time
@@ -34,6 +33,7 @@ import numpy as np
 
 from .config import SourceConfig
 from .errors import SourceError
+from .stages import Stage
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ MOT_IMAGE_DIR = "img1"  # MOTChallenge default for seqinfo.ini's imDir
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # rtsp://, http://, udp://, ...
 MAX_BACKOFF_FACTOR = 8  # reconnect waits double from reconnect_backoff_s up to this multiple
 LIVE_QUEUE_SIZE = 1  # with drop_stale_frames a live source holds only its newest frame
-POLL_S = 0.1  # how often a reader blocked on a full queue re-checks the stop flag
 JOIN_MARGIN_S = 2.0  # close(): wait this much beyond one read timeout for the reader thread
 # Containers without a frame index (mkv, webm, ...) estimate the frame count from the
 # duration; a file that ends this close to its declared count has simply ended.
@@ -86,24 +85,13 @@ class SourceStats:
     reconnects: int = 0  # live: times it came back
 
 
-class _End:
-    """Queue item: the reader finished normally."""
-
-
-@dataclass
-class _Failure:
-    """Queue item: the reader raised ``error``; the consumer re-raises it."""
-
-    error: BaseException
-
-
-_END = _End()
-
-
 class FrameSource:
-    """Iterator of :class:`Frame` fed by a decoding thread; a context manager that releases on exit.
+    """Iterator of :class:`Frame` fed by a decoding thread (a :class:`~tracker.stages.Stage`); a context
+    manager that releases the capture on exit.
 
-    ``info`` describes the source and ``stats`` counts reads, failures, drops and outages.
+    ``info`` describes the source and ``stats`` counts reads, failures, drops and outages. With
+    ``drop_stale`` (live sources) a full queue drops its oldest frame, so the consumer always gets
+    recent frames; each drop is counted in ``stats.dropped_frames``.
     """
 
     def __init__(
@@ -120,33 +108,27 @@ class FrameSource:
     ):
         self.info = info
         self.stats = stats
-        self._first: Frame | None = first
-        self._rest = rest
-        self._drop_stale = drop_stale
-        self._join_timeout_s = join_timeout_s
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        # shared with a live reader, whose reconnect wait then ends on close()
-        self._stop = stop if stop is not None else threading.Event()
-        self._finished = False
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=f"tracker-source:{info.name}", daemon=True)
-        self._thread.start()
 
-    # consumer side -------------------------------------------------------------
+        def frames() -> Iterator[Frame]:
+            try:
+                yield first
+                yield from rest
+            finally:
+                rest.close()  # the reader's cleanup (capture release) runs in the decoding thread
+
+        self._stage = Stage(
+            f"source:{info.name}", frames, queue_size,
+            drop_oldest=drop_stale, on_drop=self._count_drop, stop=stop, join_timeout_s=join_timeout_s,
+        )  # fmt: skip
+
+    def _count_drop(self) -> None:
+        self.stats.dropped_frames += 1
+
     def __iter__(self) -> FrameSource:
         return self
 
     def __next__(self) -> Frame:
-        if self._finished:
-            raise StopIteration
-        item = self._queue.get()
-        if isinstance(item, _End):
-            self._finished = True
-            raise StopIteration
-        if isinstance(item, _Failure):
-            self._finished = True
-            raise item.error
-        return item
+        return next(self._stage)
 
     def __enter__(self) -> FrameSource:
         return self
@@ -156,77 +138,11 @@ class FrameSource:
 
     def close(self) -> None:
         """Stop the reader thread and release the capture; safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
-        self._finished = True
-        self._stop.set()
-        self._drain()
-        self._thread.join(self._join_timeout_s)
-        if self._thread.is_alive():
-            log.warning(
-                "reader of %s did not stop within %.1f s; it releases the source when its read returns",
-                self.info.uri, self._join_timeout_s,
-            )
-        self._drain()
-        try:
-            self._queue.put_nowait(_END)  # wakes a consumer blocked in another thread
-        except queue.Full:  # a reader that outlived the join just queued a frame; the consumer is done anyway
-            pass
+        self._stage.close()
 
     @property
     def closed(self) -> bool:
-        return self._closed
-
-    # reader side ---------------------------------------------------------------
-    def _run(self) -> None:
-        final: _End | _Failure = _END
-        try:
-            try:
-                first, self._first = self._first, None
-                if self._put(first):
-                    for frame in self._rest:
-                        if not self._put(frame):
-                            break
-            finally:
-                self._rest.close()  # runs the reader's cleanup (capture release) in this thread
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            final = _Failure(exc)
-        finally:
-            self._put_final(final)
-
-    def _put(self, frame: Frame) -> bool:
-        """Queue ``frame``; False once the source is being closed."""
-        while not self._stop.is_set():
-            try:
-                if self._drop_stale:
-                    self._queue.put_nowait(frame)
-                else:
-                    self._queue.put(frame, timeout=POLL_S)
-                return True
-            except queue.Full:
-                if self._drop_stale:
-                    try:
-                        self._queue.get_nowait()
-                        self.stats.dropped_frames += 1
-                    except queue.Empty:
-                        pass
-        return False
-
-    def _put_final(self, item: _End | _Failure) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=POLL_S)
-                return
-            except queue.Full:
-                continue
-
-    def _drain(self) -> None:
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
+        return self._stage.closed
 
 
 # readers: generators run in the reader thread; their `finally` releases the capture

@@ -54,13 +54,30 @@ class Stage(Generic[T]):
     wait between the two threads. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, name: str, produce: Callable[[], Iterator[T]], queue_size: int):
+    def __init__(
+        self,
+        name: str,
+        produce: Callable[[], Iterator[T]],
+        queue_size: int,
+        *,
+        drop_oldest: bool = False,
+        on_drop: Callable[[], None] | None = None,
+        stop: threading.Event | None = None,
+        join_timeout_s: float = JOIN_TIMEOUT_S,
+    ):
+        """drop_oldest: a full queue drops its oldest item for the new one instead of holding the
+        producer back (live sources: latency stays bounded), calling ``on_drop`` each time.
+        stop: an event shared with the producer, set when the stage is asked to stop (e.g. so a
+        stream reader waiting to reconnect gives up at once)."""
         if queue_size < 1:
             raise ValueError(f"queue_size must be at least 1, got {queue_size}")
         self.name = name
         self._produce = produce
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self._stop = threading.Event()
+        self._stop = stop if stop is not None else threading.Event()
+        self._drop_oldest = drop_oldest
+        self._on_drop = on_drop
+        self._join_timeout_s = join_timeout_s
         self._finished = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"tracker-{name}", daemon=True)
@@ -93,7 +110,7 @@ class Stage(Generic[T]):
         self._stop.set()
         self._drain()  # frees a producer blocked on a full queue at once
 
-    def close(self, timeout: float = JOIN_TIMEOUT_S) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Stop the producer and wait for its thread; safe to call more than once.
 
         A producer blocked waiting for its own input (e.g. the frame source) must be woken
@@ -104,6 +121,7 @@ class Stage(Generic[T]):
         self._closed = True
         self._finished = True
         self.request_stop()
+        timeout = self._join_timeout_s if timeout is None else timeout
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
         if self._thread.is_alive():
@@ -139,16 +157,26 @@ class Stage(Generic[T]):
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             final = _Failure(exc)
         finally:
-            self._put(final)
+            self._put(final, may_drop=False)  # the end is never dropped: the consumer waits for it
 
-    def _put(self, item) -> bool:
+    def _put(self, item, may_drop: bool = True) -> bool:
         """Queue ``item``; False once the stage is being stopped."""
+        drop = self._drop_oldest and may_drop
         while not self._stop.is_set():
             try:
-                self._queue.put(item, timeout=POLL_S)
+                if drop:
+                    self._queue.put_nowait(item)
+                else:
+                    self._queue.put(item, timeout=POLL_S)
                 return True
             except queue.Full:
-                continue
+                if drop:
+                    try:
+                        self._queue.get_nowait()
+                    except queue.Empty:
+                        continue
+                    if self._on_drop is not None:
+                        self._on_drop()
         return False
 
     def _drain(self) -> None:
