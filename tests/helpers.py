@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_GT = ROOT / "samples" / "pets09_s2l1_150" / "gt" / "gt.txt"
 CLI_TIMEOUT_S = 120  # generous bound for one subprocess run of the real pipeline
 
 
@@ -21,6 +22,14 @@ def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "tracker.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
+
+
+def write_sample_det_file(path: Path, score: float) -> Path:
+    """det.txt holding the sample clip's ground-truth boxes, each with ``score``: a detector with perfect recall."""
+    gt = np.loadtxt(SAMPLE_GT, delimiter=",", usecols=range(6), ndmin=2)
+    rows = [f"{int(f)},-1,{x:.2f},{y:.2f},{w:.2f},{h:.2f},{score},-1,-1,-1" for f, _, x, y, w, h in gt]
+    path.write_text("\n".join(rows) + "\n")
+    return path
 
 
 def decoded_frames(path: Path) -> int:

@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import write_sample_det_file
+
 from tracker.config import load_config
 from tracker.detectors import build_detector
 from tracker.errors import ConfigError, ModelError
@@ -29,7 +31,6 @@ from tracker.trackers import build_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
-SAMPLE_GT = ROOT / "samples" / "pets09_s2l1_150" / "gt" / "gt.txt"
 SAMPLE_FRAMES = 150
 DET_SCORE = 0.9
 WORKER_PREFIX = "tracker-"  # thread names of pipeline stages and sources
@@ -38,10 +39,7 @@ THREAD_EXIT_S = 10.0
 
 
 def write_det_file(path: Path) -> Path:
-    gt = np.loadtxt(SAMPLE_GT, delimiter=",", usecols=range(6), ndmin=2)
-    rows = [f"{int(f)},-1,{x:.2f},{y:.2f},{w:.2f},{h:.2f},{DET_SCORE},-1,-1,-1" for f, _, x, y, w, h in gt]
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return write_sample_det_file(path, DET_SCORE)
 
 
 @pytest.fixture(scope="module")

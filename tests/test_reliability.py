@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import MjpegServer, decoded_frames, run_cli
+from helpers import MjpegServer, decoded_frames, run_cli, write_sample_det_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +33,6 @@ from tracker.trackers import TRACKERS, build_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
-SAMPLE_GT = ROOT / "samples" / "pets09_s2l1_150" / "gt" / "gt.txt"
 ASSETS = ROOT / "tracker" / "assets"
 CSV_COLUMNS = 10  # frame,time_s,track_id,class_id,class_name,score,x1,y1,x2,y2
 MOT_COLUMNS = 10
@@ -46,10 +45,7 @@ BOX = (20, 30)  # width, height of the synthetic object
 
 
 def write_det_file(path: Path) -> Path:
-    gt = np.loadtxt(SAMPLE_GT, delimiter=",", usecols=range(6), ndmin=2)
-    rows = [f"{int(f)},-1,{x:.2f},{y:.2f},{w:.2f},{h:.2f},{DET_SCORE},-1,-1,-1" for f, _, x, y, w, h in gt]
-    path.write_text("\n".join(rows) + "\n")
-    return path
+    return write_sample_det_file(path, DET_SCORE)
 
 
 @pytest.fixture(scope="module")
