@@ -432,18 +432,20 @@ def test_signal_stops_cleanly_and_keeps_every_processed_frame(signum, tmp_path, 
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == EXIT_INTERRUPTED, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     summary = [line for line in err.splitlines() if line.startswith("interrupted after ")]
     assert len(summary) == 1, err
     processed = int(summary[0].split()[2])
-    assert processed >= FRAMES_BEFORE_SIGNAL
+    assert processed >= FRAMES_BEFORE_SIGNAL, err
 
     rows = read_csv(out / "tracks.csv")
     mot = read_mot(out / "tracks.txt")
     csv_frames = np.array([int(r[0]) for r in rows])
-    assert csv_frames.max() < processed and len(mot) == len(rows)
-    assert mot[:, 0].max() == csv_frames.max() + 1
-    assert decoded_frames(out / "annotated.mp4") == processed  # finalised: every processed frame plays
+    state = f"processed {processed}, csv frames {csv_frames.min()}..{csv_frames.max()}, {len(rows)} csv rows, " \
+            f"{len(mot)} mot rows; stderr: {err}"  # fmt: skip
+    assert csv_frames.max() < processed and len(mot) == len(rows), state
+    assert mot[:, 0].max() == csv_frames.max() + 1, state
+    assert decoded_frames(out / "annotated.mp4") == processed, state  # finalised: every processed frame plays
 
     # every processed frame is there, exactly as an uninterrupted run of that many frames writes it
     reference = [
@@ -452,7 +454,7 @@ def test_signal_stops_cleanly_and_keeps_every_processed_frame(signum, tmp_path, 
         for tid, box in zip(r.tracks.track_ids.tolist(), r.tracks.boxes.astype(np.float64))
     ]
     written = [(int(r[0]), int(r[2]), *map(float, r[6:])) for r in rows]
-    assert len(written) == len(reference)
+    assert len(written) == len(reference), state
     np.testing.assert_allclose(np.array(written), np.array(reference), atol=0.011)
 
 
