@@ -21,8 +21,6 @@ Keys that do not fit raise ModelError naming a few of them.
 from __future__ import annotations
 
 import logging
-import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +29,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from ..checkpoints import load_checkpoint
 from ..config import AppearanceConfig
 from ..detectors import resolve_device
 from ..errors import ModelError
@@ -171,17 +170,7 @@ def save_checkpoint(model: ReIDNet, path: str | Path, **meta) -> None:
 
 def _read(path: Path) -> dict:
     fix = "Give a torchvision, torchreid or tracker-reid-v1 .pth file with --set appearance.weights=PATH"
-    if not path.is_file():
-        raise ModelError(f"appearance weights file not found: {path}", fix)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise ModelError(
-            f"cannot load {path}: not a PyTorch checkpoint, or one holding Python objects besides tensors",
-            "Give a state dict saved with torch.save(model.state_dict(), path)",
-        ) from None
-    except (RuntimeError, EOFError, ValueError, LookupError, struct.error) as exc:  # garbage bytes
-        raise ModelError(f"cannot load {path} as a PyTorch checkpoint ({type(exc).__name__})", fix) from None
+    data = load_checkpoint(path, "appearance weights", fix)
     if not isinstance(data, dict):
         raise ModelError(f"{path} holds a {type(data).__name__}, not a state dict", fix)
     return data

@@ -10,14 +10,13 @@ and ``detector.half`` do not apply.
 
 from __future__ import annotations
 
-import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
 import torch
 import torchvision
 
+from ..checkpoints import load_checkpoint
 from ..config import DetectorConfig
 from ..errors import ConfigError, ModelError
 from ..structures import Detections
@@ -35,8 +34,6 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "ssdlite320_mobilenet_v3_large": _DENSE_ARGS,
 }
 PIXEL_MAX = 255.0  # torchvision detectors take RGB floats in 0..1
-# torch.load(weights_only=True) on a file that is not a checkpoint raises any of these
-_CHECKPOINT_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, LookupError, struct.error)
 
 
 def _model_name(name: str | None) -> str:
@@ -47,15 +44,7 @@ def _model_name(name: str | None) -> str:
 
 
 def _read_state_dict(path: Path) -> dict:
-    if not path.is_file():
-        raise ModelError(
-            f"weights file not found: {path}", "Give an existing .pth state dict with --set detector.weights=PATH"
-        )
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except _CHECKPOINT_ERRORS as exc:
-        problem = f"cannot read {path} as a PyTorch checkpoint ({type(exc).__name__})"
-        raise ModelError(problem, "Give a .pth state dict") from exc
+    checkpoint = load_checkpoint(path, "weights", "Give an existing .pth state dict with --set detector.weights=PATH")
     # torchvision's reference training scripts save {"model": state_dict, "optimizer": ...}
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("model"), dict):
         checkpoint = checkpoint["model"]
