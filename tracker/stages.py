@@ -136,11 +136,6 @@ class Stage(Generic[T]):
     def closed(self) -> bool:
         return self._closed
 
-    @property
-    def stopping(self) -> bool:
-        """True once the consumer asked the producer to stop (the producer may check it between items)."""
-        return self._stop.is_set()
-
     # producer side -------------------------------------------------------------
     def _run(self) -> None:
         final: _End | _Failure = _END

@@ -60,7 +60,6 @@ def normalise(bgr: torch.Tensor) -> torch.Tensor:
     return torch.addcmul(shift, bgr, scale).flip(1)
 
 
-
 def roi_align_crops(
     image: np.ndarray, boxes: np.ndarray, size: tuple[int, int], device: str | torch.device, dtype: torch.dtype
 ) -> torch.Tensor:
