@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import cosine_pairs, fuse_score, gate, iou_pairs
+from ..association import cosine_pairs, gate
 from ..config import BotSortConfig
 from ..motion.cmc import CameraMotion
 from ..structures import Detections
@@ -31,8 +31,8 @@ class BotSort(ByteTrack):
 
     def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
         c = self.cfg
-        iou_dist = 1.0 - iou_pairs(self.predicted[t], dets.boxes[d])
-        iou_cost = fuse_score(iou_dist, dets.scores[d]) if c.fuse_score else iou_dist
+        iou_dist = self.iou_distance(dets, t, d)
+        iou_cost = self.fused(iou_dist, dets.scores[d])
         if not (c.with_reid and self.features.ready and dets.embeddings is not None):
             return iou_cost
         emb = cosine_pairs(self.features.smoothed[t], dets.embeddings[d]) / 2.0

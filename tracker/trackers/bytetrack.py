@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import fuse_score, iou_pairs
+from ..association import fuse_score
 from ..config import ByteTrackConfig
 from ..structures import Detections
 from .core import State, Tracker
@@ -22,16 +22,13 @@ class ByteTrack(Tracker):
     cfg: ByteTrackConfig
     confirm_on_first_frame = True
 
-    def iou_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, fuse: bool) -> np.ndarray:
-        """IoU distance of the row-paired tracks ``t`` and detections ``d``, score-fused when asked."""
-        cost = 1.0 - iou_pairs(self.predicted[t], dets.boxes[d])
-        if fuse and self.cfg.fuse_score:
-            cost = fuse_score(cost, dets.scores[d])
-        return cost
+    def fused(self, iou_dist: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The IoU distance weighted by detection score when ``fuse_score`` is on."""
+        return fuse_score(iou_dist, scores) if self.cfg.fuse_score else iou_dist
 
     def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Cost of the high-score stages (row-paired); BoT-SORT adds appearance here."""
-        return self.iou_cost(dets, t, d, fuse=True)
+        return self.fused(self.iou_distance(dets, t, d), dets.scores[d])
 
     def associate(self, dets: Detections):
         c = self.cfg
@@ -44,7 +41,7 @@ class ByteTrack(Tracker):
             return self.class_gate(self.first_cost(dets, t, d), t, dets, d)
 
         def second(t, d):
-            return self.class_gate(self.iou_cost(dets, t, d, fuse=False), t, dets, d)
+            return self.gated_iou_distance(dets, t, d)
 
         m1, pool_left, high_left = self.match_overlapping(first, dets, pool, high, c.match_thresh)
         # Only tracks seen in the previous frame may take a low-score detection.

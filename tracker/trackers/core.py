@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ..association import gate, linear_assignment, overlapping_pairs, sparse_assignment
+from ..association import gate, iou_pairs, linear_assignment, overlapping_pairs, sparse_assignment
 from ..config import BaseTrackerConfig
 from ..motion.cmc import CameraMotion, apply_warp
 from ..motion.kalman import KalmanFilter, StateSpace
@@ -300,6 +300,14 @@ class Tracker:
         if not self.cfg.per_class:
             return cost
         return gate(cost, self.class_ids[track_rows] != dets.class_ids[det_rows])
+
+    def iou_distance(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """1 - IoU of the row-paired predicted tracks ``t`` and detections ``d``."""
+        return 1.0 - iou_pairs(self.predicted[t], dets.boxes[d])
+
+    def gated_iou_distance(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """:meth:`iou_distance` with cross-class pairs forbidden in per-class mode: the plain IoU stage cost."""
+        return self.class_gate(self.iou_distance(dets, t, d), t, dets, d)
 
     def match_subset(self, cost_fn, track_rows: np.ndarray, det_rows: np.ndarray, threshold: float):
         """Assign a subset of tracks to a subset of detections with a dense ``cost_fn(track_rows, det_rows)`` (N,M).

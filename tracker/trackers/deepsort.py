@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import gallery_distance, gate, iou_pairs, unused
+from ..association import gallery_distance, gate, unused
 from ..config import DeepSortConfig
 from ..structures import Detections
 from .core import NO_MATCH, FeatureBank, State, Tracker
@@ -56,7 +56,7 @@ class DeepSort(Tracker):
         iou_candidates = np.concatenate([self.rows_in(State.TENTATIVE), just_missed])
 
         def iou_cost(t, d):
-            return self.class_gate(1.0 - iou_pairs(self.predicted[t], dets.boxes[d]), t, dets, d)
+            return self.gated_iou_distance(dets, t, d)
 
         m_iou, _, remaining = self.match_overlapping(iou_cost, dets, iou_candidates, remaining, c.max_iou_distance)
         matches = np.concatenate([cascade, m_iou])
