@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from itertools import repeat
 from pathlib import Path
@@ -358,25 +358,30 @@ def bottom_centers(boxes: np.ndarray) -> np.ndarray:
     return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2.0, boxes[:, 3]], axis=1)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers see it whole or not at all."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = _open_for_writing(tmp)
+def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` for a temporary file beside ``path``, sync it, and move it over ``path`` in one rename:
+    readers see the old file or the new one, each whole. Any OSError is an :class:`OutputError` naming ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        data = memoryview(text.encode("utf-8"))
-        while data:
-            data = data[os.write(fd, data):]
-        os.fsync(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(
             f"cannot write {path}: {exc.strerror or exc}", "Free disk space or choose another --out folder"
         ) from None
     finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", "Choose another --out folder") from None
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """``text`` written to ``path`` with :func:`replace_atomically`."""
+    replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 class SummarySink(Sink):
@@ -452,7 +457,7 @@ class SummarySink(Sink):
         if self._closed:
             return
         self._closed = True
-        _write_atomic(self.path, _csv_text([SUMMARY_HEADER, *self.rows()]))
+        write_atomically(self.path, _csv_text([SUMMARY_HEADER, *self.rows()]))
 
 
 class RunInfoSink(Sink):
@@ -485,7 +490,7 @@ class RunInfoSink(Sink):
         self._save()
 
     def _save(self) -> None:
-        _write_atomic(self.path, json.dumps(self.data, indent=2) + "\n")
+        write_atomically(self.path, json.dumps(self.data, indent=2) + "\n")
 
     def write(self, result: FrameResult) -> None:
         if self._closed:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .config import Config, SmoothingConfig
 from .errors import DataError, OutputError
+from .sinks import replace_atomically
 from .structures import Detections, FrameResult, Tracks
 
 # Columns of a rows array.
@@ -262,20 +263,6 @@ def write_csv(path: Path, rows: np.ndarray, times: np.ndarray, class_names: dict
                                    detections=Detections.empty()))
 
 
-def _replace_atomically(path: Path, write) -> None:
-    """Call ``write(tmp)`` and move the finished file over ``path`` in one step."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {path}: {exc.strerror or exc}", "Check the run folder's permissions and free space"
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _run_fps(times: np.ndarray, frames: np.ndarray) -> float | None:
     """Frame rate implied by a tracks.csv (time_s = frame / fps for file sources); None when undetermined."""
     if len(frames) < 2 or np.ptp(times) <= 0:
@@ -324,13 +311,13 @@ def smooth_run(
 
     for path in present:  # keep the originals first, so a failure below loses nothing
         if keep[path]:
-            _replace_atomically(raw_path(path), lambda tmp, src=path: shutil.copyfile(src, tmp))
+            replace_atomically(raw_path(path), lambda tmp, src=path: shutil.copyfile(src, tmp))
     if csv_path in source:
         order = np.argsort(rows[:, FRAME], kind="stable")
         new_times = np.interp(smoothed[:, FRAME], rows[order, FRAME], times[order]) if len(rows) else np.zeros(0)
-        _replace_atomically(csv_path, lambda tmp: write_csv(tmp, smoothed, new_times, class_names))
+        replace_atomically(csv_path, lambda tmp: write_csv(tmp, smoothed, new_times, class_names))
     if mot_path in source:
-        _replace_atomically(mot_path, lambda tmp: write_mot(tmp, smoothed))
+        replace_atomically(mot_path, lambda tmp: write_mot(tmp, smoothed))
     return {
         "rows_in": len(rows),
         "rows_out": len(smoothed),

@@ -11,7 +11,6 @@ the tuning data. The best ``tracker:`` section is written as a YAML that
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 import yaml
 
 from .config import Config, apply_overrides
-from .errors import ConfigError, OutputError, TrackerError
+from .errors import ConfigError, TrackerError
 from .evaluation import Sequence, find_sequence, score_tracks, sequence_config
 from .structures import Detections, Tracks
 
@@ -288,19 +287,6 @@ def best_yaml(result: TuneResult, prepared: list[Prepared], seed: int) -> str:
     return "\n".join(lines) + "\n" + body
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and one rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", "Choose another --out path") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 # ----- command line ---------------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``tune`` to the ``tracker`` command's subparsers."""
@@ -341,6 +327,8 @@ def run(args: argparse.Namespace) -> int:
 
     prepared = prepare(args.sequences, cfg, video=args.video, log=log)
     result = tune(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
+    from .sinks import write_atomically
+
     write_atomically(out, best_yaml(result, prepared, args.seed))
     print(f"best HOTA {result.hota:.2f} (trial {result.best_trial} of {result.trials}; "
           f"starting config {result.start_hota:.2f}) -> {out}")
