@@ -40,7 +40,7 @@ import numpy as np
 
 from .config import CountingConfig
 from .drawing import draw_counting
-from .sinks import TIME_FORMAT, Sink, TrackState, _csv_text, _TextSink
+from .sinks import TIME_FORMAT, Sink, TrackState, _csv_text, _TextSink, bottom_centers
 from .structures import Tracks
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,11 @@ ANCHORS = ("bottom_center", "center")
 
 def anchor_points(boxes: np.ndarray, anchor: str) -> np.ndarray:
     """(N,2) float64 point of each xyxy box: ``bottom_center`` (where it stands) or ``center``."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    x = (boxes[:, 0] + boxes[:, 2]) / 2.0
     if anchor == "bottom_center":
-        return np.stack([x, boxes[:, 3]], axis=1)
+        return bottom_centers(boxes)
     if anchor == "center":
-        return np.stack([x, (boxes[:, 1] + boxes[:, 3]) / 2.0], axis=1)
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        return (boxes[:, :2] + boxes[:, 2:]) / 2.0
     raise ValueError(f"unknown anchor {anchor!r}; choose one of {ANCHORS}")
 
 
