@@ -260,18 +260,6 @@ class _StopSignals:
             raise KeyboardInterrupt(f"signal {pending}")
 
 
-def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot write to output folder {out}: {exc.strerror}", "Choose another --out folder") from None
-    return out
-
-
 def _write_config(out: Path, cfg: Config) -> None:
     path = out / "config.yaml"
     try:
@@ -298,7 +286,7 @@ def run(
     Everything processed is flushed and the video finalised even when the run is
     stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True) or fails.
     """
-    from .sinks import open_sinks
+    from .sinks import open_sinks, prepare_out_dir
 
     cfg = _resolve_config(config, overrides)
     _check_max_frames(max_frames)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .drawing import track_colors
-from .errors import DataError, SourceError
+from .errors import SourceError
 from .exports import TrackRecords, counts_path, load_tracks, read_counts, read_run_info
-from .sinks import bottom_centers
+from .sinks import bottom_centers, prepare_out_dir
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -222,13 +222,7 @@ def make_plots(
     run = Path(run_dir)
     records = load_tracks(run)
     info = read_run_info(run)
-    out = Path(out_dir) if out_dir is not None else run / PLOTS_DIR
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(
-            f"cannot create plot folder {out}: {exc.strerror or exc}", "Choose another --out folder"
-        ) from None
+    out = prepare_out_dir(out_dir if out_dir is not None else run / PLOTS_DIR)
     background = first_frame(info, source)
     if background is None and info.get("width") and info.get("height"):
         size = (int(info["width"]), int(info["height"]))

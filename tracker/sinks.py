@@ -66,6 +66,19 @@ class StopRequested(KeyboardInterrupt):
     """The user closed the live window or pressed q / Esc; handled like Ctrl-C (a clean stop)."""
 
 
+def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
+    """``out_dir`` created if needed and checked writable (a file written and removed); OutputError otherwise."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write to output folder {out}: {exc.strerror}", "Choose another --out folder") from None
+    return out
+
+
 def _open_for_writing(path: Path) -> int:
     """An unbuffered file descriptor for ``path`` (created, or truncated), creating its folder."""
     try:
@@ -718,13 +731,7 @@ def open_sinks(
     annotated video and the window; with ``counting.enabled`` also counts.csv and crossings.csv,
     and the lines and zones are drawn on the video and window.
     """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot create output folder {out}: {exc.strerror or exc}", "Choose another --out folder"
-        ) from None
+    out = prepare_out_dir(out_dir)
     wants_images = cfg.video or cfg.show
     if wants_images:
         _check_blur_classes(cfg.blur_classes, class_names)

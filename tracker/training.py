@@ -37,6 +37,7 @@ from .appearance.resnet import ReIDNet, load_weights, save_checkpoint
 from .detectors import resolve_device
 from .errors import DataError, ModelError, OutputError
 from .evaluation import Sequence, load_gt
+from .sinks import prepare_out_dir
 # Options and the command line live in a torch-free module (the CLI parser imports it); re-exported here.
 from .training_cli import (  # noqa: F401
     MIN_CROPS_PER_ID,
@@ -434,14 +435,6 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def _prepare_output(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        problem = f"cannot create output folder {out_dir}: {exc.strerror}"
-        raise OutputError(problem, "Give a writable --out DIR") from None
-
-
 def _log(options: TrainOptions, message: str) -> None:
     if options.progress:
         from tqdm import tqdm
@@ -454,10 +447,9 @@ def train(sequences: list[Sequence], options: TrainOptions, out_dir: str | Path)
     from tqdm import tqdm
 
     options.check()
-    out_dir = Path(out_dir)
     device = resolve_device(options.device)
     model = build_model(options)
-    _prepare_output(out_dir)
+    out_dir = prepare_out_dir(out_dir)
     data = load_crops(sequences, options)
     held = split_identities(len(data.identities), options.val_fraction, options.seed)[data.labels]
     if (~held).sum() == 0 or len(np.unique(data.labels[~held])) < MIN_IDS_PER_SIDE:
