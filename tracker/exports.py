@@ -34,7 +34,8 @@ class TrackRecords:
 
     frame: (N,) int64, 0-based; time_s: (N,) float64 (NaN when the file has none, e.g. MOT
     without fps); track_id: (N,) int64; class_id: (N,) int64 (-1 unknown); class_name: (N,)
-    str ("" unknown); score: (N,) float32; boxes: (N,4) float32 xyxy pixels.
+    str ("" unknown); score: (N,) float64; boxes: (N,4) float64 xyxy pixels (float64 holds the files'
+    decimals exactly: float32 cannot, e.g. 1234.57).
     """
 
     frame: np.ndarray
@@ -51,8 +52,8 @@ class TrackRecords:
         self.track_id = np.asarray(self.track_id, np.int64).reshape(-1)
         self.class_id = np.asarray(self.class_id, np.int64).reshape(-1)
         self.class_name = np.asarray(self.class_name, str).reshape(-1)
-        self.score = np.asarray(self.score, np.float32).reshape(-1)
-        self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        self.score = np.asarray(self.score, np.float64).reshape(-1)
+        self.boxes = np.asarray(self.boxes, np.float64).reshape(-1, 4)
         n = len(self.frame)
         for f in fields(self):
             if len(getattr(self, f.name)) != n:
@@ -152,8 +153,8 @@ def _columns(path, rows: list[list[str]], header: Sequence[str], types: dict[str
 def read_csv(path: str | os.PathLike) -> TrackRecords:
     """Read a ``tracks.csv``."""
     rows = _read_table(path, CSV_HEADER, "tracks CSV")
-    types = dict(frame=np.int64, time_s=np.float64, track_id=np.int64, class_id=np.int64, score=np.float32,
-                 x1=np.float32, y1=np.float32, x2=np.float32, y2=np.float32)
+    types = dict(frame=np.int64, time_s=np.float64, track_id=np.int64, class_id=np.int64, score=np.float64,
+                 x1=np.float64, y1=np.float64, x2=np.float64, y2=np.float64)
     c = _columns(path, rows, CSV_HEADER, types)
     return TrackRecords(
         frame=c["frame"], time_s=c["time_s"], track_id=c["track_id"], class_id=c["class_id"],

@@ -18,7 +18,6 @@ applies it when ``smoothing.enabled`` is true (``tracker track --smooth``).
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 from pathlib import Path
@@ -42,8 +41,6 @@ MIN_SIZE_PX = 1.0  # smoothed widths and heights never fall below one pixel
 INIT_STD_VELOCITY = 10.0
 
 RAW_SUFFIX = ".raw"  # tracks.csv -> tracks.raw.csv
-CSV_COLUMNS = ("frame", "time_s", "track_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2")
-MOT_COLUMNS = 7  # frame, id, left, top, width, height, score; the rest are unused world coordinates
 
 
 # ----- conversions ---------------------------------------------------------------------------
@@ -201,44 +198,28 @@ def raw_path(path: Path) -> Path:
     return path.with_name(path.stem + RAW_SUFFIX + path.suffix)
 
 
+def _rows(records) -> np.ndarray:
+    """A :class:`~tracker.exports.TrackRecords` as a rows array."""
+    return np.column_stack(
+        [records.frame, records.track_id, records.class_id, records.score, records.boxes]
+    ).astype(np.float64).reshape(-1, ROW_WIDTH)
+
+
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
-    """A run's tracks.csv as (rows, time_s per row, class id -> name)."""
-    try:
-        with open(path, newline="") as f:
-            lines = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}", "Pass a tracks.csv written by `tracker track`") from None
-    if not lines or tuple(lines[0]) != CSV_COLUMNS:
-        raise DataError(f"{path} does not start with the header {','.join(CSV_COLUMNS)}",
-                        "Pass a tracks.csv written by `tracker track`")
-    body = [line for line in lines[1:] if line]
-    if not body:
-        return np.zeros((0, ROW_WIDTH)), np.zeros(0), {}
-    if any(len(line) != len(CSV_COLUMNS) for line in body):
-        bad = next(i for i, line in enumerate(lines) if line and len(line) != len(CSV_COLUMNS))
-        raise DataError(f"{path} line {bad + 1}: expected {len(CSV_COLUMNS)} values", "Fix or delete the row")
-    table = np.array(body, dtype=object)
-    try:
-        numbers = table[:, [0, 1, 2, 3, 5, 6, 7, 8, 9]].astype(np.float64)
-    except ValueError:
-        raise DataError(f"{path} has a non-numeric value in a numeric column", "Fix or delete the row") from None
-    rows = numbers[:, [0, 2, 3, 4, 5, 6, 7, 8]]
-    names = dict(zip(rows[:, CLASS].astype(np.int64).tolist(), table[:, 4].tolist()))
-    return rows, numbers[:, 1], names
+    """A run's tracks.csv (read by :func:`tracker.exports.read_csv`) as (rows, time_s per row, class id -> name)."""
+    from .exports import read_csv as read_records
+
+    records = read_records(path)
+    return _rows(records), records.time_s, dict(zip(records.class_id.tolist(), records.class_name.tolist()))
 
 
 def read_mot(path: Path) -> np.ndarray:
-    """A MOTChallenge tracks.txt as rows (0-based frames, class 0)."""
-    try:
-        lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
-        if not lines:  # a run that reported no tracks
-            return np.zeros((0, ROW_WIDTH))
-        data = np.loadtxt(lines, delimiter=",", ndmin=2, usecols=range(MOT_COLUMNS))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {exc}", "Pass a tracks.txt written by `tracker track`") from None
-    boxes = data[:, 2:6].copy()
-    boxes[:, 2:] += boxes[:, :2]
-    return np.column_stack([data[:, 0] - 1, data[:, 1], np.zeros(len(data)), data[:, 6], boxes])
+    """A MOTChallenge tracks.txt (read by :func:`tracker.exports.read_mot`) as rows; MOT has no class: class 0."""
+    from .exports import read_mot as read_records
+
+    rows = _rows(read_records(path))
+    rows[:, CLASS] = 0
+    return rows
 
 
 def write_mot(path: Path, rows: np.ndarray) -> None:
