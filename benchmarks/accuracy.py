@@ -11,30 +11,20 @@ tracker's update time alone (detection excluded).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 from common import ROOT, cached_detections, machine, markdown_table, sequences  # noqa: F401
 
 from tracker.config import load_config
-from tracker.evaluation import score
-from tracker.structures import Detections, FrameResult, Tracks
+from tracker.evaluation import score_tracks
+from tracker.structures import Detections, Tracks
 from tracker.trackers import build_tracker
 
 OURS = ["sort", "deepsort", "bytetrack", "botsort"]
 ULTRALYTICS = ["ul-bytetrack", "ul-botsort", "ul-botsort-reid"]
 COLUMNS = ["sequence", "tracker", "HOTA", "MOTA", "IDF1", "IDSW", "ms/frame"]
-
-
-def write_mot(path: Path, frames: list[Tracks]) -> None:
-    from tracker.sinks import MotSink
-
-    with MotSink(path) as sink:
-        for i, tracks in enumerate(frames):
-            sink.write(FrameResult(frame_index=i, time_s=0.0, tracks=tracks, detections=Detections.empty()))
 
 
 def run_ours(name: str, cached, overrides: list[str]) -> tuple[list[Tracks], float]:
@@ -94,21 +84,17 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seq, detector in sequences(args.sequences):
-            cached = cached_detections(seq, detector)
-            for name in args.trackers:
-                if name in OURS:
-                    frames, ms = run_ours(name, cached, args.overrides)
-                else:
-                    frames, ms = run_ultralytics(name, cached)
-                path = Path(tmp) / f"{seq.name}-{name}.txt"
-                write_mot(path, frames)
-                metrics = score([seq], {seq.name: path})[seq.name]
-                row = {"sequence": seq.name, "tracker": name, **metrics, "ms/frame": ms}
-                rows.append(row)
-                print(f"{seq.name:16s} {name:16s} HOTA {row['HOTA']:5.1f} IDF1 {row['IDF1']:5.1f} "
-                      f"MOTA {row['MOTA']:5.1f} IDSW {row['IDSW']:3d} {ms:6.2f} ms", flush=True)
+    for seq, detector in sequences(args.sequences):
+        cached = cached_detections(seq, detector)
+        for name in args.trackers:
+            if name in OURS:
+                frames, ms = run_ours(name, cached, args.overrides)
+            else:
+                frames, ms = run_ultralytics(name, cached)
+            row = {"sequence": seq.name, "tracker": name, **score_tracks(seq, frames), "ms/frame": ms}
+            rows.append(row)
+            print(f"{seq.name:16s} {name:16s} HOTA {row['HOTA']:5.1f} IDF1 {row['IDF1']:5.1f} "
+                  f"MOTA {row['MOTA']:5.1f} IDSW {row['IDSW']:3d} {ms:6.2f} ms", flush=True)
 
     print()
     print(f"Machine: {machine()}")

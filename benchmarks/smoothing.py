@@ -12,15 +12,13 @@ smoother) with ``configs/default.yaml``'s ``smoothing:`` values (or ``--set``).
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from common import cached_detections, machine, markdown_table, sequences
 
 from accuracy import run_ours
 from tracker.config import load_config
-from tracker.evaluation import score
-from tracker.smoothing import interpolate_gaps, rows_from_tracks, smooth_tracks, write_mot
+from tracker.evaluation import score_tracks
+from tracker.smoothing import interpolate_gaps, rows_from_tracks, smooth_tracks, tracks_by_frame
 
 COLUMNS = ["sequence", "output", "HOTA", "DetA", "AssA", "IDF1", "MOTA", "IDSW"]
 TRACKER = "botsort"
@@ -35,24 +33,22 @@ def main() -> None:
     print(f"smoothing: {cfg}")
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seq, detector in sequences(args.sequences):
-            cached = cached_detections(seq, detector)
-            frames, _ = run_ours(TRACKER, cached, [])
-            raw = rows_from_tracks(frames)
-            fps = seq.fps or 30.0  # as run_ours
-            variants = {
-                "raw": raw,
-                f"interpolated (max_gap {cfg.max_gap})": interpolate_gaps(raw, cfg.max_gap),
-                "smoothed (interpolated + RTS)": smooth_tracks(raw, cfg, fps),
-            }
-            for label, variant in variants.items():
-                path = Path(tmp) / f"{seq.name}.txt"
-                write_mot(path, variant)
-                row = {"sequence": seq.name, "output": label, **score([seq], {seq.name: path})[seq.name]}
-                rows.append(row)
-                print(f"{seq.name:16s} {label:32s} HOTA {row['HOTA']:5.2f} IDF1 {row['IDF1']:5.2f} "
-                      f"MOTA {row['MOTA']:5.2f} IDSW {row['IDSW']:3d}", flush=True)
+    for seq, detector in sequences(args.sequences):
+        cached = cached_detections(seq, detector)
+        frames, _ = run_ours(TRACKER, cached, [])
+        raw = rows_from_tracks(frames)
+        fps = seq.fps or 30.0  # as run_ours
+        variants = {
+            "raw": raw,
+            f"interpolated (max_gap {cfg.max_gap})": interpolate_gaps(raw, cfg.max_gap),
+            "smoothed (interpolated + RTS)": smooth_tracks(raw, cfg, fps),
+        }
+        for label, variant in variants.items():
+            indices, tracks = zip(*tracks_by_frame(variant))
+            row = {"sequence": seq.name, "output": label, **score_tracks(seq, list(tracks), list(indices))}
+            rows.append(row)
+            print(f"{seq.name:16s} {label:32s} HOTA {row['HOTA']:5.2f} IDF1 {row['IDF1']:5.2f} "
+                  f"MOTA {row['MOTA']:5.2f} IDSW {row['IDSW']:3d}", flush=True)
     print()
     print(f"Machine: {machine()}")
     print(markdown_table(rows, COLUMNS))
