@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from common import CACHE, ROOT, SHARED, machine, markdown_table
+from common import CACHE, ROOT, SHARED, machine, markdown_table, write_section
 
 import torch  # noqa: E402
 
@@ -43,7 +43,6 @@ from tracker.training import (  # noqa: E402
     COL_BOX, COL_FRAME, COL_ID, TrainOptions, read_frames, spread_sample, train, usable_rows,
 )  # fmt: skip
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## Appearance (benchmarks/appearance.py)"
 TIMING_CROPS = 20  # crops per batched call, and single-crop calls, in the timing test
 TIMING_REPEATS = 9  # timed rounds; the median is reported
@@ -164,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resnet-weights", type=Path, help="a train-reid checkpoint (default: train on TUD-Campus)")
     parser.add_argument("--epochs", type=int, help=f"train-reid epochs if training here (default {TUD_OPTIONS.epochs})")
     parser.add_argument("--crops-per-id", type=int, default=40, help="PETS09 crops per identity (default 40)")
-    parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS.name}")
+    parser.add_argument("--no-write", action="store_true", help="do not write the table into RESULTS.md")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         raise SystemExit(f"shared data not found at {SHARED}")
@@ -239,12 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n".join(lines)
     print(report)
     if not args.no_write:
-        section = f"\n{HEADING}\n\n{date.today().isoformat()}, {machine()}, torch {torch.__version__}, " \
-                  f"{platform.system()}\n\n{report}\n"  # fmt: skip
-        title = "" if RESULTS.is_file() else "# Benchmark results\n"
-        with RESULTS.open("a", encoding="utf-8") as handle:
-            handle.write(title + section)  # one append: others may add their sections to the same file
-        print(f"appended to {RESULTS}", file=sys.stderr)
+        write_section(HEADING, f"{date.today().isoformat()}, {machine()}, torch {torch.__version__}, "
+                               f"{platform.system()}\n\n{report}")
     return 0
 
 

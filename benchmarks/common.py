@@ -129,3 +129,20 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def write_section(heading: str, body: str) -> None:
+    """Replace the section ``heading`` of RESULTS.md with ``body`` (or append it), leaving the others alone."""
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmark results\n"
+    section = f"{heading}\n\n{body.strip()}\n"
+    start = old.find(heading)
+    if start < 0:
+        new = old.rstrip("\n") + "\n\n" + section
+    else:
+        end = old.find("\n## ", start + len(heading))
+        new = old[:start] + section + ("" if end < 0 else old[end:])
+    RESULTS.write_text(new, encoding="utf-8")
+    print(f"wrote {heading!r} into {RESULTS}", file=sys.stderr)

@@ -42,11 +42,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import ROOT, SHARED, machine, markdown_table
+from common import ROOT, SHARED, machine, markdown_table, write_section
 
 SAMPLE = ROOT / "samples" / "pets09_s2l1_150.mp4"
 VTEST = SHARED / "vtest.avi"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Pipeline (benchmarks/pipeline.py)"
 UL_IMGSZ = 640  # the fall-detection YOLOv8s was trained at 640
 UL_CONF = 0.1  # Ultralytics' track default (its trackers need low-score boxes); ours is 0.1 too
@@ -302,7 +301,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help=f"sample clip only, {QUICK_FRAMES} / {QUICK_UL_FRAMES} frames")
     ap.add_argument("--repeat", type=int, default=1, help="runs per row; the table shows the fastest (default 1)")
     ap.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), help="measure only these rows")
-    ap.add_argument("--write", action="store_true", help=f"put the table into {RESULTS.name} (replacing its section)")
+    ap.add_argument("--write", action="store_true", help="put the table into RESULTS.md (replacing its section)")
     ap.add_argument("--row", choices=list(ROWS), help=argparse.SUPPRESS)  # child process: one row
     ap.add_argument("--source", help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)
@@ -331,21 +330,7 @@ def main() -> None:
     text = "\n".join([header, "", markdown_table(rows, cols), ""] + [f"- {v}" for v in verdicts])
     print(text)
     if args.write:
-        write_section(text)
-
-
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or append it), leaving the others alone."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmark results\n"
-    section = f"{SECTION}\n\n`python benchmarks/pipeline.py`\n\n{text}\n"
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + section
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + section + ("" if end < 0 else old[end:])
-    RESULTS.write_text(new, encoding="utf-8")
-    print(f"wrote {SECTION!r} into {RESULTS}", file=sys.stderr)
+        write_section(SECTION, f"`python benchmarks/pipeline.py`\n\n{text}")
 
 
 if __name__ == "__main__":
