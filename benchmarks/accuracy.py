@@ -19,7 +19,7 @@ from common import ROOT, cached_detections, machine, markdown_table, sequences  
 
 from tracker.config import load_config
 from tracker.evaluation import score_tracks
-from tracker.structures import Detections, Tracks
+from tracker.structures import Tracks
 from tracker.trackers import build_tracker
 
 OURS = ["sort", "deepsort", "bytetrack", "botsort"]
@@ -33,10 +33,8 @@ def run_ours(name: str, cached, overrides: list[str]) -> tuple[list[Tracks], flo
     tr = build_tracker(cfg, fps=fps)
     out, spent = [], 0.0
     for d in cached.detections:
-        if not tr.uses_appearance:
-            d = Detections(boxes=d.boxes, scores=d.scores, class_ids=d.class_ids)
         t0 = time.perf_counter()
-        out.append(tr.update(d))
+        out.append(tr.replay(d))
         spent += time.perf_counter() - t0
     return out, 1000 * spent / len(out)
 

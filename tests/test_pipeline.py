@@ -59,9 +59,11 @@ class ColourEmbedder:
 
     def __init__(self):
         self.threads: set[str] = set()
+        self.crops = 0
 
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         self.threads.add(threading.current_thread().name)
+        self.crops += len(boxes)
         out = np.zeros((len(boxes), self.dim), np.float32)
         h, w = image.shape[:2]
         for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, int)):
@@ -124,7 +126,8 @@ def sequential_tracks(cfg, embedder, max_frames: int | None = None) -> list[tupl
             dets = detector.detect([frame.image], [frame.index])[0]
             if embedder is not None:
                 dets.embeddings = embedder.embed(frame.image, dets.boxes)
-            tracks = tracker.update(dets, frame.image, dt=_time_step(previous, frame, fps, False))
+            # replay hands an on-demand tracker the rows it asks for, as the pipeline embeds them
+            tracks = tracker.replay(dets, frame.image, dt=_time_step(previous, frame, fps, False))
             previous = frame
             out.append(_key(frame.index, tracks))
     return out
@@ -138,11 +141,15 @@ def _key(frame_index: int, tracks) -> tuple:
 
 
 @pytest.mark.parametrize(
-    "batch_size, queue_size", [(1, 1), (1, 4), (3, 2), (8, 16)], ids=["b1q1", "b1q4", "b3q2", "b8q16"]
+    "batch_size, queue_size, on_demand",
+    [(1, 1, True), (1, 4, False), (3, 2, True), (8, 16, False)],
+    ids=["b1q1-on-demand", "b1q4", "b3q2-on-demand", "b8q16"],
 )
-def test_overlapped_tracks_equal_sequential_tracks(det_file, batch_size, queue_size):
-    cfg = config(det_file, **{"detector.batch_size": batch_size, "pipeline.queue_size": queue_size})
-    reference = sequential_tracks(cfg, ColourEmbedder())
+def test_overlapped_tracks_equal_sequential_tracks(det_file, batch_size, queue_size, on_demand):
+    cfg = config(det_file, **{"detector.batch_size": batch_size, "pipeline.queue_size": queue_size,
+                              "tracker.embed_on_demand": on_demand})  # fmt: skip
+    all_crops = ColourEmbedder()
+    reference = sequential_tracks(cfg, all_crops)
     embedder = ColourEmbedder()
     detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)))
     got = [_key(r.frame_index, r.tracks) for r in track(SAMPLE_VIDEO, cfg, detector=detector, embedder=embedder)]
@@ -150,8 +157,13 @@ def test_overlapped_tracks_equal_sequential_tracks(det_file, batch_size, queue_s
     assert [g[0] for g in got] == list(range(SAMPLE_FRAMES))  # in frame order
     assert got == reference  # same ids and boxes, frame by frame
     assert max(detector.batch_sizes) == batch_size and detector.frames == SAMPLE_FRAMES
-    # detection and embedding ran off the caller's thread
-    assert detector.threads == embedder.threads == {"tracker-detect"}
+    # detection ran off the caller's thread; embedding too, unless the tracker asks for crops as it tracks
+    assert detector.threads == {"tracker-detect"}
+    if on_demand:
+        assert embedder.threads == {"MainThread"}
+        assert 0 < embedder.crops < all_crops.crops / 2
+    else:
+        assert embedder.threads == {"tracker-detect"} and embedder.crops == all_crops.crops
     assert not wait_for_no_pipeline_threads()
 
 
@@ -400,10 +412,10 @@ def test_numpy_crop_normalisation_matches_torch():
 
 
 def test_empty_detections_get_empty_embeddings(det_file, tmp_path):
-    """Frames with no detection still reach the tracker with a (0, dim) embedding array."""
+    """Embedded ahead of tracking, frames with no detection still reach the tracker with a (0, dim) embedding array."""
     det = tmp_path / "det.txt"
     det.write_text("1,-1,10,10,40,90,0.9,-1,-1,-1\n")  # one box on the first frame, nothing after
-    cfg = config(det)
+    cfg = config(det, **{"tracker.embed_on_demand": False})
     results = list(track(SAMPLE_VIDEO, cfg, max_frames=3, embedder=ColourEmbedder()))
     assert [len(r.detections) for r in results] == [1, 0, 0]
     assert all(r.detections.embeddings.shape == (len(r.detections), ColourEmbedder.dim) for r in results)

@@ -150,11 +150,12 @@ def test_class_follows_majority_of_detections():
     assert t.class_ids.tolist() == [0]  # four votes for 0, three for 2
 
 
-@pytest.mark.parametrize("name", ["botsort", "deepsort"])
-def test_two_people_crossing_keep_their_ids(name):
+@pytest.mark.parametrize("name, on_demand", [("botsort", True), ("botsort", False), ("deepsort", None)],
+                         ids=["botsort-on-demand", "botsort", "deepsort"])  # fmt: skip
+def test_two_people_crossing_keep_their_ids(name, on_demand):
     """Two walkers meet, overlap fully and turn back: motion alone predicts they pass
     through each other (an ID swap); appearance must decide who is who."""
-    tr = make(name, n_init=1)
+    tr = make(name, n_init=1, **({} if on_demand is None else {"embed_on_demand": on_demand}))
     app = unit([[1, 0.1, 0, 0], [0, 0.1, 1, 0]])
     first_ids = None
     for f in range(40):
@@ -163,13 +164,97 @@ def test_two_people_crossing_keep_their_ids(name):
         boxes = np.array([box_at(xa, 200), box_at(xb, 204)], np.float32)
         # near the crossing the detector's boxes are noisy and the order shuffles
         order = [1, 0] if f % 2 else [0, 1]
-        t = tr.update(dets(boxes[order], emb=app[order]))
+        t = tr.replay(dets(boxes[order], emb=app[order]))  # on demand: only the crops it asks for
         who = {int(tid): order[di] for tid, di in zip(t.track_ids, t.det_index) if di >= 0}
         if first_ids is None:
             first_ids = {v: k for k, v in who.items()}
         for tid, person in who.items():
             assert first_ids[person] == tid, f"frame {f}: track {tid} took person {person}"
     assert len(first_ids) == 2
+    if on_demand:  # apart they are embedded once a second at most; together, every frame
+        assert 0 < tr.embedded_detections < 2 * 40 * 0.6
+
+
+# ---- BoT-SORT embedding on demand ----------------------------------------------------------------------------------
+
+
+class Recorder:
+    """``embed(rows)`` for Tracker.update: returns the given embeddings' rows and records which were asked for."""
+
+    def __init__(self, embeddings):
+        self.embeddings = np.asarray(embeddings, np.float32)
+        self.asked: list[int] = []
+
+    def __call__(self, rows):
+        self.asked = sorted(np.asarray(rows).tolist())
+        return self.embeddings[rows]
+
+
+def test_on_demand_embeds_only_where_appearance_can_decide():
+    tr = make("botsort", feature_refresh_s=1.0, n_init=1)  # FPS 10: a feature is refreshed after 10 frames
+    look = unit(np.eye(6)[:, :4] + 0.1)
+    step = tr.update
+
+    def frame(boxes, scores, looks):
+        rec = Recorder(look[looks])
+        step(dets(boxes, scores=np.asarray(scores, np.float32)), embed=rec)
+        return rec.asked
+
+    # new tracks get their first feature; a low-score detection is never embedded
+    assert frame([box_at(100, 200), box_at(400, 200), box_at(700, 200)], [0.9, 0.9, 0.2], [0, 1, 2]) == [0, 1]
+    # each alone with its own track, features fresh: nothing to embed
+    assert frame([box_at(104, 200), box_at(404, 200)], [0.9, 0.9], [0, 1]) == []
+    # far from the predicted box (IoU about 0.3): IoU alone would reject the pair, appearance can still match it
+    assert frame([box_at(128, 200), box_at(408, 200)], [0.5, 0.9], [0, 1]) == [0]
+    # a second person next to the first: both boxes touch the first track, identities could swap
+    assert frame([box_at(134, 200), box_at(412, 200), box_at(158, 205)], [0.9, 0.9, 0.9], [0, 1, 3]) == [0, 2]
+    # walking alone again (frames 5-16): the first walker jumped away and starts a new track; each feature is
+    # refreshed once it is 10 frames old (the second walker's dates from frame 1, the new track's from frame 5)
+    asked = {f: frame([box_at(300 + 5 * f, 400), box_at(416 + 4 * f, 200)], [0.9, 0.9], [0, 1]) for f in range(12)}
+    assert {f: rows for f, rows in asked.items() if rows} == {0: [0], 6: [1], 10: [0]}
+    assert tr.embedded_detections == 2 + 0 + 1 + 2 + 3
+
+
+def test_on_demand_rows_are_the_callers_rows():
+    """Invalid detections are dropped before association: the rows asked for still index the caller's array."""
+    tr = make("botsort")
+    rec = Recorder(unit(np.ones((3, 4))))
+    boxes = [[np.nan, 0, 10, 10], box_at(100, 100), [50, 50, 40, 40]]  # NaN and zero-size boxes are invalid
+    t = tr.update(dets(boxes), embed=rec)
+    assert rec.asked == [1]
+    assert t.det_index.tolist() == [1] and tr.features.known.tolist() == [True]
+
+
+def test_track_without_feature_is_matched_on_iou_alone():
+    """A track born without an embedding (the embedder asked for nothing) has unknown appearance: no veto."""
+    tr = make("botsort", appearance_reject_thresh=0.01)
+    tr.update(dets([box_at(100, 100)]))  # no embeddings at all: born without a feature
+    rec = Recorder(unit([[1.0, 0, 0, 0]]))
+    t = tr.update(dets([box_at(102, 100)]), embed=rec)
+    assert rec.asked == [0]  # its feature is missing: asked for
+    assert t.track_ids.tolist() == [1] and tr.features.known.tolist() == [True]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_on_demand_equals_embedding_everything_when_every_choice_is_asked_for(seed):
+    """With features refreshed every frame and no low-score detections, on demand embeds every detection that
+    can reach a track or start one: the tracks must be those of embedding every detection."""
+    rng = np.random.default_rng(seed)
+    full = make("botsort", embed_on_demand=False)
+    lazy = make("botsort", embed_on_demand=True, feature_refresh_s=0.0)
+    people = rng.uniform([0, 0], [600, 400], size=(12, 2))
+    velocity = rng.normal(0, 6, size=(12, 2))
+    looks = unit(rng.normal(size=(12, 8)))
+    for f in range(40):
+        people += velocity
+        seen = np.flatnonzero(rng.random(12) > 0.15)
+        xy = people[seen] + rng.normal(0, 2, size=(len(seen), 2))
+        boxes = np.concatenate([xy, xy + [40, 100]], axis=1)
+        d = dets(boxes, scores=rng.uniform(0.4, 1.0, len(seen)).astype(np.float32),
+                 emb=unit(looks[seen] + rng.normal(0, 0.2, size=(len(seen), 8))))  # fmt: skip
+        a, b = full.update(d), lazy.replay(d)
+        assert a.track_ids.tolist() == b.track_ids.tolist() and a.det_index.tolist() == b.det_index.tolist()
+        np.testing.assert_array_equal(a.boxes, b.boxes)
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -111,12 +111,12 @@ class Session:
         while self._stages:
             self._stages.pop().close()
 
-    def _detected(self, frames, batch_size: int) -> Iterator[tuple]:
-        """(frame, detections with embeddings) in source order; runs in the detection worker thread."""
+    def _detected(self, frames, batch_size: int, embed: bool) -> Iterator[tuple]:
+        """(frame, detections, with embeddings when ``embed``) in source order; runs in the detection worker thread."""
         for batch in _batches(frames, batch_size):
             detections = self.detector.detect([f.image for f in batch], [f.index for f in batch])
             for frame, dets in zip(batch, detections):
-                if self.embedder is not None:
+                if embed:
                     dets.embeddings = (
                         self.embedder.embed(frame.image, dets.boxes)
                         if len(dets)
@@ -124,21 +124,31 @@ class Session:
                     )
                 yield frame, dets
 
-    def results(self, keep_images: bool = False, max_frames: int | None = None) -> Iterator[FrameResult]:
+    def _embedding(self, image: np.ndarray, boxes: np.ndarray):
+        """``embed(rows)`` for the tracker: embeddings of the crops of ``boxes[rows]`` in ``image``."""
+        return lambda rows: self.embedder.embed(image, boxes[rows])
+
+    def results(self, keep_images: bool = False, max_frames: int | None = None,
+                embed_all: bool = False) -> Iterator[FrameResult]:  # fmt: skip
         """One FrameResult per frame of the source, in order; at most ``max_frames`` of them when given.
 
         Detection and embedding run in a worker thread up to ``pipeline.queue_size`` frames ahead
         (files, in batches of ``detector.batch_size``); live sources go frame by frame with one
         frame in flight, so latency stays bounded while the source drops stale frames. Tracking
-        runs here, in the caller's thread, in frame order. A worker error is raised here as it was
-        raised there; the worker is stopped however iteration ends.
+        runs here, in the caller's thread, in frame order. A tracker that embeds on demand
+        (BoT-SORT's ``embed_on_demand``) asks for the crops it needs during its update instead, so
+        the detections it is given carry no embeddings, unless ``embed_all`` (every detection is
+        embedded in the worker, as tuning needs). A worker error is raised here as it was raised
+        there; the worker is stopped however iteration ends.
         """
         _check_max_frames(max_frames)
         live = self.info.is_live
         batch_size = 1 if live else self.cfg.detector.batch_size
         queue_size = LIVE_QUEUE_SIZE if live else self.cfg.pipeline.queue_size
         frames = self.source if max_frames is None else itertools.islice(self.source, max_frames)
-        stage = Stage("detect", lambda: self._detected(frames, batch_size), queue_size)
+        on_demand = self.embedder is not None and self.tracker.embeds_on_demand and not embed_all
+        embed_ahead = self.embedder is not None and not on_demand
+        stage = Stage("detect", lambda: self._detected(frames, batch_size, embed_ahead), queue_size)
         self._stages.append(stage)
         previous = None
         try:
@@ -146,7 +156,8 @@ class Session:
                 dt = _time_step(previous, frame, self.fps, live)
                 previous = frame
                 started = time.perf_counter()
-                tracks = self.tracker.update(dets, frame.image, dt=dt)
+                embed = self._embedding(frame.image, dets.boxes) if on_demand else None
+                tracks = self.tracker.update(dets, frame.image, dt=dt, embed=embed)
                 self.last_tracker_seconds = time.perf_counter() - started
                 yield FrameResult(
                     frame_index=frame.index,

@@ -159,7 +159,7 @@ def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) 
             recorder = session.tracker.cmc = _RecordMotion(session.tracker.cmc)
         detections, indices = [], []
         try:
-            for result in session.results():
+            for result in session.results(embed_all=True):  # replay hands them over as the run would
                 if len(detections) >= seq.length:
                     break
                 detections.append(result.detections)
@@ -194,7 +194,7 @@ def run_tracker(tracker_cfg, prepared: Prepared) -> list[Tracks]:
     if prepared.warps is not None:
         tracker.cmc = _ReplayMotion(prepared.warps)
         image = NO_IMAGE
-    return [tracker.update(d, image, dt) for d, dt in zip(prepared.detections, prepared.time_steps.tolist())]
+    return [tracker.replay(d, image, dt) for d, dt in zip(prepared.detections, prepared.time_steps.tolist())]
 
 
 def evaluate(tracker_cfg, prepared: list[Prepared]) -> dict[str, dict]:

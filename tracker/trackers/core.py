@@ -15,6 +15,8 @@ once. Removed rows are dropped from the arrays, so memory stays bounded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from enum import IntEnum
 from functools import lru_cache
 
@@ -30,6 +32,8 @@ from ..structures import Detections, Tracks
 log = logging.getLogger(__name__)
 
 NO_MATCH = np.zeros((0, 2), np.int64)
+
+Embed = Callable[[np.ndarray], np.ndarray]  # rows of the caller's detections -> their (K,D) embeddings
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +53,8 @@ class FeatureBank:
     ``budget == 1`` with ``ema_alpha`` keeps one exponentially smoothed feature
     (BoT-SORT); ``budget > 1`` keeps a ring buffer of the latest features
     (DeepSORT's gallery). ``alpha == 0`` with budget 1 keeps the latest feature.
+    A track may have no feature yet (``known`` is False): trackers that embed on
+    demand start some tracks without one.
     """
 
     def __init__(self, budget: int, ema_alpha: float = 0.0):
@@ -57,34 +63,46 @@ class FeatureBank:
         self.gallery: np.ndarray | None = None  # (T,K,D)
         self.counts = np.zeros(0, np.int64)  # filled slots per track
         self.cursor = np.zeros(0, np.int64)  # next slot to write per track
+        self.stamp = np.zeros(0, np.int64)  # frame of each track's latest feature
 
     @property
     def ready(self) -> bool:
         return self.gallery is not None
 
     @property
+    def known(self) -> np.ndarray:
+        """(T,) whether each track has at least one feature."""
+        return self.counts > 0
+
+    @property
     def smoothed(self) -> np.ndarray:
         """(T,D) the single feature of each track (budget 1)."""
         return self.gallery[:, 0, :]
 
-    def append_rows(self, features: np.ndarray | None, n: int) -> None:
-        """Add ``n`` new tracks, with their first feature when there is one."""
-        has = features is not None
-        if has and self.gallery is None:
+    def append_rows(self, features: np.ndarray | None, n: int, frame: int = 0, known: np.ndarray | None = None) -> None:
+        """Add ``n`` new tracks with their first feature; rows where ``known`` is False (default: all True
+        when there are features) start without one."""
+        if features is None:
+            known = np.zeros(n, bool)
+        elif known is None:
+            known = np.ones(n, bool)
+        if features is not None and self.gallery is None:
             self.gallery = np.zeros((len(self.counts), self.budget, features.shape[1]), np.float32)
         if self.gallery is not None:
             rows = np.zeros((n,) + self.gallery.shape[1:], np.float32)
-            if has:
-                rows[:, 0] = features
+            if features is not None:
+                rows[known, 0] = features[known]
             self.gallery = np.concatenate([self.gallery, rows])
-        self.counts = np.concatenate([self.counts, np.full(n, int(has), np.int64)])
-        self.cursor = np.concatenate([self.cursor, np.full(n, int(has) % self.budget, np.int64)])
+        self.counts = np.concatenate([self.counts, known.astype(np.int64)])
+        self.cursor = np.concatenate([self.cursor, known.astype(np.int64) % self.budget])
+        self.stamp = np.concatenate([self.stamp, np.full(n, frame, np.int64)])
 
-    def update(self, rows: np.ndarray, features: np.ndarray | None) -> None:
+    def update(self, rows: np.ndarray, features: np.ndarray | None, frame: int = 0) -> None:
         if features is None or len(rows) == 0:
             return
-        if self.gallery is None:  # tracks were born without embeddings
-            return
+        if self.gallery is None:  # every track so far was born without a feature
+            self.gallery = np.zeros((len(self.counts), self.budget, features.shape[1]), np.float32)
+        self.stamp[rows] = frame
         if self.budget == 1:
             old = self.gallery[rows, 0]
             fresh = self.counts[rows] == 0
@@ -99,7 +117,7 @@ class FeatureBank:
         self.counts[rows] = np.minimum(self.counts[rows] + 1, self.budget)
 
     def keep(self, mask: np.ndarray) -> None:
-        self.counts, self.cursor = self.counts[mask], self.cursor[mask]
+        self.counts, self.cursor, self.stamp = self.counts[mask], self.cursor[mask], self.stamp[mask]
         if self.gallery is not None:
             self.gallery = self.gallery[mask]
 
@@ -108,6 +126,7 @@ class Tracker:
     """Base tracker: shared parts and the update loop. Subclasses implement :meth:`associate`."""
 
     uses_appearance = False  # whether detections need embeddings
+    embeds_on_demand = False  # whether it asks for a subset through update(embed=...) rather than all of them
     confirm_on_first_frame = False  # ByteTrack-style trackers confirm tracks born on the first frame
 
     def __init__(self, cfg: BaseTrackerConfig, fps: float, num_classes: int = 1):
@@ -123,6 +142,8 @@ class Tracker:
         self.frame_count = 0
         self._next_id = 1  # per instance: two trackers never share a counter
         self.invalid_detections = 0
+        self.embedded_detections = 0  # detections embedded on request (``update(embed=...)``)
+        self.embedded = np.zeros(0, bool)  # this frame: which (valid) detections carry an embedding
         self._num_classes = max(1, num_classes)
         self._alloc(0)
 
@@ -155,19 +176,32 @@ class Tracker:
         self.features.keep(mask)
 
     # ----- the update loop -----------------------------------------------------
-    def update(self, dets: Detections, image: np.ndarray | None = None, dt: float | None = None) -> Tracks:
+    def update(self, dets: Detections, image: np.ndarray | None = None, dt: float | None = None,
+               embed: Embed | None = None) -> Tracks:  # fmt: skip
         """Advance all tracks by one frame and associate ``dets``.
 
         dt: seconds since the previous update (defaults to 1 / fps); pass the real
         gap when frames were dropped. image: the BGR frame, needed for camera
-        motion compensation only.
+        motion compensation only. embed: for trackers that use appearance, when
+        ``dets`` carries no embeddings, ``embed(rows)`` returns the (K,D) embeddings
+        of the rows of ``dets`` the tracker asks for (:meth:`appearance_rows`);
+        the others are treated as of unknown appearance.
         """
         # The matrices here are small: BLAS worker threads only spin against the
         # detector's threads (measured 20 ms instead of 0.1 ms for a 100x128 matmul).
         with _blas_controller().limit(limits=1, user_api="blas"):
-            return self._update(dets, image, dt)
+            return self._update(dets, image, dt, embed)
 
-    def _update(self, dets: Detections, image: np.ndarray | None, dt: float | None) -> Tracks:
+    def replay(self, dets: Detections, image: np.ndarray | None = None, dt: float | None = None) -> Tracks:
+        """:meth:`update` with detections embedded beforehand, all of them (tuning, benchmarks): the
+        embeddings reach the tracker as in the pipeline: all, only the rows it asks for when it embeds
+        on demand, or none when it does not use appearance."""
+        if dets.embeddings is None or (self.uses_appearance and not self.embeds_on_demand):
+            return self.update(dets, image, dt)
+        bare = replace(dets, embeddings=None)
+        return self.update(bare, image, dt, embed=dets.embeddings.__getitem__ if self.uses_appearance else None)
+
+    def _update(self, dets: Detections, image: np.ndarray | None, dt: float | None, embed: Embed | None) -> Tracks:
         self.frame_count += 1
         valid = dets.valid_mask()
         if not valid.all():
@@ -176,6 +210,7 @@ class Tracker:
         dets = dets[valid]
         self._predict(1.0 / self.fps if dt is None else dt, image)
         self.predicted = self.boxes()  # (N,4) xyxy after prediction: what every association stage compares
+        dets = self._embed(dets, det_rows, embed)
         self.det_index[:] = -1
         matches, unmatched_tracks, unmatched_dets = self.associate(dets)
         self._apply_matches(matches, dets, det_rows)
@@ -187,6 +222,28 @@ class Tracker:
     def associate(self, dets: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Policy hook: (matches (K,2) [track_row, det_row], unmatched track rows, unmatched det rows)."""
         raise NotImplementedError
+
+    def appearance_rows(self, dets: Detections) -> np.ndarray:
+        """Policy hook: the rows of ``dets`` whose appearance the tracker wants this frame (default: all)."""
+        return np.arange(len(dets))
+
+    def _embed(self, dets: Detections, det_rows: np.ndarray, embed: Embed | None) -> Detections:
+        """``dets`` with the embeddings :meth:`appearance_rows` asks for (zeros elsewhere); sets :attr:`embedded`."""
+        has = dets.embeddings is not None
+        self.embedded = np.full(len(dets), has)
+        if has or embed is None or not self.uses_appearance or len(dets) == 0:
+            return dets
+        rows = self.appearance_rows(dets)
+        if len(rows) == 0:
+            return dets
+        features = np.asarray(embed(det_rows[rows]), np.float32)
+        if features.ndim != 2 or len(features) != len(rows):
+            raise ValueError(f"embed() returned shape {features.shape} for {len(rows)} detections")
+        full = np.zeros((len(dets), features.shape[1]), np.float32)
+        full[rows] = features
+        self.embedded[rows] = True
+        self.embedded_detections += len(rows)
+        return replace(dets, embeddings=full)
 
     def _predict(self, dt: float, image: np.ndarray | None) -> None:
         # Frames skipped since the last update count as misses for the lifecycle.
@@ -215,7 +272,9 @@ class Tracker:
         self.score[t] = dets.scores[d]
         self.det_index[t] = det_rows[d]
         self._vote(t, dets.class_ids[d])
-        self.features.update(t, None if dets.embeddings is None else dets.embeddings[d])
+        if dets.embeddings is not None:
+            has = self.embedded[d]
+            self.features.update(t[has], dets.embeddings[d[has]], self.frame_count)
         st = self.state[t]
         promote = (st == State.LOST) | ((st == State.TENTATIVE) & (self.streak[t] >= self.cfg.n_init))
         self.state[t[promote]] = State.CONFIRMED
@@ -252,7 +311,8 @@ class Tracker:
         self.votes = np.concatenate([self.votes, votes])
         self._vote(np.arange(len(self.ids) - n, len(self.ids)), dets.class_ids[new])
         self.det_index = np.concatenate([self.det_index, det_rows[new]])
-        self.features.append_rows(None if dets.embeddings is None else dets.embeddings[new], n)
+        features = None if dets.embeddings is None else dets.embeddings[new]
+        self.features.append_rows(features, n, self.frame_count, known=self.embedded[new])
 
     def _remove_expired(self) -> None:
         missed_tentative = (self.state == State.TENTATIVE) & (self.since_update > 0)
