@@ -395,6 +395,21 @@ def test_onnx_sessions_do_not_spin():
     assert session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
+@pytest.mark.parametrize(
+    "overrides, threads",
+    [({}, 1), ({"tracker.embed_on_demand": False}, None), ({"appearance.threads": 2}, 2)],
+    ids=["on-demand-beside-the-detector", "ahead-after-the-detector", "configured"],
+)
+def test_osnet_threads_follow_where_it_runs(det_file, overrides, threads):
+    """Embedding on demand runs beside the detector: one thread; embedding ahead follows it: every core."""
+    session = Session(SAMPLE_VIDEO, config(det_file, **overrides))
+    try:
+        got = session.embedder.session.get_session_options().intra_op_num_threads
+    finally:
+        session.close()
+    assert got == (threads or session_options().intra_op_num_threads)
+
+
 def test_numpy_crop_normalisation_matches_torch():
     import torch
 

@@ -25,10 +25,11 @@ LOAD_ERRORS = (
 RUN_ERRORS = (ort_state.InvalidArgument, ort_state.Fail, ort_state.RuntimeException)
 
 
-def session_options() -> ort.SessionOptions:
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """Options for a session computing on ``threads`` CPU threads (None: every core this process may use)."""
     options = ort.SessionOptions()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    options.intra_op_num_threads = cores or 1
+    options.intra_op_num_threads = threads or cores or 1
     options.inter_op_num_threads = 1  # the graphs are single chains: no gain from parallel branches
     # Idle intra-op threads sleep instead of spinning. The pipeline runs YOLOX and OSNet one after
     # the other in its detection thread while decoding, tracking and video encoding run in others:
@@ -49,9 +50,12 @@ def providers(device: str, label: str) -> list:
     return ["CPUExecutionProvider"]
 
 
-def open_session(model: str | bytes, device: str, label: str, path: Path, fix: str) -> ort.InferenceSession:
+def open_session(
+    model: str | bytes, device: str, label: str, path: Path, fix: str, threads: int | None = None
+) -> ort.InferenceSession:
     """An InferenceSession for a model file path or serialised bytes; ModelError naming ``path`` if it fails."""
     try:
-        return ort.InferenceSession(model, sess_options=session_options(), providers=providers(device, label))
+        options = session_options(threads)
+        return ort.InferenceSession(model, sess_options=options, providers=providers(device, label))
     except LOAD_ERRORS as exc:
         raise ModelError(f"cannot load {path} as an ONNX model ({type(exc).__name__})", fix) from exc

@@ -86,14 +86,14 @@ class OSNetEmbedder:
         self.session, batched = None, not fixed_batch
         if make_batch_dynamic(model):
             try:
-                self.session = open_session(model.SerializeToString(), self.device, "OSNet", path, fix)
+                self.session = open_session(model.SerializeToString(), self.device, "OSNet", path, fix, cfg.threads)
                 batched = self._batches_agree()
             except ModelError:
                 batched = False
             if not batched:
                 log.info("%s: the batch-1 graph cannot be batched; embedding crop by crop", path.name)
         if not batched or self.session is None:
-            self.session = open_session(original, self.device, "OSNet", path, fix)
+            self.session = open_session(original, self.device, "OSNet", path, fix, cfg.threads)
         self.batch_size = cfg.batch_size if batched else 1
         self.dim = int(self._run(self._probe()[:1]).shape[1])
 
