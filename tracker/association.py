@@ -13,10 +13,18 @@ many objects that is a few pairs per track instead of a full matrix, and
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 EPS = 1e-9  # guards divisions by zero areas
+# Contested groups up to this many rows and columns are solved by trying all their
+# permutations at once (4! = 24); on dense scenes they are 9 in 10 of the groups.
+SMALL_GROUP = 4
+_PERMUTATIONS = np.array(list(itertools.permutations(range(SMALL_GROUP))), np.int64)
 
 
 def _overlap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
@@ -158,8 +166,10 @@ def sparse_assignment(
     Pairs above ``threshold`` (or inf) never match, and absent pairs are forbidden.
     The result is a matching with the most feasible pairs and, among those, the
     least total cost, exactly as Hungarian on the full matrix with forbidden pairs
-    priced out. A pair whose row and column have no other candidate is matched
-    directly; Hungarian runs only on the rows and columns that compete.
+    priced out. The candidate pairs split into independent groups (connected
+    components of rows and columns that share candidates); a group with a single
+    row or a single column can match one pair only, its cheapest, so Hungarian
+    runs only on groups where two or more rows compete for two or more columns.
     Returns (matches (K,2) [row, col], unmatched rows, unmatched cols), all int64.
     """
     n_rows, n_cols = shape
@@ -167,36 +177,83 @@ def sparse_assignment(
     cost = np.asarray(cost, np.float64)
     feasible = np.isfinite(cost) & (cost <= threshold)
     rows, cols, cost = rows[feasible], cols[feasible], cost[feasible]
-    alone = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (np.bincount(cols, minlength=n_cols)[cols] == 1)
-    matches = [np.stack([rows[alone], cols[alone]], axis=1)]
-    contested = ~alone
-    if contested.any():
-        r_ids, r = _compact(rows[contested], n_rows)
-        c_ids, c = _compact(cols[contested], n_cols)
-        c_cost = cost[contested]
-        # Forbidden pairs cost more than all feasible ones together, so the solver
-        # never trades a feasible pair for them; they are dropped afterwards.
-        dense = np.full((len(r_ids), len(c_ids)), threshold + 1.0 + np.abs(c_cost).sum())
-        dense[r, c] = c_cost
-        allowed = np.zeros(dense.shape, bool)
-        allowed[r, c] = True
-        rr, cc = linear_sum_assignment(dense)
-        keep = allowed[rr, cc]
-        matches.append(np.stack([r_ids[rr[keep]], c_ids[cc[keep]]], axis=1))
+    matches = [np.zeros((0, 2), np.int64)]
+    if len(rows):
+        graph = coo_matrix((np.ones(len(rows)), (rows, n_rows + cols)), shape=(n_rows + n_cols,) * 2)
+        _, label = connected_components(graph, directed=False)
+        group = label[rows]
+        n_groups = int(label.max()) + 1
+        rows_in = np.bincount(label[:n_rows][_present(rows, n_rows)], minlength=n_groups)  # each row is in one group
+        cols_in = np.bincount(label[n_rows:][_present(cols, n_cols)], minlength=n_groups)
+        contested = (rows_in > 1) & (cols_in > 1)
+        # one row or one column: the group's cheapest pair (the first, cost-ordered, of each group)
+        in_star = np.flatnonzero(~contested[group])
+        order = in_star[np.lexsort((cost[in_star], group[in_star]))]
+        first = order[np.unique(group[order], return_index=True)[1]]
+        matches.append(np.stack([rows[first], cols[first]], axis=1))
+        if contested.any():
+            k = np.flatnonzero(contested[group])
+            matches.append(_hungarian_per_group(group[k], rows[k], cols[k], cost[k], threshold, shape))
     matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
     matched = matched[np.argsort(matched[:, 0], kind="stable")]
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
 
 
+def _present(index: np.ndarray, n: int) -> np.ndarray:
+    """(n,) mask of the values that occur in ``index``."""
+    mask = np.zeros(n, bool)
+    mask[index] = True
+    return mask
+
+
+def _hungarian_per_group(group, rows, cols, cost, threshold: float, shape: tuple[int, int]) -> np.ndarray:
+    """Optimal matches (K,2) of each group of feasible candidate pairs.
+
+    Groups of up to SMALL_GROUP rows and columns (nearly all of them) are solved
+    together by trying every permutation as array operations; larger ones get a
+    dense Hungarian each. Absent pairs cost more than all candidates together, so
+    no solution trades a candidate pair for them; they are dropped afterwards.
+    """
+    r_keys, r_local, r_start = _local_index(group, rows, shape[0])
+    c_keys, c_local, c_start = _local_index(group, cols, shape[1])
+    ids = np.unique(group)
+    n_r, n_c = r_start[ids + 1] - r_start[ids], c_start[ids + 1] - c_start[ids]
+    absent = threshold + 1.0 + float(np.abs(cost).sum())
+    small = np.maximum(n_r, n_c) <= SMALL_GROUP
+    slot = np.full(len(r_start), -1)
+    slot[ids[small]] = np.arange(int(small.sum()))
+    k = slot[group] >= 0
+    dense = np.full((int(small.sum()), SMALL_GROUP, SMALL_GROUP), absent)
+    dense[slot[group[k]], r_local[k], c_local[k]] = cost[k]
+    seats = np.arange(SMALL_GROUP)
+    totals = dense[:, seats, _PERMUTATIONS].sum(axis=2)  # (G, permutations): row i takes column perm[i]
+    best = _PERMUTATIONS[totals.argmin(axis=1)]  # (G, SMALL_GROUP)
+    g, i = np.nonzero(np.take_along_axis(dense, best[:, :, None], axis=2)[:, :, 0] < absent)
+    gid = ids[small][g]
+    out = [np.stack([r_keys[r_start[gid] + i], c_keys[c_start[gid] + best[g, i]]], axis=1)]
+    for gid in ids[~small]:
+        k = np.flatnonzero(group == gid)
+        r0, c0 = r_start[gid], c_start[gid]
+        block = np.full((r_start[gid + 1] - r0, c_start[gid + 1] - c0), absent)
+        block[r_local[k], c_local[k]] = cost[k]
+        rr, cc = linear_sum_assignment(block)
+        keep = block[rr, cc] < absent
+        out.append(np.stack([r_keys[r0 + rr[keep]], c_keys[c0 + cc[keep]]], axis=1))
+    return np.concatenate(out)
+
+
+def _local_index(group: np.ndarray, index: np.ndarray, n: int):
+    """Number the distinct values of ``index`` within each group.
+
+    Returns (the values, grouped and ascending; each pair's number within its group;
+    where each group's values start, indexed by group, one past the last group at the end).
+    """
+    keys, inverse = np.unique(group * n + index, return_inverse=True)
+    groups = keys // n
+    start = np.searchsorted(groups, np.arange(int(group.max()) + 2))
+    return keys % n, inverse - start[group], start
+
+
 def unused(used: np.ndarray, n: int) -> np.ndarray:
     """The indices in ``range(n)`` not in ``used``, ascending (a mask: setdiff1d sorts, and costs 20x more here)."""
-    free = np.ones(n, bool)
-    free[used] = False
-    return np.flatnonzero(free)
-
-
-def _compact(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(the distinct values of ``index`` ascending, each entry's position among them); values lie in range(n)."""
-    present = np.zeros(n, bool)
-    present[index] = True
-    return np.flatnonzero(present), (np.cumsum(present) - 1)[index]
+    return np.flatnonzero(~_present(used, n))

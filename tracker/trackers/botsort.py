@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import cosine_pairs, gate, overlapping_pairs
+from ..association import cosine_pairs, gate
 from ..config import BotSortConfig
 from ..motion.cmc import CameraMotion
 from ..structures import Detections
@@ -59,7 +59,7 @@ class BotSort(ByteTrack):
         if not c.embed_on_demand:
             return np.arange(len(dets))
         high = np.flatnonzero(dets.scores >= c.track_high_thresh)
-        it, id_ = overlapping_pairs(self.predicted, dets.boxes[high])
+        it, id_ = self.overlaps(dets, np.arange(len(self)), high)
         d = high[id_]
         tracks_per_det = np.bincount(id_, minlength=len(high))
         dets_per_track = np.bincount(it, minlength=len(self))

@@ -159,6 +159,7 @@ class Tracker:
         self.votes = np.zeros((n, self._num_classes), np.float32)
         self.det_index = np.full(n, -1, np.int64)
         self.predicted = np.zeros((n, 4))  # xyxy boxes after this frame's prediction, set by update()
+        self._overlaps: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -210,6 +211,7 @@ class Tracker:
         dets = dets[valid]
         self._predict(1.0 / self.fps if dt is None else dt, image)
         self.predicted = self.boxes()  # (N,4) xyxy after prediction: what every association stage compares
+        self._overlaps = None  # this frame's overlapping (track, detection) pairs, found on first use
         dets = self._embed(dets, det_rows, embed)
         self.det_index[:] = -1
         matches, unmatched_tracks, unmatched_dets = self.associate(dets)
@@ -391,10 +393,27 @@ class Tracker:
         """
         if len(track_rows) == 0 or len(det_rows) == 0:
             return NO_MATCH, track_rows, det_rows
-        it, id_ = overlapping_pairs(self.predicted[track_rows], dets.boxes[det_rows])
+        it, id_ = self.overlaps(dets, track_rows, det_rows)
         cost = pair_cost_fn(track_rows[it], det_rows[id_])
         m, ut, ud = sparse_assignment(it, id_, cost, threshold, (len(track_rows), len(det_rows)))
         return self._global(m, ut, ud, track_rows, det_rows)
+
+    def overlaps(self, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray):
+        """Pairs ``(i, j)`` where track ``track_rows[i]`` and detection ``det_rows[j]`` overlap this frame.
+
+        One sweep over all tracks and detections serves every stage of the frame;
+        each stage only picks its subset.
+        """
+        if self._overlaps is None:
+            self._overlaps = overlapping_pairs(self.predicted, dets.boxes)
+        it, id_ = self._overlaps
+        t_pos = np.full(len(self), -1)
+        t_pos[track_rows] = np.arange(len(track_rows))
+        d_pos = np.full(len(dets), -1)
+        d_pos[det_rows] = np.arange(len(det_rows))
+        it, id_ = t_pos[it], d_pos[id_]
+        keep = (it >= 0) & (id_ >= 0)
+        return it[keep], id_[keep]
 
     @staticmethod
     def _global(m, ut, ud, track_rows: np.ndarray, det_rows: np.ndarray):
