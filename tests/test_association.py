@@ -171,3 +171,34 @@ def test_isolated_pairs_match_without_hungarian():
     m, ur, uc = sparse_assignment(rows, cols, cost, 0.5, (6, 5))
     assert m.tolist() == [[0, 2], [1, 0], [2, 1], [3, 3], [4, 4]]
     assert ur.tolist() == [5] and uc.tolist() == []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_crowd_path_solves_each_group_optimally(seed, monkeypatch):
+    """Above DENSE_HUNGARIAN_MAX the contested pairs are solved group by group (stars, every permutation of
+    small groups, Hungarian for large ones): same matches count and total cost as Hungarian on the full matrix."""
+    import tracker.association as association
+
+    monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", 0)  # force the crowd path at test sizes
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = rng.integers(5, 60, size=2)
+    # block structure: groups of 1-7 rows and columns, so stars, small and large groups all occur
+    present = np.zeros((n_rows, n_cols), bool)
+    r = c = 0
+    while r < n_rows and c < n_cols:
+        h, w = rng.integers(1, 8, size=2)
+        present[r : r + h, c : c + w] = rng.random((min(h, n_rows - r), min(w, n_cols - c))) < 0.7
+        r, c = r + h, c + w
+    cost = rng.random((n_rows, n_cols))
+    if seed % 4 == 0:
+        cost = np.round(cost, 1)  # ties
+    threshold = 0.8
+    rows, cols = np.nonzero(present)
+    m, ur, uc = sparse_assignment(rows, cols, cost[rows, cols], threshold, (n_rows, n_cols))
+    assert present[m[:, 0], m[:, 1]].all() and (cost[m[:, 0], m[:, 1]] <= threshold).all()
+    assert len(set(m[:, 0])) == len(m) and len(set(m[:, 1])) == len(m)
+    feasible = present & (cost <= threshold)
+    rr, cc = linear_sum_assignment(np.where(feasible, cost, 1e6))
+    keep = feasible[rr, cc]
+    assert len(m) == keep.sum()
+    assert cost[m[:, 0], m[:, 1]].sum() == pytest.approx(cost[rr[keep], cc[keep]].sum(), abs=1e-9)

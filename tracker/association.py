@@ -24,6 +24,9 @@ EPS = 1e-9  # guards divisions by zero areas
 # Contested groups up to this many rows and columns are solved by trying all their
 # permutations at once (4! = 24); on dense scenes they are 9 in 10 of the groups.
 SMALL_GROUP = 4
+# Contested candidates spanning up to this many row x column cells get one dense Hungarian
+# (cheap at this size); above it (crowds) they are split into independent groups first.
+DENSE_HUNGARIAN_MAX = 10_000
 _PERMUTATIONS = np.array(list(itertools.permutations(range(SMALL_GROUP))), np.int64)
 
 
@@ -166,10 +169,9 @@ def sparse_assignment(
     Pairs above ``threshold`` (or inf) never match, and absent pairs are forbidden.
     The result is a matching with the most feasible pairs and, among those, the
     least total cost, exactly as Hungarian on the full matrix with forbidden pairs
-    priced out. The candidate pairs split into independent groups (connected
-    components of rows and columns that share candidates); a group with a single
-    row or a single column can match one pair only, its cheapest, so Hungarian
-    runs only on groups where two or more rows compete for two or more columns.
+    priced out. A pair whose row and column have no other candidate is matched
+    directly. The rest, when few, get one dense Hungarian; when many (crowds), they
+    are split into independent groups first (:func:`_solve_groups`).
     Returns (matches (K,2) [row, col], unmatched rows, unmatched cols), all int64.
     """
     n_rows, n_cols = shape
@@ -177,26 +179,76 @@ def sparse_assignment(
     cost = np.asarray(cost, np.float64)
     feasible = np.isfinite(cost) & (cost <= threshold)
     rows, cols, cost = rows[feasible], cols[feasible], cost[feasible]
-    matches = [np.zeros((0, 2), np.int64)]
-    if len(rows):
-        graph = coo_matrix((np.ones(len(rows)), (rows, n_rows + cols)), shape=(n_rows + n_cols,) * 2)
-        _, label = connected_components(graph, directed=False)
-        group = label[rows]
-        n_groups = int(label.max()) + 1
-        rows_in = np.bincount(label[:n_rows][_present(rows, n_rows)], minlength=n_groups)  # each row is in one group
-        cols_in = np.bincount(label[n_rows:][_present(cols, n_cols)], minlength=n_groups)
-        contested = (rows_in > 1) & (cols_in > 1)
-        # one row or one column: the group's cheapest pair (the first, cost-ordered, of each group)
-        in_star = np.flatnonzero(~contested[group])
-        order = in_star[np.lexsort((cost[in_star], group[in_star]))]
-        first = order[np.unique(group[order], return_index=True)[1]]
-        matches.append(np.stack([rows[first], cols[first]], axis=1))
-        if contested.any():
-            k = np.flatnonzero(contested[group])
-            matches.append(_hungarian_per_group(group[k], rows[k], cols[k], cost[k], threshold, shape))
+    alone = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (np.bincount(cols, minlength=n_cols)[cols] == 1)
+    matches = [np.stack([rows[alone], cols[alone]], axis=1)]
+    if not alone.all():
+        rows, cols, cost = rows[~alone], cols[~alone], cost[~alone]
+        size = int(_present(rows, n_rows).sum()) * int(_present(cols, n_cols).sum())
+        solve = _dense_hungarian if size <= DENSE_HUNGARIAN_MAX else _solve_groups
+        matches.append(solve(rows, cols, cost, threshold, shape))
     matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
     matched = matched[np.argsort(matched[:, 0], kind="stable")]
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
+
+
+def _dense_hungarian(rows, cols, cost, threshold: float, shape=None) -> np.ndarray:
+    """Optimal matches (K,2) of feasible candidate pairs, by one Hungarian over their rows and columns."""
+    r_ids, r = np.unique(rows, return_inverse=True)
+    c_ids, c = np.unique(cols, return_inverse=True)
+    # Absent pairs cost more than all candidates together, so the solver never trades a
+    # candidate pair for them; they are dropped afterwards.
+    absent = threshold + 1.0 + float(np.abs(cost).sum())
+    dense = np.full((len(r_ids), len(c_ids)), absent)
+    dense[r, c] = cost
+    rr, cc = linear_sum_assignment(dense)
+    keep = dense[rr, cc] < absent
+    return np.stack([r_ids[rr[keep]], c_ids[cc[keep]]], axis=1)
+
+
+def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int]) -> np.ndarray:
+    """Optimal matches (K,2) of feasible candidate pairs, group by group.
+
+    Groups are the connected components of rows and columns that share candidates;
+    they are independent. A group with one row or one column matches one pair only,
+    its cheapest. Groups of up to SMALL_GROUP rows and columns (nearly all the rest)
+    are solved together by trying every permutation as array operations; larger ones
+    get a dense Hungarian each. Absent pairs cost more than all candidates together,
+    so no solution trades a candidate pair for them.
+    """
+    n_rows, n_cols = shape
+    graph = coo_matrix((np.ones(len(rows)), (rows, n_rows + cols)), shape=(n_rows + n_cols,) * 2)
+    _, label = connected_components(graph, directed=False)
+    group = label[rows]
+    r_keys, r_local, r_start = _local_index(group, rows, n_rows)
+    c_keys, c_local, c_start = _local_index(group, cols, n_cols)
+    ids = np.unique(group)
+    n_r, n_c = r_start[ids + 1] - r_start[ids], c_start[ids + 1] - c_start[ids]
+    out = []
+    # one row or one column: the group's cheapest pair (the first, cost-ordered, of each group)
+    star = np.zeros(len(r_start), bool)
+    star[ids[(n_r == 1) | (n_c == 1)]] = True
+    k = np.flatnonzero(star[group])
+    order = k[np.lexsort((cost[k], group[k]))]
+    first = order[np.unique(group[order], return_index=True)[1]]
+    out.append(np.stack([rows[first], cols[first]], axis=1))
+    # small groups: every permutation of a padded SMALL_GROUP x SMALL_GROUP block at once
+    absent = threshold + 1.0 + float(np.abs(cost).sum())
+    small = ~star[ids] & (np.maximum(n_r, n_c) <= SMALL_GROUP)
+    slot = np.full(len(r_start), -1)
+    slot[ids[small]] = np.arange(int(small.sum()))
+    k = slot[group] >= 0
+    dense = np.full((int(small.sum()), SMALL_GROUP, SMALL_GROUP), absent)
+    dense[slot[group[k]], r_local[k], c_local[k]] = cost[k]
+    seats = np.arange(SMALL_GROUP)
+    totals = dense[:, seats, _PERMUTATIONS].sum(axis=2)  # (groups, permutations): row i takes column perm[i]
+    best = _PERMUTATIONS[totals.argmin(axis=1)]  # (groups, SMALL_GROUP)
+    g, i = np.nonzero(np.take_along_axis(dense, best[:, :, None], axis=2)[:, :, 0] < absent)
+    gid = ids[small][g]
+    out.append(np.stack([r_keys[r_start[gid] + i], c_keys[c_start[gid] + best[g, i]]], axis=1))
+    for gid in ids[~star[ids] & ~small]:
+        k = group == gid
+        out.append(_dense_hungarian(rows[k], cols[k], cost[k], threshold))
+    return np.concatenate(out)
 
 
 def _present(index: np.ndarray, n: int) -> np.ndarray:
@@ -204,42 +256,6 @@ def _present(index: np.ndarray, n: int) -> np.ndarray:
     mask = np.zeros(n, bool)
     mask[index] = True
     return mask
-
-
-def _hungarian_per_group(group, rows, cols, cost, threshold: float, shape: tuple[int, int]) -> np.ndarray:
-    """Optimal matches (K,2) of each group of feasible candidate pairs.
-
-    Groups of up to SMALL_GROUP rows and columns (nearly all of them) are solved
-    together by trying every permutation as array operations; larger ones get a
-    dense Hungarian each. Absent pairs cost more than all candidates together, so
-    no solution trades a candidate pair for them; they are dropped afterwards.
-    """
-    r_keys, r_local, r_start = _local_index(group, rows, shape[0])
-    c_keys, c_local, c_start = _local_index(group, cols, shape[1])
-    ids = np.unique(group)
-    n_r, n_c = r_start[ids + 1] - r_start[ids], c_start[ids + 1] - c_start[ids]
-    absent = threshold + 1.0 + float(np.abs(cost).sum())
-    small = np.maximum(n_r, n_c) <= SMALL_GROUP
-    slot = np.full(len(r_start), -1)
-    slot[ids[small]] = np.arange(int(small.sum()))
-    k = slot[group] >= 0
-    dense = np.full((int(small.sum()), SMALL_GROUP, SMALL_GROUP), absent)
-    dense[slot[group[k]], r_local[k], c_local[k]] = cost[k]
-    seats = np.arange(SMALL_GROUP)
-    totals = dense[:, seats, _PERMUTATIONS].sum(axis=2)  # (G, permutations): row i takes column perm[i]
-    best = _PERMUTATIONS[totals.argmin(axis=1)]  # (G, SMALL_GROUP)
-    g, i = np.nonzero(np.take_along_axis(dense, best[:, :, None], axis=2)[:, :, 0] < absent)
-    gid = ids[small][g]
-    out = [np.stack([r_keys[r_start[gid] + i], c_keys[c_start[gid] + best[g, i]]], axis=1)]
-    for gid in ids[~small]:
-        k = np.flatnonzero(group == gid)
-        r0, c0 = r_start[gid], c_start[gid]
-        block = np.full((r_start[gid + 1] - r0, c_start[gid + 1] - c0), absent)
-        block[r_local[k], c_local[k]] = cost[k]
-        rr, cc = linear_sum_assignment(block)
-        keep = block[rr, cc] < absent
-        out.append(np.stack([r_keys[r0 + rr[keep]], c_keys[c0 + cc[keep]]], axis=1))
-    return np.concatenate(out)
 
 
 def _local_index(group: np.ndarray, index: np.ndarray, n: int):
