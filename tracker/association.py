@@ -192,7 +192,10 @@ def sparse_assignment(
 
 
 def _dense_hungarian(rows, cols, cost, threshold: float, shape=None) -> np.ndarray:
-    """Optimal matches (K,2) of feasible candidate pairs, by one Hungarian over their rows and columns."""
+    """Optimal matches (K,2) of feasible candidate pairs, by one Hungarian over their rows and columns.
+
+    ``shape`` is unused: the signature matches :func:`_solve_groups`, its alternative in sparse_assignment.
+    """
     r_ids, r = np.unique(rows, return_inverse=True)
     c_ids, c = np.unique(cols, return_inverse=True)
     # Absent pairs cost more than all candidates together, so the solver never trades a
