@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 
@@ -113,12 +114,14 @@ def main() -> None:
     for n in args.sizes:
         frames = scene(n, args.frames)
         row = {"objects": n}
-        # best of --repeat: the run least disturbed by other load on a shared machine, same for both sides
-        for name in ("sort", "deepsort", "bytetrack", "botsort"):
-            row[name] = min(time_ours(name, frames) for _ in range(args.repeat))
-        row["botsort on demand"] = min(time_ours("botsort", frames, on_demand=True) for _ in range(args.repeat))
-        for _, theirs in pairs:
-            row[theirs] = min(time_ultralytics(theirs, frames) for _ in range(args.repeat))
+        # best of --repeat: the run least disturbed by other load on a shared machine, same for both sides;
+        # each round times every tracker once, so a slow spell of the machine hits them all alike
+        runs = {name: partial(time_ours, name, frames) for name in ("sort", "deepsort", "bytetrack", "botsort")}
+        runs["botsort on demand"] = partial(time_ours, "botsort", frames, on_demand=True)
+        runs.update({theirs: partial(time_ultralytics, theirs, frames) for _, theirs in pairs})
+        for _ in range(args.repeat):
+            for name, run in runs.items():
+                row[name] = min(row.get(name, np.inf), run())
         for ours, theirs in pairs:
             row[f"{ours} speed-up"] = f"{row[theirs] / row[ours]:.1f}x"
         rows.append(row)

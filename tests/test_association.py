@@ -163,6 +163,17 @@ def test_sparse_assignment_matches_hungarian_on_the_full_matrix(cost, threshold,
     assert cost[m[:, 0], m[:, 1]].sum() == pytest.approx(cost[r[keep], c[keep]].sum(), abs=1e-9)
 
 
+def test_packs_keep_within_the_cell_limit(monkeypatch):
+    import tracker.association as association
+
+    monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", 100)
+    ids = np.arange(6)
+    packs = association._packs(ids, np.array([5, 5, 5, 20, 3, 3]), np.array([5, 5, 5, 20, 3, 3]))
+    # 10x10 fits, 15x15 does not; the 20x20 group is over the limit alone; 3+3 x 3+3 fits
+    assert [p.tolist() for p in packs] == [[0, 1], [2], [3], [4, 5]]
+    assert association._packs(ids[:0], ids[:0], ids[:0]) == []
+
+
 def test_isolated_pairs_match_without_hungarian():
     # three isolated pairs and one contested block: rows 3,4 both want column 3
     rows = np.array([0, 1, 2, 3, 4, 4])
@@ -173,13 +184,15 @@ def test_isolated_pairs_match_without_hungarian():
     assert ur.tolist() == [5] and uc.tolist() == []
 
 
+@pytest.mark.parametrize("limit", [0, 150])
 @pytest.mark.parametrize("seed", range(40))
-def test_crowd_path_solves_each_group_optimally(seed, monkeypatch):
+def test_crowd_path_solves_each_group_optimally(seed, limit, monkeypatch):
     """Above DENSE_HUNGARIAN_MAX the contested pairs are solved group by group (stars, every permutation of
-    small groups, Hungarian for large ones): same matches count and total cost as Hungarian on the full matrix."""
+    small groups, Hungarian for large ones, alone (limit 0) or packed several to a matrix): same matches
+    count and total cost as Hungarian on the full matrix."""
     import tracker.association as association
 
-    monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", 0)  # force the crowd path at test sizes
+    monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", limit)  # force the crowd path at test sizes
     rng = np.random.default_rng(seed)
     n_rows, n_cols = rng.integers(5, 60, size=2)
     # block structure: groups of 1-7 rows and columns, so stars, small and large groups all occur

@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 EPS = 1e-9  # guards divisions by zero areas
@@ -80,18 +80,19 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     if len(a) == 0 or len(b) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = np.argsort(b[:, 0], kind="stable")
-    left = b[order, 0]
-    widest = float(np.max(b[:, 2] - b[:, 0]))
-    lo = np.searchsorted(left, a[:, 0] - widest, side="right")
-    hi = np.searchsorted(left, a[:, 2], side="left")
+    # one contiguous array per coordinate (gathers from them are faster than from box columns)
+    ax0, ay0, ax1, ay1 = np.ascontiguousarray(a.T)
+    bx0, by0, bx1, by1 = np.ascontiguousarray(b[order].T)  # sorted by left edge
+    widest = float(np.max(bx1 - bx0))
+    lo = np.searchsorted(bx0, ax0 - widest, side="right")
+    hi = np.searchsorted(bx0, ax1, side="left")
     counts = np.maximum(hi - lo, 0)
     ia = np.repeat(np.arange(len(a)), counts)
-    starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)  # position in `order` = start + running index
-    ib = order[starts + np.arange(len(ia))]
-    overlap = (np.minimum(a[ia, 2], b[ib, 2]) > np.maximum(a[ia, 0], b[ib, 0])) & (
-        np.minimum(a[ia, 3], b[ib, 3]) > np.maximum(a[ia, 1], b[ib, 1])
-    )
-    return ia[overlap], ib[overlap]
+    # position in the sorted b: each a's range start plus a running index within the range
+    pos = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(len(ia))
+    overlap = np.minimum(ax1[ia], bx1[pos]) > np.maximum(ax0[ia], bx0[pos])
+    overlap &= np.minimum(ay1[ia], by1[pos]) > np.maximum(ay0[ia], by0[pos])
+    return ia[overlap], order[pos[overlap]]
 
 
 def giou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -215,13 +216,11 @@ def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int]) ->
     they are independent. A group with one row or one column matches one pair only,
     its cheapest. Groups of up to SMALL_GROUP rows and columns (nearly all the rest)
     are solved together by trying every permutation as array operations; larger ones
-    get a dense Hungarian each. Absent pairs cost more than all candidates together,
-    so no solution trades a candidate pair for them.
+    share a few dense Hungarians (:func:`_packs`). Absent pairs cost more than all
+    candidates together, so no solution trades a candidate pair for them.
     """
     n_rows, n_cols = shape
-    graph = coo_matrix((np.ones(len(rows)), (rows, n_rows + cols)), shape=(n_rows + n_cols,) * 2)
-    _, label = connected_components(graph, directed=False)
-    group = label[rows]
+    group = _components(rows, cols, n_rows, n_cols)
     r_keys, r_local, r_start = _local_index(group, rows, n_rows)
     c_keys, c_local, c_start = _local_index(group, cols, n_cols)
     ids = np.unique(group)
@@ -248,10 +247,41 @@ def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int]) ->
     g, i = np.nonzero(np.take_along_axis(dense, best[:, :, None], axis=2)[:, :, 0] < absent)
     gid = ids[small][g]
     out.append(np.stack([r_keys[r_start[gid] + i], c_keys[c_start[gid] + best[g, i]]], axis=1))
-    for gid in ids[~star[ids] & ~small]:
-        k = group == gid
+    # larger groups: packed into as few dense Hungarians as keep within DENSE_HUNGARIAN_MAX cells; a
+    # pack is block diagonal (pairs across its groups are absent), so it solves each group exactly
+    large = ~star[ids] & ~small
+    for pack in _packs(ids[large], n_r[large], n_c[large]):
+        k = np.isin(group, pack)
         out.append(_dense_hungarian(rows[k], cols[k], cost[k], threshold))
     return np.concatenate(out)
+
+
+def _components(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+    """The connected component of each pair ``(rows[k], cols[k])`` of the bipartite graph they form."""
+    # nodes: rows, then columns; the adjacency built directly in CSR form, one edge per pair
+    order = np.argsort(rows, kind="stable")
+    indptr = np.zeros(n_rows + n_cols + 1, np.int64)
+    indptr[1 : n_rows + 1] = np.cumsum(np.bincount(rows, minlength=n_rows))
+    indptr[n_rows + 1 :] = indptr[n_rows]
+    nodes = n_rows + n_cols
+    graph = csr_matrix((np.ones(len(rows)), n_rows + cols[order], indptr), shape=(nodes, nodes))
+    return connected_components(graph, directed=False)[1][rows]
+
+
+def _packs(ids: np.ndarray, n_rows: np.ndarray, n_cols: np.ndarray) -> list[np.ndarray]:
+    """Consecutive runs of group ``ids`` whose rows x columns together stay within DENSE_HUNGARIAN_MAX.
+
+    A group larger than that on its own is a run of one.
+    """
+    packs, start, rows, cols = [], 0, 0, 0
+    for i, (r, c) in enumerate(zip(n_rows.tolist(), n_cols.tolist())):
+        if i > start and (rows + r) * (cols + c) > DENSE_HUNGARIAN_MAX:
+            packs.append(ids[start:i])
+            start, rows, cols = i, 0, 0
+        rows, cols = rows + r, cols + c
+    if len(ids):
+        packs.append(ids[start:])
+    return packs
 
 
 def _present(index: np.ndarray, n: int) -> np.ndarray:

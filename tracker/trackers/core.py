@@ -208,7 +208,8 @@ class Tracker:
         if not valid.all():
             self.invalid_detections += int((~valid).sum())
         det_rows = np.flatnonzero(valid)  # map back to the caller's rows
-        dets = dets[valid]
+        if len(det_rows) < len(dets):
+            dets = dets[valid]
         self._predict(1.0 / self.fps if dt is None else dt, image)
         self.predicted = self.boxes()  # (N,4) xyxy after prediction: what every association stage compares
         self._overlaps = None  # this frame's overlapping (track, detection) pairs, found on first use
@@ -286,7 +287,7 @@ class Tracker:
             grow = int(classes.max()) + 1 - self.votes.shape[1]
             self.votes = np.pad(self.votes, ((0, 0), (0, grow)))
             self._num_classes = self.votes.shape[1]
-        np.add.at(self.votes, (rows, classes), 1.0)
+        self.votes[rows, classes] += 1.0  # rows are distinct: each track takes one detection a frame
 
     def _mark_missed(self, rows: np.ndarray) -> None:
         self.streak[rows] = 0
