@@ -215,6 +215,22 @@ def test_on_demand_embeds_only_where_appearance_can_decide():
     assert tr.embedded_detections == 2 + 0 + 1 + 2 + 3
 
 
+def test_on_demand_ignores_overlaps_too_slight_to_matter():
+    """Boxes that merely touch (IoU far below what a match or an appearance rescue needs) do not make a
+    detection contested: its crop could not change any decision."""
+    tr = make("botsort", feature_refresh_s=1.0, n_init=1)
+    look = unit(np.eye(4) + 0.1)
+    tr.update(dets([box_at(100, 200), box_at(136, 200)]), embed=Recorder(look[:2]))
+    # each box now also covers a 4-pixel strip of the other's track: IoU about 0.05, far from any threshold
+    rec = Recorder(look[:2])
+    t = tr.update(dets([box_at(100, 200), box_at(136, 200)]), embed=rec)
+    assert rec.asked == [] and t.det_index.tolist() == [0, 1]
+    # move the second person onto the first: now both boxes could go to either track
+    rec = Recorder(look[:2])
+    tr.update(dets([box_at(100, 200), box_at(112, 200)]), embed=rec)
+    assert rec.asked == [0, 1]
+
+
 def test_on_demand_rows_are_the_callers_rows():
     """Invalid detections are dropped before association: the rows asked for still index the caller's array."""
     tr = make("botsort")

@@ -8,16 +8,18 @@ the paper, a pair whose appearance distance exceeds ``appearance_reject_thresh``
 is forbidden, so two people who overlap while crossing do not swap identities.
 
 Embedding on demand (``embed_on_demand``, when the caller passes ``embed`` to
-:meth:`~.core.Tracker.update`): appearance only changes a decision where boxes
-overlap, so only these high-score detections are embedded: those whose box
-touches two or more tracks, or touches a track that touches another detection
-(where identities can swap); those alone with a track that IoU alone would
-reject but appearance could still match; those that would start a new track
-(its first feature); and those alone with a track whose feature is missing or
-older than ``feature_refresh_s`` (so it is fresh when the track next meets
-someone). Low-score detections are never embedded (as in the paper). A pair
-without an embedding on both sides is matched on IoU alone. On PETS09-S2L1 this
-embeds 26 % of the detections with the same HOTA / IDF1 (benchmarks/RESULTS.md).
+:meth:`~.core.Tracker.update`): appearance only changes a decision for a pair
+whose boxes overlap enough that appearance counts (``proximity_thresh``) or
+that IoU alone could match; call these pairs *near*. Only these high-score
+detections are embedded: those near two or more tracks, or near a track that
+is near another detection (where identities can swap); those alone with a
+track that IoU alone would reject but appearance could still match; those that
+would start a new track (its first feature); and those alone with a track whose
+feature is missing or older than ``feature_refresh_s`` (so it is fresh when the
+track next meets someone). Low-score detections are never embedded (as in the
+paper). A pair without an embedding on both sides is matched on IoU alone. On
+PETS09-S2L1 this embeds 14 % of the detections with the same HOTA / IDF1 as
+embedding all of them (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -61,14 +63,16 @@ class BotSort(ByteTrack):
         high = np.flatnonzero(dets.scores >= c.track_high_thresh)
         it, id_ = self.overlaps(dets, np.arange(len(self)), high)
         d = high[id_]
+        iou_dist = self.iou_distance(dets, it, d)
+        fused = self.fused(iou_dist, dets.scores[d])
+        # Pairs too far apart for appearance to count and rejected by IoU either way cannot change a decision.
+        near = (iou_dist <= c.proximity_thresh) | (fused <= max(c.match_thresh, c.unconfirmed_match_thresh))
+        it, id_, iou_dist, fused = it[near], id_[near], iou_dist[near], fused[near]
         tracks_per_det = np.bincount(id_, minlength=len(high))
         dets_per_track = np.bincount(it, minlength=len(self))
         contested = (tracks_per_det[id_] > 1) | (dets_per_track[it] > 1)
         # A lone pair that IoU alone would reject but appearance could still match.
-        iou_dist = self.iou_distance(dets, it, d)
-        rescuable = (iou_dist <= c.proximity_thresh) & (
-            self.fused(iou_dist, dets.scores[d]) > min(c.match_thresh, c.unconfirmed_match_thresh)
-        )
+        rescuable = (iou_dist <= c.proximity_thresh) & (fused > min(c.match_thresh, c.unconfirmed_match_thresh))
         refresh_frames = c.feature_refresh_s * self.fps
         stale = ~self.features.known[it] | (self.frame_count - self.features.stamp[it] >= refresh_frames)
         want = np.zeros(len(high), bool)
