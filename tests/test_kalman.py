@@ -7,6 +7,7 @@ import pytest
 from filterpy.kalman import KalmanFilter as FilterpyKF
 
 from tracker.config import load_config
+from tracker.motion import kalman
 from tracker.motion.kalman import KalmanFilter, StateSpace, xyah_to_xyxy, xywh_to_xyxy, xyxy_to_xyah, xyxy_to_xywh
 
 
@@ -33,8 +34,12 @@ def _stds(cfg, m, state, kind):
     return np.array(pos if vel is None else pos + vel)
 
 
+@pytest.mark.parametrize("written_out", [False, True], ids=["lapack-inverse", "written-out-inverse"])
 @pytest.mark.parametrize("state", ["xyah", "xywh"])
-def test_matches_filterpy_over_many_steps(state):
+def test_matches_filterpy_over_many_steps(state, written_out, monkeypatch):
+    """Both ways of inverting the innovation covariance (LAPACK for few tracks, the Cholesky written
+    out over all tracks for many) give filterpy's filter."""
+    monkeypatch.setattr(kalman, "WRITTEN_OUT_INVERSE_MIN", 0 if written_out else 10**9)
     rng = np.random.default_rng(1)
     cfg = _cfg(state)
     space = StateSpace(cfg)
