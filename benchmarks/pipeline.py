@@ -25,7 +25,7 @@ last (its set-up and first frame are left out, in its favour). Peak RSS is sampl
     python benchmarks/pipeline.py                 # both videos; about 8 minutes on 2 CPU cores
     python benchmarks/pipeline.py --quick         # the sample clip, fewer frames
     python benchmarks/pipeline.py --frames 300 --ul-frames 30 --write   # --write: into RESULTS.md
-    python benchmarks/pipeline.py --repeat 3      # each row 3 times, the fastest kept (a busy machine)
+    python benchmarks/pipeline.py --repeat 3      # 3 rounds of every row, each row's fastest kept (a busy machine)
 """
 
 from __future__ import annotations
@@ -238,9 +238,9 @@ def video_frames(path: Path) -> int:
     return n
 
 
-def measure_best(key: str, source: Path, limit: int, repeat: int) -> dict:
-    """The fastest of ``repeat`` runs (the one least disturbed by other load), with the FPS range of all."""
-    runs = [measure(key, source, limit) for _ in range(repeat)]
+def best_of(runs: list[dict]) -> dict:
+    """The fastest of a row's runs (the one least disturbed by other load), with the FPS range of all."""
+    repeat = len(runs)
     best = max(runs, key=lambda r: r["fps"])
     fps = sorted(r["fps"] for r in runs)
     spread = f"{fps[0]:.2f}-{fps[-1]:.2f}" if repeat > 1 else ""
@@ -253,11 +253,17 @@ def table(
     rows, verdicts = [], []
     for source in sources:
         total = video_frames(source)
+        limits = {key: min(total, ul_frames if ROWS[key][1] else frames or total) for key in keys}
+        # each round runs every row once, so a slow spell of the machine hits every row alike
+        runs: dict[str, list[dict]] = {key: [] for key in keys}
+        for _ in range(repeat):
+            for key in keys:
+                runs[key].append(measure(key, source, limits[key]))
+                print(json.dumps({"video": source.name, "row": key, "FPS": runs[key][-1]["fps"]}), file=sys.stderr)
         fps: dict[str, float] = {}
         for key in keys:
-            label, ultralytics_weights = ROWS[key]
-            limit = min(total, ul_frames if ultralytics_weights else frames or total)
-            result = measure_best(key, source, limit, repeat)
+            label = ROWS[key][0]
+            result = best_of(runs[key])
             fps[key] = result["fps"]
             row = {
                 "video": source.name, "row": label, "frames": result["frames"], "FPS": result["fps"],
