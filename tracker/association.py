@@ -184,7 +184,7 @@ def sparse_assignment(
     matches = [np.stack([rows[alone], cols[alone]], axis=1)]
     if not alone.all():
         rows, cols, cost = rows[~alone], cols[~alone], cost[~alone]
-        size = int(_present(rows, n_rows).sum()) * int(_present(cols, n_cols).sum())
+        size = int(present(rows, n_rows).sum()) * int(present(cols, n_cols).sum())
         solve = _dense_hungarian if size <= DENSE_HUNGARIAN_MAX else _solve_groups
         matches.append(solve(rows, cols, cost, threshold, shape))
     matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
@@ -284,7 +284,7 @@ def _packs(ids: np.ndarray, n_rows: np.ndarray, n_cols: np.ndarray) -> list[np.n
     return packs
 
 
-def _present(index: np.ndarray, n: int) -> np.ndarray:
+def present(index: np.ndarray, n: int) -> np.ndarray:
     """(n,) mask of the values that occur in ``index``."""
     mask = np.zeros(n, bool)
     mask[index] = True
@@ -305,4 +305,4 @@ def _local_index(group: np.ndarray, index: np.ndarray, n: int):
 
 def unused(used: np.ndarray, n: int) -> np.ndarray:
     """The indices in ``range(n)`` not in ``used``, ascending (a mask: setdiff1d sorts, and costs 20x more here)."""
-    return np.flatnonzero(~_present(used, n))
+    return np.flatnonzero(~present(used, n))

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ..association import gate, iou_pairs, linear_assignment, overlapping_pairs, sparse_assignment
+from ..association import gate, iou_pairs, linear_assignment, overlapping_pairs, present, sparse_assignment
 from ..config import BaseTrackerConfig
 from ..motion.cmc import CameraMotion, apply_warp
 from ..motion.kalman import KalmanFilter, StateSpace
@@ -350,9 +350,7 @@ class Tracker:
 
     def unmatched(self, rows: np.ndarray, matches: np.ndarray) -> np.ndarray:
         """The track ``rows`` that are not the first column of ``matches``, in their order."""
-        taken = np.zeros(len(self), bool)
-        taken[matches[:, 0]] = True
-        return rows[~taken[rows]]
+        return rows[~present(matches[:, 0], len(self))[rows]]
 
     def class_gate(self, cost: np.ndarray, track_rows: np.ndarray, dets: Detections, det_rows: np.ndarray) -> np.ndarray:
         """Forbid cross-class pairs when the tracker runs per class.
