@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -133,6 +134,16 @@ def text_colors(backgrounds: np.ndarray) -> np.ndarray:
 
 def _bgr(color: np.ndarray) -> tuple[int, int, int]:
     return int(color[0]), int(color[1]), int(color[2])
+
+
+@lru_cache(maxsize=256)
+def _trail_ramp(segments: int, thickness: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Brightness fraction and line width of each trail segment, oldest first: older segments are darker
+    and thinner, the fraction running from TRAIL_MIN_BRIGHTNESS up to 1."""
+    fractions = TRAIL_MIN_BRIGHTNESS + (1.0 - TRAIL_MIN_BRIGHTNESS) * np.arange(1, segments + 1) / segments
+    widths = tuple(np.maximum(1, np.rint(fractions * thickness)).astype(np.int64).tolist())
+    fractions.flags.writeable = False  # cached: shared by every call
+    return fractions, widths
 
 
 class Annotator:
@@ -265,15 +276,11 @@ class Annotator:
         points = self._trails.get(tid)
         if points is None or len(points) < 2:
             return
-        pts = np.asarray(points, np.int32)
-        n = len(pts) - 1
-        # older segments are darker and thinner: fraction runs from TRAIL_MIN_BRIGHTNESS up to 1
-        fractions = TRAIL_MIN_BRIGHTNESS + (1.0 - TRAIL_MIN_BRIGHTNESS) * np.arange(1, n + 1) / n
+        points = list(points)
+        fractions, widths = _trail_ramp(len(points) - 1, thickness)
         shades = np.rint(np.outer(fractions, color)).astype(np.int64).tolist()
-        widths = np.maximum(1, np.rint(fractions * thickness)).astype(np.int64).tolist()
-        for i in range(n):
-            p, q = pts[i], pts[i + 1]
-            cv2.line(out, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), tuple(shades[i]), widths[i], cv2.LINE_AA)
+        for i, width in enumerate(widths):
+            cv2.line(out, points[i], points[i + 1], shades[i], width, cv2.LINE_AA)
 
     @staticmethod
     def _draw_label(
