@@ -18,7 +18,7 @@ would start a new track (its first feature); and those alone with a track whose
 feature is missing or older than ``feature_refresh_s`` (so it is fresh when the
 track next meets someone). Low-score detections are never embedded (as in the
 paper). A pair without an embedding on both sides is matched on IoU alone. On
-PETS09-S2L1 this embeds 14 % of the detections with the same HOTA / IDF1 as
+PETS09-S2L1 this embeds 9 % of the detections with the same HOTA / IDF1 as
 embedding all of them (benchmarks/RESULTS.md).
 """
 
