@@ -200,6 +200,35 @@ def test_empty_files_read_as_no_tracks(tmp_path):
     assert len(read_summary(tmp_path / "summary.csv")["track_id"]) == 0
 
 
+@pytest.mark.parametrize("name", ["tracks.csv", "tracks.txt", "tracks.jsonl"])
+@pytest.mark.parametrize("cut", [7, 20])
+def test_an_unfinished_last_line_is_skipped_with_a_warning(tmp_path, caplog, name, cut):
+    """A writer killed in the middle of a write (Linux stops a write of several pages at a page boundary)
+    leaves the first part of a line: the readers keep every whole line before it and say what they skipped."""
+    frames = [result(f, [[10 + f, 20, 30.25 + f, 40.75]], [1]) for f in range(4)]
+    write_run(tmp_path, frames)
+    path = tmp_path / name
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-cut])
+    read = {"tracks.csv": read_csv, "tracks.txt": read_mot, "tracks.jsonl": read_jsonl}[name]
+    with caplog.at_level("WARNING", logger="tracker.exports"):
+        records = read(path)
+    assert records.frame.tolist() == [0, 1, 2]
+    assert "unfinished last line" in caplog.text and name in caplog.text
+    # damaged before its last line as well: that damage is still an error
+    lines = path.read_text().split("\n")
+    lines[-2] = "x" + lines[-2]
+    path.write_text("\n".join(lines))
+    with pytest.raises(DataError, match="line"):
+        read(path)
+
+
+def test_a_whole_last_line_without_a_newline_is_kept(tmp_path):
+    """MOTChallenge files written by other tools may end without a newline: nothing is skipped."""
+    (tmp_path / "gt.txt").write_text("1,1,10,20,30,40,1,1,1\n2,1,11,20,30,40,1,1,1")
+    assert read_mot(tmp_path / "gt.txt").frame.tolist() == [0, 1]
+
+
 def test_readers_name_the_problem(tmp_path):
     with pytest.raises(DataError, match="not found") as err:
         read_csv(tmp_path / "missing.csv")

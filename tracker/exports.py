@@ -9,12 +9,15 @@ line; a missing file raises it too, with the fix.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import logging
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +29,10 @@ from .structures import Detections, FrameResult, Tracks
 MOT_MIN_COLUMNS = 7  # frame, id, left, top, width, height, score
 NOT_APPLICABLE = -1  # counts.csv: value of an empty cell (a line's occupancy, a zone's in / out)
 TRACK_FILES = (JSONL_NAME, CSV_NAME, MOT_NAME)  # load_tracks: the first of these found in a run folder
+UNFINISHED_SHOWN = 40  # characters of a skipped unfinished last line quoted in the warning
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -103,10 +110,11 @@ def _empty_records() -> TrackRecords:
     )
 
 
-def _open_text(path: str | os.PathLike, what: str):
+def _read_text(path: str | os.PathLike, what: str) -> str:
     path = Path(path)
     try:
-        return open(path, newline="", encoding="utf-8")
+        with open(path, newline="", encoding="utf-8") as f:
+            return f.read()
     except FileNotFoundError:
         raise DataError(
             f"{what} not found: {path}", "Pass the --out folder of a finished `tracker track` run"
@@ -115,10 +123,29 @@ def _open_text(path: str | os.PathLike, what: str):
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _read_table(path: str | os.PathLike, header: Sequence[str], what: str) -> list[list[str]]:
-    """Rows of a CSV file (without its header, which must be ``header``)."""
-    with _open_text(path, what) as f:
-        rows = list(csv.reader(f))
+def _parse_whole_lines(path: str | os.PathLike, text: str, parse: Callable[[str], T]) -> T:
+    """``parse(text)``; when that fails and the text ends in an unfinished line, ``parse`` of the text before it.
+
+    The sinks hand a frame to the OS in one write, but Linux stops a write of several pages
+    at a page boundary when the process is killed (SIGKILL, out of memory): the file then
+    ends in the first part of a line. Everything before it is whole and is read, with a warning.
+    A last line that still parses is kept: a line cut only in its last digits cannot be told apart.
+    """
+    try:
+        return parse(text)
+    except DataError:
+        cut = text.rfind("\n") + 1
+        if not text[cut:].strip():
+            raise
+        result = parse(text[:cut])  # damaged before its last line too: that error is raised
+        log.warning("%s: skipped its unfinished last line %r (the writer was stopped in the middle of it)",
+                    path, text[cut:][:UNFINISHED_SHOWN])
+        return result
+
+
+def _table_rows(path, text: str, header: Sequence[str], what: str) -> list[list[str]]:
+    """Rows of CSV ``text`` without its header, which must be ``header``."""
+    rows = list(csv.reader(io.StringIO(text)))
     if not rows or tuple(rows[0]) != tuple(header):
         got = ",".join(rows[0]) if rows else "an empty file"
         raise DataError(f"{path} is not a {what}: its header is {got!r}", f"Expected {','.join(header)}")
@@ -128,6 +155,11 @@ def _read_table(path: str | os.PathLike, header: Sequence[str], what: str) -> li
     if bad is not None:
         raise DataError(f"{path} line {bad + 2}: expected {width} fields, got {len(rows[bad])}", "The file is damaged")
     return rows
+
+
+def _read_table(path: str | os.PathLike, header: Sequence[str], what: str, convert: Callable[[list], T]) -> T:
+    """``convert(rows)`` of a CSV file with ``header`` (rows without the header)."""
+    return _parse_whole_lines(path, _read_text(path, what), lambda text: convert(_table_rows(path, text, header, what)))
 
 
 def _columns(path, rows: list[list[str]], header: Sequence[str], types: dict[str, type]) -> dict[str, np.ndarray]:
@@ -152,14 +184,17 @@ def _columns(path, rows: list[list[str]], header: Sequence[str], types: dict[str
 
 def read_csv(path: str | os.PathLike) -> TrackRecords:
     """Read a ``tracks.csv``."""
-    rows = _read_table(path, CSV_HEADER, "tracks CSV")
     types = dict(frame=np.int64, time_s=np.float64, track_id=np.int64, class_id=np.int64, score=np.float64,
                  x1=np.float64, y1=np.float64, x2=np.float64, y2=np.float64)
-    c = _columns(path, rows, CSV_HEADER, types)
-    return TrackRecords(
-        frame=c["frame"], time_s=c["time_s"], track_id=c["track_id"], class_id=c["class_id"],
-        class_name=c["class_name"], score=c["score"], boxes=np.stack([c["x1"], c["y1"], c["x2"], c["y2"]], axis=1),
-    )
+
+    def records(rows: list[list[str]]) -> TrackRecords:
+        c = _columns(path, rows, CSV_HEADER, types)
+        return TrackRecords(
+            frame=c["frame"], time_s=c["time_s"], track_id=c["track_id"], class_id=c["class_id"],
+            class_name=c["class_name"], score=c["score"], boxes=np.stack([c["x1"], c["y1"], c["x2"], c["y2"]], axis=1),
+        )
+
+    return _read_table(path, CSV_HEADER, "tracks CSV", records)
 
 
 def read_mot(path: str | os.PathLike, fps: float | None = None) -> TrackRecords:
@@ -167,8 +202,11 @@ def read_mot(path: str | os.PathLike, fps: float | None = None) -> TrackRecords:
 
     fps: gives ``time_s = frame / fps``; without it time_s is NaN. Classes are unknown (-1, "").
     """
-    with _open_text(path, "MOTChallenge tracks file") as f:
-        text = f.read()
+    text = _read_text(path, "MOTChallenge tracks file")
+    return _parse_whole_lines(path, text, lambda t: _mot_records(path, t, fps))
+
+
+def _mot_records(path, text: str, fps: float | None) -> TrackRecords:
     if not text.strip():
         return _empty_records()
     with warnings.catch_warnings():
@@ -195,30 +233,32 @@ def read_mot(path: str | os.PathLike, fps: float | None = None) -> TrackRecords:
 
 def read_jsonl(path: str | os.PathLike) -> TrackRecords:
     """Read a ``tracks.jsonl`` (``null`` numbers become NaN)."""
+    text = _read_text(path, "tracks JSON lines file")
+    return _parse_whole_lines(path, text, lambda t: _jsonl_records(path, t))
+
+
+def _jsonl_records(path, text: str) -> TrackRecords:
     frame, time_s, tid, cid, cname, score, boxes = [], [], [], [], [], [], []
-    with _open_text(path, "tracks JSON lines file") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                tracks = obj["tracks"]
-                t = np.nan if obj["time_s"] is None else obj["time_s"]
-                for tr in tracks:
-                    box = [np.nan if v is None else v for v in tr["box"]]
-                    if len(box) != 4:
-                        raise ValueError("box needs 4 numbers")
-                    boxes.append(box)
-                    tid.append(tr["id"])
-                    cid.append(tr["class_id"])
-                    cname.append(tr["class"])
-                    score.append(np.nan if tr["score"] is None else tr["score"])
-                frame += [obj["frame"]] * len(tracks)
-                time_s += [t] * len(tracks)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise DataError(
-                    f"{path} line {number}: not a tracks.jsonl frame ({exc})", "The file is damaged"
-                ) from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            tracks = obj["tracks"]
+            t = np.nan if obj["time_s"] is None else obj["time_s"]
+            for tr in tracks:
+                box = [np.nan if v is None else v for v in tr["box"]]
+                if len(box) != 4:
+                    raise ValueError("box needs 4 numbers")
+                boxes.append(box)
+                tid.append(tr["id"])
+                cid.append(tr["class_id"])
+                cname.append(tr["class"])
+                score.append(np.nan if tr["score"] is None else tr["score"])
+            frame += [obj["frame"]] * len(tracks)
+            time_s += [t] * len(tracks)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path} line {number}: not a tracks.jsonl frame ({exc})", "The file is damaged") from None
     if not frame:
         return _empty_records()
     return TrackRecords(frame=frame, time_s=time_s, track_id=tid, class_id=cid, class_name=cname, score=score,
@@ -227,27 +267,29 @@ def read_jsonl(path: str | os.PathLike) -> TrackRecords:
 
 def read_summary(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Columns of a ``summary.csv`` (see :data:`tracker.sinks.SUMMARY_HEADER`), typed."""
-    rows = _read_table(path, SUMMARY_HEADER, "track summary CSV")
     types = dict(track_id=np.int64, first_frame=np.int64, last_frame=np.int64, frames_seen=np.int64,
                  duration_s=np.float64, path_length_px=np.float64, mean_score=np.float64)
-    return _columns(path, rows, SUMMARY_HEADER, types)
+    return _read_table(path, SUMMARY_HEADER, "track summary CSV", lambda r: _columns(path, r, SUMMARY_HEADER, types))
 
 
 def read_counts(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Columns of a ``counts.csv`` (see :data:`tracker.counting.COUNTS_HEADER`); empty cells read as -1."""
-    rows = _read_table(path, COUNTS_HEADER, "counts CSV")
-    for row in rows:
-        for j in (5, 6, 7):  # in, out, occupancy
-            if row[j] == "":
-                row[j] = str(NOT_APPLICABLE)
     types = {"frame": np.int64, "time_s": np.float64, "in": np.int64, "out": np.int64, "occupancy": np.int64}
-    return _columns(path, rows, COUNTS_HEADER, types)
+
+    def columns(rows: list[list[str]]) -> dict[str, np.ndarray]:
+        for row in rows:
+            for j in (5, 6, 7):  # in, out, occupancy
+                if row[j] == "":
+                    row[j] = str(NOT_APPLICABLE)
+        return _columns(path, rows, COUNTS_HEADER, types)
+
+    return _read_table(path, COUNTS_HEADER, "counts CSV", columns)
 
 
 def read_crossings(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Columns of a ``crossings.csv`` (see :data:`tracker.counting.CROSSINGS_HEADER`)."""
-    rows = _read_table(path, CROSSINGS_HEADER, "crossings CSV")
-    return _columns(path, rows, CROSSINGS_HEADER, {"frame": np.int64, "time_s": np.float64, "track_id": np.int64})
+    types = {"frame": np.int64, "time_s": np.float64, "track_id": np.int64}
+    return _read_table(path, CROSSINGS_HEADER, "crossings CSV", lambda r: _columns(path, r, CROSSINGS_HEADER, types))
 
 
 def read_run_info(run_dir: str | os.PathLike) -> dict:

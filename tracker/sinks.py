@@ -3,7 +3,9 @@
 Every sink is a context manager with ``write(result)`` and ``close()``; ``close`` is
 idempotent and a write after it raises ``ValueError``. Text sinks are crash safe: they
 keep whole frames in memory and hand them to the operating system with one unbuffered
-write every ``flush_every`` frames, so a killed process leaves only complete lines.
+write every ``flush_every`` frames, so a killed process leaves complete lines, except that
+Linux may stop a write of several pages at a page boundary: the file can then end in part
+of a line, which :mod:`tracker.exports` skips with a warning.
 Files written once at the end (``summary.csv``) or rewritten (``run.json``) are replaced
 atomically, so they are either whole or absent.
 :func:`open_sinks` opens the sinks a run's :class:`~tracker.config.OutputConfig` asks for.
