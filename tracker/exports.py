@@ -239,7 +239,7 @@ def read_jsonl(path: str | os.PathLike) -> TrackRecords:
 
 def _jsonl_records(path, text: str) -> TrackRecords:
     frame, time_s, tid, cid, cname, score, boxes = [], [], [], [], [], [], []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
