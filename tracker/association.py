@@ -185,18 +185,17 @@ def sparse_assignment(
     if not alone.all():
         rows, cols, cost = rows[~alone], cols[~alone], cost[~alone]
         size = int(present(rows, n_rows).sum()) * int(present(cols, n_cols).sum())
-        solve = _dense_hungarian if size <= DENSE_HUNGARIAN_MAX else _solve_groups
-        matches.append(solve(rows, cols, cost, threshold, shape))
+        if size <= DENSE_HUNGARIAN_MAX:
+            matches.append(_dense_hungarian(rows, cols, cost, threshold))
+        else:
+            matches.append(_solve_groups(rows, cols, cost, threshold, shape))
     matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
     matched = matched[np.argsort(matched[:, 0], kind="stable")]
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
 
 
-def _dense_hungarian(rows, cols, cost, threshold: float, shape=None) -> np.ndarray:
-    """Optimal matches (K,2) of feasible candidate pairs, by one Hungarian over their rows and columns.
-
-    ``shape`` is unused: the signature matches :func:`_solve_groups`, its alternative in sparse_assignment.
-    """
+def _dense_hungarian(rows, cols, cost, threshold: float) -> np.ndarray:
+    """Optimal matches (K,2) of feasible candidate pairs, by one Hungarian over their rows and columns."""
     r_ids, r = np.unique(rows, return_inverse=True)
     c_ids, c = np.unique(cols, return_inverse=True)
     # Absent pairs cost more than all candidates together, so the solver never trades a
