@@ -86,8 +86,8 @@ class FeatureBank:
             known = np.zeros(n, bool)
         elif known is None:
             known = np.ones(n, bool)
-        if features is not None and self.gallery is None:
-            self.gallery = np.zeros((len(self.counts), self.budget, features.shape[1]), np.float32)
+        if features is not None:
+            self._ensure_gallery(features.shape[1])
         if self.gallery is not None:
             rows = np.zeros((n,) + self.gallery.shape[1:], np.float32)
             if features is not None:
@@ -97,11 +97,15 @@ class FeatureBank:
         self.cursor = np.concatenate([self.cursor, known.astype(np.int64) % self.budget])
         self.stamp = np.concatenate([self.stamp, np.full(n, frame, np.int64)])
 
+    def _ensure_gallery(self, dim: int) -> None:
+        """Allocate the (T,budget,dim) gallery, empty for the tracks so far, on the first feature seen."""
+        if self.gallery is None:
+            self.gallery = np.zeros((len(self.counts), self.budget, dim), np.float32)
+
     def update(self, rows: np.ndarray, features: np.ndarray | None, frame: int = 0) -> None:
         if features is None or len(rows) == 0:
             return
-        if self.gallery is None:  # every track so far was born without a feature
-            self.gallery = np.zeros((len(self.counts), self.budget, features.shape[1]), np.float32)
+        self._ensure_gallery(features.shape[1])  # every track so far may have been born without a feature
         self.stamp[rows] = frame
         if self.budget == 1:
             old = self.gallery[rows, 0]
