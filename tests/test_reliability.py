@@ -40,6 +40,7 @@ DET_SCORE = 0.9
 RUN_TIMEOUT_S = 120  # upper bound for any subprocess run of the pipeline
 POLL_S = 0.02  # how often a signal test looks at the growing tracks.csv
 FRAMES_BEFORE_SIGNAL = 3  # frames that must be in tracks.csv before the test stops the run
+SIGNAL_LOOPS = 10  # the signal tests track the sample this many times over, so no run ends before its signal
 SIZE = (160, 120)  # width, height of the synthetic clips
 BOX = (20, 30)  # width, height of the synthetic object
 
@@ -51,6 +52,39 @@ def write_det_file(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def det_file(tmp_path_factory) -> Path:
     return write_det_file(tmp_path_factory.mktemp("det") / "det.txt")
+
+
+@pytest.fixture(scope="module")
+def long_sequence(tmp_path_factory) -> tuple[Path, Path]:
+    """(MOTChallenge sequence folder, det.txt): the sample clip SIGNAL_LOOPS times over, with its gt boxes.
+
+    A run over the sample alone takes about a second once the models are loaded; a test that
+    is slow to send its signal (a busy CI machine) could then find the run already finished.
+    """
+    seq = tmp_path_factory.mktemp("long") / "seq"
+    images = seq / "img1"
+    images.mkdir(parents=True)
+    cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
+    frames, shape = [], None
+    while (image := cap.read()[1]) is not None:
+        frames.append(images / f"{len(frames) + 1:06d}.jpg")
+        assert cv2.imwrite(str(frames[-1]), image)
+        shape = image.shape
+    cap.release()
+    assert shape is not None, f"{SAMPLE_VIDEO} does not decode"
+    n, (height, width) = len(frames), shape[:2]
+    for i in range(n, SIGNAL_LOOPS * n):
+        os.link(frames[i % n], images / f"{i + 1:06d}.jpg")
+    (seq / "seqinfo.ini").write_text(
+        f"[Sequence]\nname=long\nimDir=img1\nframeRate=7\nseqLength={SIGNAL_LOOPS * n}\n"
+        f"imWidth={width}\nimHeight={height}\nimExt=.jpg\n"
+    )
+    one = write_det_file(seq / "one_loop.txt").read_text().splitlines()
+    det = seq / "det.txt"
+    det.write_text("".join(
+        f"{int(line.split(',', 1)[0]) + k * n},{line.split(',', 1)[1]}\n" for k in range(SIGNAL_LOOPS) for line in one
+    ))  # fmt: skip
+    return seq, det
 
 
 def fast(det: Path) -> list[str]:
@@ -402,12 +436,13 @@ def _frames_in(path: Path) -> set[int]:
     return {int(line.split(",", 1)[0]) for line in lines if line}
 
 
-def _start_and_wait(tmp_path: Path, det: Path) -> tuple[subprocess.Popen, Path]:
-    """Start tracking the sample clip (OSNet ReID on the gt boxes: real work, a few frames per second) and
+def _start_and_wait(tmp_path: Path, long_sequence: tuple[Path, Path]) -> tuple[subprocess.Popen, Path]:
+    """Start tracking the long sequence (OSNet ReID on the gt boxes: real work, the outputs) and
     return once tracks.csv holds FRAMES_BEFORE_SIGNAL frames."""
+    seq, det = long_sequence
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracker.cli", "track", str(SAMPLE_VIDEO), "--out", str(out), "--quiet",
+        [sys.executable, "-m", "tracker.cli", "track", str(seq), "--out", str(out), "--quiet",
          "--detector", "mot", "--set", f"detector.det_file={det}", "--appearance", "osnet"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -423,8 +458,8 @@ def _start_and_wait(tmp_path: Path, det: Path) -> tuple[subprocess.Popen, Path]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_stops_cleanly_and_keeps_every_processed_frame(signum, tmp_path, det_file):
-    proc, out = _start_and_wait(tmp_path, det_file)
+def test_signal_stops_cleanly_and_keeps_every_processed_frame(signum, tmp_path, long_sequence):
+    proc, out = _start_and_wait(tmp_path, long_sequence)
     try:
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=RUN_TIMEOUT_S)
@@ -450,7 +485,7 @@ def test_signal_stops_cleanly_and_keeps_every_processed_frame(signum, tmp_path, 
     # every processed frame is there, exactly as an uninterrupted run of that many frames writes it
     reference = [
         (r.frame_index, tid, *np.round(box, 2))
-        for r in track(SAMPLE_VIDEO, load_config(out / "config.yaml"), max_frames=processed)
+        for r in track(long_sequence[0], load_config(out / "config.yaml"), max_frames=processed)
         for tid, box in zip(r.tracks.track_ids.tolist(), r.tracks.boxes.astype(np.float64))
     ]
     written = [(int(r[0]), int(r[2]), *map(float, r[6:])) for r in rows]
@@ -458,8 +493,8 @@ def test_signal_stops_cleanly_and_keeps_every_processed_frame(signum, tmp_path, 
     np.testing.assert_allclose(np.array(written), np.array(reference), atol=0.011)
 
 
-def test_sigkill_leaves_files_that_parse_to_the_last_whole_frame(tmp_path, det_file):
-    proc, out = _start_and_wait(tmp_path, det_file)
+def test_sigkill_leaves_files_that_parse_to_the_last_whole_frame(tmp_path, long_sequence):
+    proc, out = _start_and_wait(tmp_path, long_sequence)
     proc.kill()
     proc.communicate(timeout=RUN_TIMEOUT_S)
     assert proc.returncode == -signal.SIGKILL
