@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,14 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """Each test starts from the suite's environment: ``tracker.cli.main`` run in-process sets variables
+    (OpenCV's log level) that would otherwise reach every later test's subprocesses and hide what a
+    fresh process prints."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

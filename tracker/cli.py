@@ -245,6 +245,18 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _quiet_native_logs() -> None:
+    """Set QUIET_NATIVE_LOGS where the user did not. OpenCV reads its variable when it is imported,
+    which building the parser has already done (``tracker plot`` draws with it), so its level is set
+    directly as well; FFmpeg's is read when OpenCV first opens a file or stream."""
+    for name, value in QUIET_NATIVE_LOGS.items():
+        os.environ.setdefault(name, value)
+    if os.environ["OPENCV_LOG_LEVEL"] == QUIET_NATIVE_LOGS["OPENCV_LOG_LEVEL"]:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -252,8 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     if not args.debug:
-        for name, value in QUIET_NATIVE_LOGS.items():
-            os.environ.setdefault(name, value)
+        _quiet_native_logs()
     if args.command is None:
         parser.print_help()
         return ConfigError.exit_code
