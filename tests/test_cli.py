@@ -219,6 +219,8 @@ def test_summary_lists_skipped_and_dropped_and_live_stats(tmp_path):
         "  live source: 4 stale frames skipped to keep up, 2 outages, 1 reconnect",
         f"  {tmp_path / 'tracks.csv'}",
     ]
+    one = RunSummary(out_dir=tmp_path, frames=1, tracks=1, seconds=0.5)
+    assert format_summary(one).splitlines()[0] == f"tracked 1 frame, 1 track, 2.0 fps -> {tmp_path}"
 
 
 def test_parser_builds_without_importing_models():

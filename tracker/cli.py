@@ -187,7 +187,8 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
 def format_summary(summary) -> str:
     """The lines printed after a run: counts, what was skipped or dropped, and the output files."""
     state = "interrupted after" if summary.interrupted else "tracked"
-    lines = [f"{state} {summary.frames} frames, {summary.tracks} tracks, {summary.fps:.1f} fps -> {summary.out_dir}"]
+    counts = f"{_count(summary.frames, 'frame')}, {_count(summary.tracks, 'track')}"
+    lines = [f"{state} {counts}, {summary.fps:.1f} fps -> {summary.out_dir}"]
     stats = summary.source_stats
     lines.append(
         f"  skipped {_count(stats.get('failed_reads', 0), 'undecodable frame')}, "
