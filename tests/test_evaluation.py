@@ -34,6 +34,13 @@ def test_find_sequence_errors(tmp_path):
         find_sequence(tmp_path)
 
 
+def test_evaluate_checks_every_sequence_before_creating_the_out_dir(tmp_path):
+    out = tmp_path / "eval"
+    with pytest.raises(SourceError, match="no ground truth"):
+        evaluate_sequences([SAMPLE_SEQ, tmp_path / "not_a_sequence"], load_config(), out_dir=out)
+    assert not out.exists()
+
+
 def _write(path, rows):
     np.savetxt(path, rows, delimiter=",", fmt="%.6g")
     return path

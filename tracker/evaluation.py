@@ -246,8 +246,8 @@ def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[di
 
     if video is not None and len(paths) != 1:
         raise SourceError("--video names the frames of one sequence", "Pass a single sequence folder with --video")
+    sequences = [find_sequence(p, video) for p in paths]  # first: a wrong folder leaves no empty out_dir behind
     out = prepare_out_dir(out_dir)
-    sequences = [find_sequence(p, video) for p in paths]
     rows = []
     for seq in sequences:
         result = out / f"{seq.name}.txt"
