@@ -288,6 +288,26 @@ BAD_INPUTS = {
 }  # fmt: skip
 
 
+@pytest.mark.parametrize("name", ["missing-file", "yolox-weights-missing", "unsupported-codec", "show-without-display"])
+def test_failed_start_keeps_the_earlier_runs_outputs(name, tmp_path, det_file, capsys, monkeypatch):
+    """A run that fails before its first frame leaves every file of an earlier run in the folder as it was."""
+    out = tmp_path / "run"
+    assert main(["track", str(SAMPLE_VIDEO), "--out", str(out), *fast(det_file), "--max-frames", "2"]) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert {"config.yaml", "tracks.csv", "tracks.txt", "annotated.mp4"} <= set(before)
+    if name == "show-without-display":
+        monkeypatch.delenv("DISPLAY", raising=False)
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        monkeypatch.setattr(sys, "platform", "linux")
+        args, error = [str(SAMPLE_VIDEO), "--show"], OutputError
+    else:
+        make, error, _ = BAD_INPUTS[name]
+        args = make(tmp_path)
+    code = main(["track", args[0], *fast(det_file), *args[1:], "--set", "tracker.max_age=7", "--out", str(out)])
+    assert code == error.exit_code, capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+
 def test_yaml_not_a_mapping_names_a_fix(tmp_path):
     (tmp_path / "user.yaml").write_text("- detector\n")
     with pytest.raises(ConfigError) as err:

@@ -311,8 +311,7 @@ def run(
 
     cfg = _resolve_config(config, overrides)
     _check_max_frames(max_frames)
-    out = prepare_out_dir(out_dir)
-    _write_config(out, cfg)
+    out = prepare_out_dir(out_dir)  # an unusable folder fails before the models load
     summary = RunSummary(out_dir=out)
     keep_images = cfg.output.video or cfg.output.show
     started = time.perf_counter()
@@ -323,6 +322,7 @@ def run(
         try:
             sinks = open_sinks(out, cfg.output, session.info, session.class_names, counting=cfg.counting)
             try:
+                _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config
                 summary.outputs = list(getattr(sinks, "paths", []))
                 bar = _progress(session.info, progress, max_frames)
                 started = time.perf_counter()  # models are loaded: time the tracking alone

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -528,6 +529,28 @@ def video_path(out_dir: str | os.PathLike, codec: str) -> Path:
     return Path(out_dir) / (VIDEO_STEM + VIDEO_EXTENSIONS.get(codec.lower(), DEFAULT_VIDEO_EXTENSION))
 
 
+def _codec_error(path: Path, codec: str) -> OutputError:
+    return OutputError(
+        f"cannot write {path.name} with codec {codec!r}: this OpenCV build or the {path.suffix} container "
+        "does not support it",
+        "Set output.codec to mp4v (.mp4) or MJPG (.avi), or turn output.video off",
+    )
+
+
+def check_video_codec(path: str | os.PathLike, codec: str, fps: float, size: tuple[int, int]) -> None:
+    """Raise OutputError unless OpenCV can write ``codec`` into a file named like ``path``, without touching ``path``
+    (the check writes a scratch file in the temp folder)."""
+    path = Path(path)
+    if len(codec) != 4:
+        raise OutputError(f"output.codec {codec!r} is not a four-character code", "Use e.g. mp4v (.mp4) or MJPG (.avi)")
+    with tempfile.TemporaryDirectory(prefix="tracker-codec-") as scratch:
+        writer = cv2.VideoWriter(str(Path(scratch) / path.name), cv2.VideoWriter_fourcc(*codec), float(fps), size)
+        supported = writer.isOpened()
+        writer.release()
+    if not supported:
+        raise _codec_error(path, codec)
+
+
 class VideoSink(_ImageSink):
     """Annotated video; frames of another size than ``size`` are resized to it."""
 
@@ -545,20 +568,13 @@ class VideoSink(_ImageSink):
         self.annotator = annotator
         self.class_names = list(class_names)
         self.frames = 0
-        if len(codec) != 4:
-            raise OutputError(
-                f"output.codec {codec!r} is not a four-character code", "Use e.g. mp4v (.mp4) or MJPG (.avi)"
-            )
+        check_video_codec(self.path, codec, fps, self.size)  # before an earlier file at path is replaced
         os.close(_open_for_writing(self.path))  # a clear error for an unwritable folder
         self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
         if not self._writer.isOpened():
             self._writer.release()
             self.path.unlink(missing_ok=True)
-            raise OutputError(
-                f"cannot write {self.path.name} with codec {codec!r}: this OpenCV build or the "
-                f"{self.path.suffix} container does not support it",
-                "Set output.codec to mp4v (.mp4) or MJPG (.avi), or turn output.video off",
-            )
+            raise _codec_error(self.path, codec)
 
     def write_image(self, image: np.ndarray) -> None:
         """Append an already annotated BGR frame."""
@@ -742,8 +758,16 @@ def open_sinks(
         if wants_images
         else None
     )
+    size = (info.width, info.height)
     sinks = SinkSet(annotator, class_names)
+    window = None
     try:
+        # What can refuse to start (no display, an unsupported codec) does so before any file is
+        # replaced: a failed start keeps an earlier run's outputs.
+        if cfg.show:
+            window = WindowSink(f"tracker: {info.name}")
+        if cfg.video:
+            check_video_codec(video_path(out, cfg.codec), cfg.codec, info.fps, size)
         sinks.add(RunInfoSink(out / RUN_INFO_NAME, info, class_names))
         if cfg.csv:
             sinks.add(CsvSink(out / CSV_NAME, class_names, cfg.flush_every))
@@ -756,16 +780,17 @@ def open_sinks(
         if counting is not None and counting.enabled:
             from .counting import CountsSink  # counting builds on the text sinks of this module
 
-            counts = CountsSink(out, counting, class_names, (info.width, info.height), cfg.flush_every,
-                                line_thickness=cfg.line_thickness)
+            counts = CountsSink(out, counting, class_names, size, cfg.flush_every, line_thickness=cfg.line_thickness)
             sinks.add(counts)
             if wants_images:
                 sinks.add_overlay(counts)
         if cfg.video:
-            sinks.add_image(VideoSink(video_path(out, cfg.codec), info.fps, (info.width, info.height), cfg.codec))
-        if cfg.show:
-            sinks.add_image(WindowSink(f"tracker: {info.name}"))
+            sinks.add_image(VideoSink(video_path(out, cfg.codec), info.fps, size, cfg.codec))
+        if window is not None:
+            sinks.add_image(window)  # last: a frame is in every file before the window may stop the run
     except BaseException:
         sinks.close()
+        if window is not None:  # made first, maybe not in the set yet; closing twice is harmless
+            window.close()
         raise
     return sinks
