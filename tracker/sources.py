@@ -443,22 +443,36 @@ def _open_images(path: Path, cfg: SourceConfig) -> FrameSource:
     return _start(info, first, frames, stats, cfg, live=False)
 
 
-def _open_camera(index: int, cfg: SourceConfig) -> FrameSource:
-    label = f"camera {index}"
-    cap = cv2.VideoCapture(index)
+def _connect(connect: Callable[[], cv2.VideoCapture], problem: str, fix: str) -> cv2.VideoCapture:
+    """``connect()``, or SourceError(problem, fix) when the capture does not open."""
+    cap = connect()
     if not cap.isOpened():
         cap.release()
-        raise SourceError(
-            f"cannot open {label}",
-            "Check the index (0 is the first camera), that it is connected and that no other program uses it",
-        )
-    fps = _fps(cap.get(cv2.CAP_PROP_FPS), cfg, label)
-    stats = SourceStats()
+        raise SourceError(problem, fix)
+    return cap
+
+
+def _start_live(cap, connect, label: str, info: dict, stats: SourceStats, cfg: SourceConfig, fix: str) -> FrameSource:
+    """A live source (camera, endless stream) read from ``cap``, reconnecting with ``connect``."""
     stop = threading.Event()
-    frames = _live_frames(cap, lambda: cv2.VideoCapture(index), label, cfg, stats, stop)
-    first = _first(frames, f"{label} sent no frame", "Check the camera")
-    info = dict(uri=str(index), kind="camera", name=f"camera{index}", fps=fps, frame_count=None)
+    frames = _live_frames(cap, connect, label, cfg, stats, stop)
+    first = _first(frames, f"{label} sent no frame", fix)
     return _start(info, first, frames, stats, cfg, live=True, stop=stop)
+
+
+def _open_camera(index: int, cfg: SourceConfig) -> FrameSource:
+    label = f"camera {index}"
+
+    def connect() -> cv2.VideoCapture:
+        return cv2.VideoCapture(index)
+
+    cap = _connect(
+        connect, f"cannot open {label}",
+        "Check the index (0 is the first camera), that it is connected and that no other program uses it",
+    )  # fmt: skip
+    fps = _fps(cap.get(cv2.CAP_PROP_FPS), cfg, label)
+    info = dict(uri=str(index), kind="camera", name=f"camera{index}", fps=fps, frame_count=None)
+    return _start_live(cap, connect, label, info, SourceStats(), cfg, "Check the camera")
 
 
 def redact_url(url: str) -> str:
@@ -487,13 +501,10 @@ def _open_stream(url: str, cfg: SourceConfig) -> FrameSource:
     def connect() -> cv2.VideoCapture:
         return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
 
-    cap = connect()
-    if not cap.isOpened():
-        cap.release()
-        raise SourceError(
-            f"cannot connect to {label}",
-            "Check the URL, that the server is running and reachable, and any user name or password",
-        )
+    cap = _connect(
+        connect, f"cannot connect to {label}",
+        "Check the URL, that the server is running and reachable, and any user name or password",
+    )  # fmt: skip
     fps = _fps(cap.get(cv2.CAP_PROP_FPS), cfg, label)
     count = _frame_count(cap)
     stats = SourceStats()
@@ -502,7 +513,4 @@ def _open_stream(url: str, cfg: SourceConfig) -> FrameSource:
         frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats)
         first = _first(frames, f"{label} has no readable frame", "Check the URL points to a video")
         return _start(info, first, frames, stats, cfg, live=False)
-    stop = threading.Event()
-    frames = _live_frames(cap, connect, label, cfg, stats, stop)
-    first = _first(frames, f"{label} sent no frame", "Check the stream")
-    return _start(info, first, frames, stats, cfg, live=True, stop=stop)
+    return _start_live(cap, connect, label, info, stats, cfg, "Check the stream")
