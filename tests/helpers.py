@@ -32,6 +32,19 @@ def write_sample_det_file(path: Path, score: float) -> Path:
     return path
 
 
+def read_frames(path: Path, indices) -> dict[int, np.ndarray]:
+    """0-based frame index -> BGR image of the video at ``path``, for each of ``indices``."""
+    wanted, out = set(indices), {}
+    cap = cv2.VideoCapture(str(path))
+    for index in range(max(wanted) + 1):
+        ok, image = cap.read()
+        assert ok, f"cannot read frame {index} of {path}"
+        if index in wanted:
+            out[index] = image
+    cap.release()
+    return out
+
+
 def decoded_frames(path: Path) -> int:
     """Frames of a video that actually decode (not the container's claim)."""
     cap = cv2.VideoCapture(str(path))

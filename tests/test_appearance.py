@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
 import torchvision
+from helpers import read_frames
 from onnx import TensorProto, helper, numpy_helper
 
 from tracker.appearance import Embedder, build_embedder
@@ -46,15 +46,8 @@ def resnet(**overrides):
 @pytest.fixture(scope="module")
 def frames() -> dict[int, np.ndarray]:
     """1-based MOT frame number -> BGR frame, for the frames the tests use."""
-    wanted, out = {1, 10, 41, 50, 91, 100, 121, 130}, {}
-    cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
-    for number in range(1, max(wanted) + 1):
-        ok, image = cap.read()
-        assert ok, f"cannot read frame {number} of {SAMPLE_VIDEO}"
-        if number in wanted:
-            out[number] = image
-    cap.release()
-    return out
+    numbers = (1, 10, 41, 50, 91, 100, 121, 130)
+    return {index + 1: image for index, image in read_frames(SAMPLE_VIDEO, [n - 1 for n in numbers]).items()}
 
 
 @pytest.fixture(scope="module")

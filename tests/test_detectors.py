@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import read_frames
 from torchvision.ops import box_iou
 
 from tracker.config import load_config
@@ -39,15 +40,7 @@ DEFAULT_CONF = detector_config().conf_threshold  # what every detector keeps whe
 
 @pytest.fixture(scope="module")
 def frames() -> dict[int, np.ndarray]:
-    cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
-    out = {}
-    for index in range(max(SAMPLE_FRAMES) + 1):
-        ok, image = cap.read()
-        assert ok, f"cannot read frame {index} of {SAMPLE_VIDEO}"
-        if index in SAMPLE_FRAMES:
-            out[index] = image
-    cap.release()
-    return out
+    return read_frames(SAMPLE_VIDEO, SAMPLE_FRAMES)
 
 
 @pytest.fixture(scope="module")
