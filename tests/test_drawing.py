@@ -40,6 +40,29 @@ def test_draw_marks_box_borders_in_the_track_colour_and_keeps_the_input():
     np.testing.assert_array_equal(out[110, 102], color)  # label background sits above the box
 
 
+LABEL_PADDING_ROW = 1  # a row or column inside a label's padding, where no glyph is drawn
+
+
+def test_a_label_that_would_cover_another_goes_inside_its_box():
+    """Two people side by side: the second label moves just inside its box instead of over the first."""
+    first, second = [100, 120, 200, 220], [130, 126, 230, 226]  # labels above them would overlap
+    out = Annotator(trail_length=0, line_thickness=2).draw(canvas(), tracks([first, second], [7, 8]), ["person"])
+    color_7, color_8 = track_colors(np.array([7, 8]))
+    pad = LABEL_PADDING_ROW
+    np.testing.assert_array_equal(out[first[1] - pad - 1, 160], color_7)  # the first label's bottom padding
+    np.testing.assert_array_equal(out[second[1] + pad, second[0] + pad], color_8)  # the second, inside its box
+    alone = Annotator(trail_length=0, line_thickness=2).draw(canvas(), tracks([second], [8]), ["person"])
+    np.testing.assert_array_equal(alone[second[1] - pad - 1, second[0] + pad], color_8)  # alone: above its box
+
+
+def test_no_box_line_crosses_a_label():
+    """Labels are drawn after every box: box 8's left edge runs through where track 7's label goes."""
+    first, second = [100, 40, 200, 140], [150, 2, 300, 100]  # box 8 at the top edge: its label goes inside
+    out = Annotator(trail_length=0, line_thickness=2).draw(canvas(), tracks([first, second], [7, 8]), ["person"])
+    color_7 = track_colors(np.array([7]))[0]
+    np.testing.assert_array_equal(out[first[1] - LABEL_PADDING_ROW - 1, second[0]], color_7)
+
+
 def test_colours_are_stable_and_differ_between_ids():
     ids = np.arange(1, 21)
     first = track_colors(ids)

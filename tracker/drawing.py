@@ -146,6 +146,22 @@ def _trail_ramp(segments: int, thickness: int) -> tuple[np.ndarray, tuple[int, .
     return fractions, widths
 
 
+class _LabelSpace:
+    """The rectangles of the labels drawn so far on one frame, for :meth:`Annotator._draw_label`."""
+
+    def __init__(self, capacity: int):
+        self._rects = np.empty((capacity, 4), np.int64)  # x1, y1, x2, y2 (exclusive)
+        self._n = 0
+
+    def overlaps(self, x: int, y: int, w: int, h: int) -> bool:
+        r = self._rects[: self._n]
+        return bool(np.any((r[:, 0] < x + w) & (x < r[:, 2]) & (r[:, 1] < y + h) & (y < r[:, 3])))
+
+    def add(self, x: int, y: int, w: int, h: int) -> None:
+        self._rects[self._n] = (x, y, x + w, y + h)
+        self._n += 1
+
+
 class Annotator:
     """Draws tracks onto BGR frames and keeps the trail of each track id."""
 
@@ -215,10 +231,12 @@ class Annotator:
         text_thickness = max(1, thickness // 2)
         labels = self._labels(tracks, valid, class_names)
         ink = text_colors(colors)
-        for box, color, label, fg in zip(boxes.tolist(), colors, labels, ink):
-            x1, y1, x2, y2 = box
+        box_list = boxes.tolist()
+        for (x1, y1, x2, y2), color in zip(box_list, colors):
             cv2.rectangle(out, (x1, y1), (x2, y2), _bgr(color), thickness, cv2.LINE_AA)
-            self._draw_label(out, label, (x1, y1), _bgr(color), _bgr(fg), scale, text_thickness)
+        taken = _LabelSpace(len(box_list))  # labels after every box, so no box line crosses a label
+        for box, color, label, fg in zip(box_list, colors, labels, ink):
+            self._draw_label(out, label, (box[0], box[1]), _bgr(color), _bgr(fg), scale, text_thickness, taken=taken)
         info = [f"frame {frame}"]
         if time_s is not None:
             info.append(f"{time_s:.2f} s")
@@ -292,12 +310,22 @@ class Annotator:
         scale: float,
         thickness: int,
         inside: bool = False,
+        taken: _LabelSpace | None = None,
     ) -> None:
-        """Text on a filled box: above ``anchor`` (a box's top-left) when there is room, else below it."""
+        """Text on a filled box: above ``anchor`` (a box's top-left) when there is room, else below it.
+
+        taken: the labels already drawn on this frame; a label that would cover one of them goes
+        below the anchor instead (just inside its box) when that place is free, and is added.
+        """
         (w, h), baseline = cv2.getTextSize(text, FONT, scale, thickness)
-        box_h = h + baseline + 2 * LABEL_PAD
-        x = min(max(anchor[0], 0), max(out.shape[1] - w - 2 * LABEL_PAD, 0))
-        top = anchor[1] if inside or anchor[1] - box_h < 0 else anchor[1] - box_h
-        top = min(max(top, 0), max(out.shape[0] - box_h, 0))
-        cv2.rectangle(out, (x, top), (x + w + 2 * LABEL_PAD, top + box_h), background, cv2.FILLED)
+        box_w, box_h = w + 2 * LABEL_PAD, h + baseline + 2 * LABEL_PAD
+        x = min(max(anchor[0], 0), max(out.shape[1] - box_w, 0))
+        lowest = max(out.shape[0] - box_h, 0)
+        top = min(max(anchor[1] if inside or anchor[1] - box_h < 0 else anchor[1] - box_h, 0), lowest)
+        if taken is not None:
+            below = min(max(anchor[1], 0), lowest)
+            if taken.overlaps(x, top, box_w, box_h) and not taken.overlaps(x, below, box_w, box_h):
+                top = below
+            taken.add(x, top, box_w, box_h)
+        cv2.rectangle(out, (x, top), (x + box_w, top + box_h), background, cv2.FILLED)
         cv2.putText(out, text, (x + LABEL_PAD, top + LABEL_PAD + h), FONT, scale, foreground, thickness, cv2.LINE_AA)
