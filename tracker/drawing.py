@@ -150,12 +150,12 @@ class _LabelSpace:
     """The rectangles of the labels drawn so far on one frame, for :meth:`Annotator._draw_label`."""
 
     def __init__(self, capacity: int):
-        self._rects = np.empty((capacity, 4), np.int64)  # x1, y1, x2, y2 (exclusive)
+        self._rects = np.empty((capacity, 4), np.int64)  # x1, y1, x2, y2, inclusive as cv2.rectangle fills them
         self._n = 0
 
     def overlaps(self, x: int, y: int, w: int, h: int) -> bool:
         r = self._rects[: self._n]
-        return bool(np.any((r[:, 0] < x + w) & (x < r[:, 2]) & (r[:, 1] < y + h) & (y < r[:, 3])))
+        return bool(np.any((r[:, 0] <= x + w) & (x <= r[:, 2]) & (r[:, 1] <= y + h) & (y <= r[:, 3])))
 
     def add(self, x: int, y: int, w: int, h: int) -> None:
         self._rects[self._n] = (x, y, x + w, y + h)
