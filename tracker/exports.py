@@ -123,14 +123,16 @@ def _read_text(path: str | os.PathLike, what: str) -> str:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _parse_whole_lines(path: str | os.PathLike, text: str, parse: Callable[[str], T]) -> T:
-    """``parse(text)``; when that fails and the text ends in an unfinished line, ``parse`` of the text before it.
+def _read_whole_lines(path: str | os.PathLike, what: str, parse: Callable[[str], T]) -> T:
+    """``parse`` of the file's text; when that fails and the text ends in an unfinished line, ``parse`` of the text
+    before it.
 
     The sinks hand a frame to the OS in one write, but Linux stops a write of several pages
     at a page boundary when the process is killed (SIGKILL, out of memory): the file then
     ends in the first part of a line. Everything before it is whole and is read, with a warning.
     A last line that still parses is kept: a line cut only in its last digits cannot be told apart.
     """
+    text = _read_text(path, what)
     try:
         return parse(text)
     except DataError:
@@ -159,7 +161,7 @@ def _table_rows(path, text: str, header: Sequence[str], what: str) -> list[list[
 
 def _read_table(path: str | os.PathLike, header: Sequence[str], what: str, convert: Callable[[list], T]) -> T:
     """``convert(rows)`` of a CSV file with ``header`` (rows without the header)."""
-    return _parse_whole_lines(path, _read_text(path, what), lambda text: convert(_table_rows(path, text, header, what)))
+    return _read_whole_lines(path, what, lambda text: convert(_table_rows(path, text, header, what)))
 
 
 def _columns(path, rows: list[list[str]], header: Sequence[str], types: dict[str, type]) -> dict[str, np.ndarray]:
@@ -202,8 +204,7 @@ def read_mot(path: str | os.PathLike, fps: float | None = None) -> TrackRecords:
 
     fps: gives ``time_s = frame / fps``; without it time_s is NaN. Classes are unknown (-1, "").
     """
-    text = _read_text(path, "MOTChallenge tracks file")
-    return _parse_whole_lines(path, text, lambda t: _mot_records(path, t, fps))
+    return _read_whole_lines(path, "MOTChallenge tracks file", lambda text: _mot_records(path, text, fps))
 
 
 def _mot_records(path, text: str, fps: float | None) -> TrackRecords:
@@ -233,8 +234,7 @@ def _mot_records(path, text: str, fps: float | None) -> TrackRecords:
 
 def read_jsonl(path: str | os.PathLike) -> TrackRecords:
     """Read a ``tracks.jsonl`` (``null`` numbers become NaN)."""
-    text = _read_text(path, "tracks JSON lines file")
-    return _parse_whole_lines(path, text, lambda t: _jsonl_records(path, t))
+    return _read_whole_lines(path, "tracks JSON lines file", lambda text: _jsonl_records(path, text))
 
 
 def _jsonl_records(path, text: str) -> TrackRecords:
