@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from tracker.association import (
+from tracker.track.association import (
     cosine_distance,
     cosine_pairs,
     fuse_score,
@@ -164,7 +164,7 @@ def test_sparse_assignment_matches_hungarian_on_the_full_matrix(cost, threshold,
 
 
 def test_packs_keep_within_the_cell_limit(monkeypatch):
-    import tracker.association as association
+    import tracker.track.association as association
 
     monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", 100)
     ids = np.arange(6)
@@ -190,7 +190,7 @@ def test_crowd_path_solves_each_group_optimally(seed, limit, monkeypatch):
     """Above DENSE_HUNGARIAN_MAX the contested pairs are solved group by group (stars, every permutation of
     small groups, Hungarian for large ones, alone (limit 0) or packed several to a matrix): same matches
     count and total cost as Hungarian on the full matrix."""
-    import tracker.association as association
+    import tracker.track.association as association
 
     monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", limit)  # force the crowd path at test sizes
     rng = np.random.default_rng(seed)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tracker.config import load_config
-from tracker.motion.cmc import CameraMotion, apply_warp
+from tracker.track.camera_motion import CameraMotion, apply_warp
 
 
 def _cfg(method):

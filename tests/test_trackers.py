@@ -7,7 +7,7 @@ import pytest
 
 from tracker.config import load_config
 from tracker.structures import Detections
-from tracker.trackers import TRACKERS, build_tracker
+from tracker.track import TRACKERS, build_tracker
 
 ALL = sorted(TRACKERS)
 FPS = 10.0

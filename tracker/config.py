@@ -146,7 +146,7 @@ class BotSortConfig(ByteTrackConfig):
     appearance_thresh: Prob  # appearance only counts for cosine distance below this
     appearance_reject_thresh: Prob  # pairs whose (halved) cosine distance exceeds this never match; 1 disables
     ema_alpha: Prob  # feature smoothing: new = alpha * old + (1 - alpha) * detection
-    embed_on_demand: bool  # embed only detections whose appearance can change a decision (see trackers/botsort.py)
+    embed_on_demand: bool  # embed only detections whose appearance can change a decision (see track/botsort.py)
     feature_refresh_s: Annotated[float, Field(ge=0.0)]  # on demand: re-embed a track seen alone after this long
     cmc: CMCConfig
 

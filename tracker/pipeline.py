@@ -89,7 +89,7 @@ class Session:
         from .appearance import build_embedder
         from .detectors import build_detector
         from .sources import open_source
-        from .trackers import build_tracker
+        from .track import build_tracker
 
         self.cfg = cfg
         self.last_tracker_seconds = 0.0  # time of the latest tracker.update, for benchmarks

@@ -187,7 +187,7 @@ def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) 
 
 def run_tracker(tracker_cfg, prepared: Prepared) -> list[Tracks]:
     """The tracker's output for every prepared frame."""
-    from .trackers import build_tracker
+    from .track import build_tracker
 
     tracker = build_tracker(tracker_cfg, prepared.fps, prepared.num_classes)
     image = None

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import cosine_pairs, gate
 from ..config import BotSortConfig
-from ..motion.cmc import CameraMotion
 from ..structures import Detections
+from .association import cosine_pairs, gate
 from .bytetrack import ByteTrack
+from .camera_motion import CameraMotion
 from .core import FeatureBank
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import gallery_distance, gate, unused
 from ..config import DeepSortConfig
 from ..structures import Detections
+from .association import gallery_distance, gate, unused
 from .core import NO_MATCH, FeatureBank, State, Tracker
 
 

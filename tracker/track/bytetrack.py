@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..association import fuse_score
 from ..config import ByteTrackConfig
 from ..structures import Detections
+from .association import fuse_score
 from .core import State, Tracker
 
 

@@ -23,11 +23,11 @@ from functools import lru_cache
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ..association import gate, iou_pairs, linear_assignment, overlapping_pairs, present, sparse_assignment
 from ..config import BaseTrackerConfig
-from ..motion.cmc import CameraMotion, apply_warp
-from ..motion.kalman import KalmanFilter, StateSpace
 from ..structures import Detections, Tracks
+from .association import gate, iou_pairs, linear_assignment, overlapping_pairs, present, sparse_assignment
+from .camera_motion import CameraMotion, apply_warp
+from .kalman import KalmanFilter, StateSpace
 
 log = logging.getLogger(__name__)
 
