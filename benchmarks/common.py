@@ -63,8 +63,8 @@ def _key(seq: Sequence, cfg: Config) -> str:
 def cached_detections(seq: Sequence, detector: str) -> CachedSequence:
     import time
 
-    from tracker.appearance import build_embedder
-    from tracker.detectors import build_detector
+    from tracker.detect.appearance import build_embedder
+    from tracker.detect.detectors import build_detector
     from tracker.sources import open_source
 
     cfg = detection_config(detector, seq)

@@ -152,8 +152,8 @@ def run_row(key: str, source: str, limit: int) -> dict:
     """Measure one row; returns frames, seconds, fps and peak_rss_mib."""
     if key.startswith("ul-") and key != "ul-detect":
         return _run_ultralytics(key, source, limit)
-    from tracker.appearance import build_embedder
-    from tracker.detectors import build_detector
+    from tracker.detect.appearance import build_embedder
+    from tracker.detect.detectors import build_detector
     from tracker.pipeline import run
     from tracker.sources import open_source
 

@@ -13,8 +13,8 @@ import torchvision
 from helpers import read_frames
 from onnx import TensorProto, helper, numpy_helper
 
-from tracker.appearance import Embedder, build_embedder
-from tracker.appearance.crops import (
+from tracker.detect.appearance import Embedder, build_embedder
+from tracker.detect.appearance.crops import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     clip_boxes,
@@ -22,8 +22,8 @@ from tracker.appearance.crops import (
     resize_crops,
     roi_align_crops,
 )
-from tracker.appearance.osnet import DEFAULT_WEIGHTS, make_batch_dynamic
-from tracker.appearance.resnet import CHECKPOINT_FORMAT, ReIDNet, TrackerResNet34, save_checkpoint
+from tracker.detect.appearance.osnet import DEFAULT_WEIGHTS, make_batch_dynamic
+from tracker.detect.appearance.resnet import CHECKPOINT_FORMAT, ReIDNet, TrackerResNet34, save_checkpoint
 from tracker.config import load_config
 from tracker.errors import ConfigError, ModelError
 

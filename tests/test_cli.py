@@ -317,7 +317,7 @@ def test_train_reid_command(tmp_path, capsys):
     assert f"best checkpoint: {out / 'best.pt'}" in printed and "appearance.embedding_dim=8" in printed
     assert torch.load(out / "best.pt", weights_only=True)["meta"]["epochs"] == 1
     # the printed settings load the checkpoint as the tracker's appearance model
-    from tracker.appearance import build_embedder
+    from tracker.detect.appearance import build_embedder
 
     settings = printed.split("use it with:", 1)[1].replace("'", "").split("--set")
     cfg = load_config(overrides=[item.strip() for item in settings if item.strip()] + ["appearance.device=cpu"])

@@ -20,9 +20,9 @@ import pytest
 from helpers import write_sample_det_file
 
 from tracker.config import load_config
-from tracker.detectors import build_detector
+from tracker.detect.detectors import build_detector
 from tracker.errors import ConfigError, ModelError
-from tracker.onnx_session import session_options
+from tracker.detect.onnx_session import session_options
 from tracker.pipeline import Session, _time_step, run, track
 from tracker.sources import open_source
 from tracker.stages import Stage
@@ -413,7 +413,7 @@ def test_osnet_threads_follow_where_it_runs(det_file, overrides, threads):
 def test_numpy_crop_normalisation_matches_torch():
     import torch
 
-    from tracker.appearance.crops import cut_crops, normalise, resize_crops
+    from tracker.detect.appearance.crops import cut_crops, normalise, resize_crops
 
     cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
     image = cap.read()[1]

@@ -418,7 +418,7 @@ class _GarbageDetector:
 
 def test_invalid_detections_are_dropped_counted_and_reported(tmp_path, capsys, monkeypatch):
     clip = write_clip(tmp_path / "clip.avi", 12)
-    monkeypatch.setattr("tracker.detectors.build_detector", lambda cfg, source=None: _GarbageDetector())
+    monkeypatch.setattr("tracker.detect.detectors.build_detector", lambda cfg, source=None: _GarbageDetector())
     out = tmp_path / "run"
     code = main(["track", str(clip), "--out", str(out), "--quiet", "--appearance", "none", "--tracker", "sort"])
     err = capsys.readouterr().err

@@ -11,13 +11,13 @@ import pytest
 import torch
 import torchvision
 
-from tracker.appearance import build_embedder
-from tracker.appearance.crops import crop_batch
-from tracker.appearance.resnet import ReIDNet, save_checkpoint
+from tracker.detect.appearance import build_embedder
+from tracker.detect.appearance.crops import crop_batch
+from tracker.detect.appearance.resnet import ReIDNet, save_checkpoint
 from tracker.config import load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
 from tracker.evaluation import find_sequence
-from tracker.training import (
+from tracker.detect.appearance.training import (
     PKBatchSampler,
     TrainOptions,
     add_parser,

@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common_model_args(e)
 
     # Each module adds its own command; none imports torch, matplotlib or optuna until its command runs.
-    from . import plots, training_cli, tuning
+    from . import plots, tuning
+    from .detect.appearance import training_cli
 
     plots.add_parser(sub)
     tuning.add_parser(sub)
@@ -237,7 +238,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_reid(args: argparse.Namespace) -> int:
-    from .training_cli import run
+    from .detect.appearance.training_cli import run
 
     return run(args)
 

@@ -86,8 +86,8 @@ class Session:
     """The models and the source of one run, built from a :class:`Config`."""
 
     def __init__(self, source, cfg: Config, detector=None, embedder=None):
-        from .appearance import build_embedder
-        from .detectors import build_detector
+        from .detect.appearance import build_embedder
+        from .detect.detectors import build_detector
         from .sources import open_source
         from .track import build_tracker
 

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DetectorConfig
-from ..errors import ConfigError, ModelError
+from ...config import DetectorConfig
+from ...errors import ConfigError, ModelError
+from ...structures import Detections
 from ..onnx_session import open_session
-from ..structures import Detections
 from . import resolve_device
 from .common import COCO_CLASSES, OutputFilter, batched_nms, letterbox
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "yolox_nano.onnx"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "yolox_nano.onnx"
 STRIDES = (8, 16, 32)  # YOLOX's three detection heads: one anchor point per stride-sized cell
 DYNAMIC_INPUT_SIZE = 416  # input side for a model with dynamic H and W when detector.input_size is null
 BOX_FIELDS = 5  # x, y, w, h, objectness before the class scores

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DetectorConfig
-from ..errors import ConfigError, DataError
-from ..structures import Detections
+from ...config import DetectorConfig
+from ...errors import ConfigError, DataError
+from ...structures import Detections
 from .common import OutputFilter
 
 CLASS_NAMES = ["person"]

@@ -29,10 +29,10 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from ...config import AppearanceConfig
+from ...errors import ModelError
 from ..checkpoints import load_checkpoint
-from ..config import AppearanceConfig
 from ..detectors import resolve_device
-from ..errors import ModelError
 from . import NORM_EPS
 from .crops import crop_batch
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, fields
 
-from .errors import ConfigError
+from ...errors import ConfigError
 
 MIN_CROPS_PER_ID = 2  # an identity needs a positive pair: fewer usable crops and it is dropped
 MIN_IDS_PER_SIDE = 2  # training needs negatives in a batch and validation needs distractors
@@ -114,7 +114,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
 
 def run(args: argparse.Namespace) -> int:
     """``tracker train-reid``: train, then print the settings that load the best checkpoint."""
-    from .evaluation import find_sequence
+    from ...evaluation import find_sequence
     from .training import train  # torch: imported only when the command runs
 
     if args.video is not None and len(args.sequences) != 1:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import ModelError
+from ..errors import ModelError
 
 # What torch.load(weights_only=True) raises on a file that is not a checkpoint (text, truncated, random bytes).
 _GARBAGE_ERRORS = (RuntimeError, EOFError, ValueError, LookupError, struct.error)

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torchvision
 
+from ...config import DetectorConfig
+from ...errors import ConfigError, ModelError
+from ...structures import Detections
 from ..checkpoints import load_checkpoint
-from ..config import DetectorConfig
-from ..errors import ConfigError, ModelError
-from ..structures import Detections
 from . import resolve_device
 from .common import OutputFilter
 

@@ -18,16 +18,16 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
-from ..config import AppearanceConfig
+from ...config import AppearanceConfig
+from ...errors import ConfigError, ModelError
 from ..detectors import resolve_device
-from ..errors import ConfigError, ModelError
 from ..onnx_session import RUN_ERRORS, open_session
 from . import l2_normalise
 from .crops import crop_batch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "osnet_x0_25_msmt17.onnx"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "osnet_x0_25_msmt17.onnx"
 BATCH_DIM_NAME = "N"  # symbolic batch axis written into the graph's inputs and outputs
 PROBE_CROPS = 2  # crops run at load time, together and one by one, to check the batched graph
 PROBE_SEED = 0  # the probe crops are fixed noise, so loading is deterministic

@@ -32,12 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from .appearance.crops import cut_crops, normalise
-from .appearance.resnet import ReIDNet, load_weights, save_checkpoint
-from .detectors import resolve_device
-from .errors import DataError, ModelError, OutputError
-from .evaluation import Sequence, load_gt
-from .sinks import prepare_out_dir
+from ...errors import DataError, ModelError, OutputError
+from ...evaluation import Sequence, load_gt
+from ...sinks import prepare_out_dir
+from ..detectors import resolve_device
+from .crops import cut_crops, normalise
+from .resnet import ReIDNet, load_weights, save_checkpoint
 # Options and the command line live in a torch-free module (the CLI parser imports it); re-exported here.
 from .training_cli import (  # noqa: F401
     MIN_CROPS_PER_ID,

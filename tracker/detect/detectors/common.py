@@ -8,8 +8,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..errors import ConfigError
-from ..structures import Detections
+from ...errors import ConfigError
+from ...structures import Detections
 
 # The 80 COCO classes in the order used by YOLOX and Ultralytics (index = class id).
 COCO_CLASSES: tuple[str, ...] = (

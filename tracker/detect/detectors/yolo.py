@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DetectorConfig
-from ..errors import ModelError
-from ..structures import Detections
+from ...config import DetectorConfig
+from ...errors import ModelError
+from ...structures import Detections
 from . import resolve_device
 from .common import OutputFilter
 

@@ -16,8 +16,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..config import AppearanceConfig
-from ..errors import ConfigError
+from ...config import AppearanceConfig
+from ...errors import ConfigError
 
 NORM_EPS = 1e-12  # floor of a vector norm, so an all-zero feature stays finite
 

@@ -13,9 +13,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..config import DetectorConfig
-from ..errors import ConfigError
-from ..structures import Detections
+from ...config import DetectorConfig
+from ...errors import ConfigError
+from ...structures import Detections
 
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
