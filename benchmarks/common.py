@@ -65,7 +65,7 @@ def cached_detections(seq: Sequence, detector: str) -> CachedSequence:
 
     from tracker.detect.appearance import build_embedder
     from tracker.detect.detectors import build_detector
-    from tracker.sources import open_source
+    from tracker.io.sources import open_source
 
     cfg = detection_config(detector, seq)
     path = CACHE / f"{seq.name}-{_key(seq, cfg)}.npz"

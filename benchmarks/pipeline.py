@@ -131,7 +131,7 @@ def _config(key: str):
 
 
 def _first_image(source: str, cfg):
-    from tracker.sources import open_source
+    from tracker.io.sources import open_source
 
     with open_source(source, cfg.source) as src:
         return next(src).image
@@ -155,7 +155,7 @@ def run_row(key: str, source: str, limit: int) -> dict:
     from tracker.detect.appearance import build_embedder
     from tracker.detect.detectors import build_detector
     from tracker.pipeline import run
-    from tracker.sources import open_source
+    from tracker.io.sources import open_source
 
     cfg = _config(key)
     with PeakRss() as rss:

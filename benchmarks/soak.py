@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tracker.config import load_config  # noqa: E402
-from tracker.sinks import CsvSink, MotSink  # noqa: E402
+from tracker.io.sinks import CsvSink, MotSink  # noqa: E402
 from tracker.structures import Detections, FrameResult  # noqa: E402
 from tracker.track import build_tracker  # noqa: E402
 

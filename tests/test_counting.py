@@ -14,11 +14,11 @@ from tracker.counting import (
     points_in_polygon,
     signed_distances,
 )
-from tracker.drawing import COUNT_LINE_COLOR, ZONE_COLOR
+from tracker.io.drawing import COUNT_LINE_COLOR, ZONE_COLOR
 from tracker.errors import ConfigError
-from tracker.exports import read_counts, read_crossings
-from tracker.sinks import open_sinks
-from tracker.sources import SourceInfo
+from tracker.io.readers import read_counts, read_crossings
+from tracker.io.sinks import open_sinks
+from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
 
 CLASSES = ["person", "car"]

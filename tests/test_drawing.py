@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.drawing import Annotator, text_colors, track_colors
+from tracker.io.drawing import Annotator, text_colors, track_colors
 from tracker.structures import Tracks
 
 BACKGROUND = 128
@@ -160,7 +160,7 @@ def test_blur_skips_boxes_outside_or_invalid():
 
 
 def test_info_line_counts_classes_when_there_are_several():
-    from tracker.drawing import Annotator as A
+    from tracker.io.drawing import Annotator as A
 
     assert A._class_counts(np.array([0, 0, 1], np.int32), ["person", "car"]) == "(2 person, 1 car)"
     assert A._class_counts(np.array([0, 0], np.int32), ["person", "car"]) == ""

@@ -9,7 +9,7 @@ import pytest
 
 from tracker.config import load_config
 from tracker.errors import DataError
-from tracker.exports import (
+from tracker.io.readers import (
     load_tracks,
     read_csv,
     read_jsonl,
@@ -17,8 +17,8 @@ from tracker.exports import (
     read_run_info,
     read_summary,
 )
-from tracker.sinks import JsonlSink, SummarySink, TrackState, open_sinks
-from tracker.sources import SourceInfo
+from tracker.io.sinks import JsonlSink, SummarySink, TrackState, open_sinks
+from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
 
 CLASS_NAMES = ["person", "traffic, light", 'say "hi"']  # commas and quotes must survive CSV and JSON
@@ -211,7 +211,7 @@ def test_an_unfinished_last_line_is_skipped_with_a_warning(tmp_path, caplog, nam
     whole = path.read_bytes()
     path.write_bytes(whole[:-cut])
     read = {"tracks.csv": read_csv, "tracks.txt": read_mot, "tracks.jsonl": read_jsonl}[name]
-    with caplog.at_level("WARNING", logger="tracker.exports"):
+    with caplog.at_level("WARNING", logger="tracker.io.readers"):
         records = read(path)
     assert records.frame.tolist() == [0, 1, 2]
     assert "unfinished last line" in caplog.text and name in caplog.text

@@ -24,7 +24,7 @@ from tracker.detect.detectors import build_detector
 from tracker.errors import ConfigError, ModelError
 from tracker.detect.onnx_session import session_options
 from tracker.pipeline import Session, _time_step, run, track
-from tracker.sources import open_source
+from tracker.io.sources import open_source
 from tracker.stages import Stage
 from tracker.structures import Detections
 from tracker.track import build_tracker

@@ -11,9 +11,9 @@ import pytest
 from tracker import plots
 from tracker.config import load_config
 from tracker.errors import DataError
-from tracker.exports import TrackRecords
-from tracker.sinks import open_sinks
-from tracker.sources import SourceInfo
+from tracker.io.readers import TrackRecords
+from tracker.io.sinks import open_sinks
+from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
 
 W, H, N_FRAMES, FPS = 160, 120, 12, 10.0
@@ -107,7 +107,7 @@ def test_explicit_source_overrides_run_json(run_dir, tmp_path):
 
 
 def test_timeline_runs_show_gaps_and_active_tracks_count_per_class(run_dir):
-    from tracker.exports import load_tracks
+    from tracker.io.readers import load_tracks
 
     records = load_tracks(run_dir)
     ids, first, last = plots.track_runs(records)

@@ -556,7 +556,7 @@ def test_internal_error_mid_run_still_finalises_outputs(tmp_path, det_file, caps
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_stop_signal_during_a_write_waits_for_the_whole_frame(signum, tmp_path, det_file, monkeypatch):
     """A signal that lands between writing a frame's CSV and MOT lines stops the run only after both."""
-    from tracker import sinks
+    from tracker.io import sinks
 
     real_write = sinks.MotSink.write
     calls = {"n": 0}

@@ -16,8 +16,8 @@ import pytest
 
 from tracker.config import load_config
 from tracker.errors import OutputError
-from tracker.exports import read_mot
-from tracker.sinks import (
+from tracker.io.readers import read_mot
+from tracker.io.sinks import (
     CSV_HEADER,
     CsvSink,
     MotSink,
@@ -27,7 +27,7 @@ from tracker.sinks import (
     WindowSink,
     open_sinks,
 )
-from tracker.sources import SourceInfo
+from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def test_text_files_only_ever_hold_whole_frames(tmp_path, flush_every):
 KILL_SCRIPT = """
 import sys, numpy as np
 sys.path.insert(0, sys.argv[2])
-from tracker.sinks import MotSink
+from tracker.io.sinks import MotSink
 from tracker.structures import Detections, FrameResult, Tracks
 n = 400
 tracks = Tracks(boxes=np.tile(np.float32([1.5, 2.5, 30.25, 40.75]), (n, 1)), scores=np.ones(n, np.float32),
@@ -292,7 +292,7 @@ def test_window_stops_on_q_esc_or_close(monkeypatch, key, visible, stops):
     monkeypatch.setattr(cv2, "waitKey", lambda ms: key)
     monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: visible)
     monkeypatch.setattr(cv2, "destroyWindow", lambda *a: None)
-    from tracker.drawing import Annotator
+    from tracker.io.drawing import Annotator
 
     with WindowSink("tracker", Annotator(5, 2), CLASS_NAMES) as window:
         if stops:

@@ -15,7 +15,7 @@ from helpers import MjpegServer
 
 from tracker.config import load_config
 from tracker.errors import SourceError
-from tracker.sources import Frame, FrameSource, open_source, redact_url
+from tracker.io.sources import Frame, FrameSource, open_source, redact_url
 
 SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "samples" / "pets09_s2l1_150.mp4"
 GRAY_STEP = 10  # frame i is a solid gray of level (i * GRAY_STEP) mod GRAY_WRAP

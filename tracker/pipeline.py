@@ -88,7 +88,7 @@ class Session:
     def __init__(self, source, cfg: Config, detector=None, embedder=None):
         from .detect.appearance import build_embedder
         from .detect.detectors import build_detector
-        from .sources import open_source
+        from .io.sources import open_source
         from .track import build_tracker
 
         self.cfg = cfg
@@ -307,7 +307,7 @@ def run(
     Everything processed is flushed and the video finalised even when the run is
     stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True) or fails.
     """
-    from .sinks import open_sinks, prepare_out_dir
+    from .io.sinks import open_sinks, prepare_out_dir
 
     cfg = _resolve_config(config, overrides)
     _check_max_frames(max_frames)

@@ -327,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
 
     prepared = prepare(args.sequences, cfg, video=args.video, log=log)
     result = tune(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
-    from .sinks import write_atomically
+    from .io.sinks import write_atomically
 
     write_atomically(out, best_yaml(result, prepared, args.seed))
     print(f"best HOTA {result.hota:.2f} (trial {result.best_trial} of {result.trials}; "

@@ -31,9 +31,9 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from .config import SourceConfig
-from .errors import SourceError
-from .stages import Stage
+from ..config import SourceConfig
+from ..errors import SourceError
+from ..stages import Stage
 
 log = logging.getLogger(__name__)
 

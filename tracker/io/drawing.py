@@ -15,7 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .structures import Tracks
+from ..structures import Tracks
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE_AT_720P = 0.5  # label text size on a 720-pixel-high frame; scales with frame height

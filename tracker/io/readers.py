@@ -21,10 +21,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from .counting import COUNTS_HEADER, COUNTS_NAME, CROSSINGS_HEADER, CROSSINGS_NAME
-from .errors import DataError
+from ..counting import COUNTS_HEADER, COUNTS_NAME, CROSSINGS_HEADER, CROSSINGS_NAME
+from ..errors import DataError
+from ..structures import Detections, FrameResult, Tracks
 from .sinks import CSV_HEADER, CSV_NAME, JSONL_NAME, MOT_NAME, RUN_INFO_NAME, SUMMARY_HEADER, SUMMARY_NAME
-from .structures import Detections, FrameResult, Tracks
 
 MOT_MIN_COLUMNS = 7  # frame, id, left, top, width, height, score
 NOT_APPLICABLE = -1  # counts.csv: value of an empty cell (a line's occupancy, a zone's in / out)
@@ -266,7 +266,7 @@ def _jsonl_records(path, text: str) -> TrackRecords:
 
 
 def read_summary(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Columns of a ``summary.csv`` (see :data:`tracker.sinks.SUMMARY_HEADER`), typed."""
+    """Columns of a ``summary.csv`` (see :data:`tracker.io.sinks.SUMMARY_HEADER`), typed."""
     types = dict(track_id=np.int64, first_frame=np.int64, last_frame=np.int64, frames_seen=np.int64,
                  duration_s=np.float64, path_length_px=np.float64, mean_score=np.float64)
     return _read_table(path, SUMMARY_HEADER, "track summary CSV", lambda r: _columns(path, r, SUMMARY_HEADER, types))

@@ -5,7 +5,7 @@ idempotent and a write after it raises ``ValueError``. Text sinks are crash safe
 keep whole frames in memory and hand them to the operating system with one unbuffered
 write every ``flush_every`` frames, so a killed process leaves complete lines, except that
 Linux may stop a write of several pages at a page boundary: the file can then end in part
-of a line, which :mod:`tracker.exports` skips with a warning.
+of a line, which :mod:`tracker.io.readers` skips with a warning.
 Files written once at the end (``summary.csv``) or rewritten (``run.json``) are replaced
 atomically, so they are either whole or absent.
 :func:`open_sinks` opens the sinks a run's :class:`~tracker.config.OutputConfig` asks for.
@@ -28,11 +28,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .config import CountingConfig, OutputConfig
+from ..config import CountingConfig, OutputConfig
+from ..errors import ConfigError, OutputError
+from ..structures import FrameResult
 from .drawing import Annotator
-from .errors import ConfigError, OutputError
 from .sources import SourceInfo
-from .structures import FrameResult
 
 CSV_NAME = "tracks.csv"
 MOT_NAME = "tracks.txt"
@@ -778,7 +778,7 @@ def open_sinks(
         if cfg.summary:
             sinks.add(SummarySink(out / SUMMARY_NAME, class_names))
         if counting is not None and counting.enabled:
-            from .counting import CountsSink  # counting builds on the text sinks of this module
+            from ..counting import CountsSink  # counting builds on the text sinks of this module
 
             counts = CountsSink(out, counting, class_names, size, cfg.flush_every, line_thickness=cfg.line_thickness)
             sinks.add(counts)
