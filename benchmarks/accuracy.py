@@ -18,7 +18,7 @@ import numpy as np
 from common import ROOT, cached_detections, machine, markdown_table, sequences  # noqa: F401
 
 from tracker.config import load_config
-from tracker.evaluation import score_tracks
+from tracker.analyze.evaluation import score_tracks
 from tracker.structures import Tracks
 from tracker.track import build_tracker
 

@@ -38,7 +38,7 @@ import torch  # noqa: E402
 
 from tracker.detect.appearance import build_embedder  # noqa: E402
 from tracker.config import load_config  # noqa: E402
-from tracker.evaluation import find_sequence, load_gt  # noqa: E402
+from tracker.analyze.evaluation import find_sequence, load_gt  # noqa: E402
 from tracker.detect.appearance.training import (  # noqa: E402
     COL_BOX, COL_FRAME, COL_ID, TrainOptions, read_frames, spread_sample, train, usable_rows,
 )  # fmt: skip

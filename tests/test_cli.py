@@ -358,7 +358,7 @@ def track_argv(out: Path, det: Path, *extra: str, frames: int = SMOOTH_FRAMES) -
 
 
 def test_smooth_rewrites_tracks_keeps_raw_copies_and_reports(tmp_path, gap_det, capsys):
-    from tracker.smoothing import FRAME, TRACK_ID, read_csv, read_mot, smooth_tracks
+    from tracker.analyze.smoothing import FRAME, TRACK_ID, read_csv, read_mot, smooth_tracks
 
     assert main(track_argv(tmp_path / "plain", gap_det)) == 0
     capsys.readouterr()
@@ -499,7 +499,7 @@ def test_blur_mistakes_are_one_line(extra, fragment, tmp_path, capsys):
 
 
 def test_eval_smooth_scores_raw_and_smoothed(tiny_seq, tmp_path, capsys):  # noqa: F811
-    from tracker.evaluation import find_sequence, score
+    from tracker.analyze.evaluation import find_sequence, score
 
     out = tmp_path / "eval"
     argv = ["eval", str(tiny_seq), "--video", str(SAMPLE_VIDEO), "--detector", "mot", "--appearance", "none",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tracker.config import CountingConfig, load_config
-from tracker.counting import (
+from tracker.analyze.counting import (
     COUNTS_HEADER,
     Counter,
     CountsSink,

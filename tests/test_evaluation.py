@@ -9,7 +9,7 @@ import pytest
 
 from tracker.config import load_config
 from tracker.errors import SourceError
-from tracker.evaluation import evaluate_sequences, find_sequence, format_table, load_gt, score
+from tracker.analyze.evaluation import evaluate_sequences, find_sequence, format_table, load_gt, score
 
 from conftest import SAMPLE_SEQ, SAMPLE_VIDEO
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker import plots
+from tracker.analyze import plots
 from tracker.config import load_config
 from tracker.errors import DataError
 from tracker.io.readers import TrackRecords

@@ -7,7 +7,7 @@ import pytest
 
 from tracker.config import apply_overrides, load_config
 from tracker.errors import DataError
-from tracker.smoothing import (
+from tracker.analyze.smoothing import (
     BOX,
     FRAME,
     SCORE,

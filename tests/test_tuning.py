@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import SAMPLE_SEQ, SAMPLE_VIDEO
-from tracker import tuning
+from tracker.analyze import tuning
 from tracker.config import TRACKER_NAMES, load_config
 from tracker.errors import ConfigError
 from tracker.pipeline import track

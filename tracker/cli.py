@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_model_args(e)
 
     # Each module adds its own command; none imports torch, matplotlib or optuna until its command runs.
-    from . import plots, tuning
+    from .analyze import plots, tuning
     from .detect.appearance import training_cli
 
     plots.add_parser(sub)
@@ -214,7 +214,7 @@ def format_summary(summary) -> str:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .evaluation import METRIC_KEYS, evaluate_sequences, format_table
+    from .analyze.evaluation import METRIC_KEYS, evaluate_sequences, format_table
 
     cfg = load_config(args.config, tracker=args.tracker, overrides=_overrides(args))
     rows = evaluate_sequences(args.sequences, cfg, out_dir=Path(args.out), video=args.video)
@@ -226,13 +226,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .plots import run
+    from .analyze.plots import run
 
     return run(args)
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from .tuning import run
+    from .analyze.tuning import run
 
     return run(args)
 

@@ -350,7 +350,7 @@ def run(
                 session.close()
     summary.tracks = len(seen_ids)
     summary.seconds = time.perf_counter() - started
-    from .smoothing import smooth_finished_run  # smoothing.enabled: gap filling + RTS over the written tracks
+    from .analyze.smoothing import smooth_finished_run  # smoothing.enabled: gap filling + RTS over the written tracks
 
     summary.smoothing = smooth_finished_run(out, cfg, session.fps, summary.outputs)
     if summary.smoothing is not None:

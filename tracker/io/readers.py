@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from ..counting import COUNTS_HEADER, COUNTS_NAME, CROSSINGS_HEADER, CROSSINGS_NAME
+from ..analyze.counting import COUNTS_HEADER, COUNTS_NAME, CROSSINGS_HEADER, CROSSINGS_NAME
 from ..errors import DataError
 from ..structures import Detections, FrameResult, Tracks
 from .sinks import CSV_HEADER, CSV_NAME, JSONL_NAME, MOT_NAME, RUN_INFO_NAME, SUMMARY_HEADER, SUMMARY_NAME
@@ -273,7 +273,7 @@ def read_summary(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def read_counts(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Columns of a ``counts.csv`` (see :data:`tracker.counting.COUNTS_HEADER`); empty cells read as -1."""
+    """Columns of a ``counts.csv`` (see :data:`tracker.analyze.counting.COUNTS_HEADER`); empty cells read as -1."""
     types = {"frame": np.int64, "time_s": np.float64, "in": np.int64, "out": np.int64, "occupancy": np.int64}
 
     def columns(rows: list[list[str]]) -> dict[str, np.ndarray]:
@@ -287,7 +287,7 @@ def read_counts(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def read_crossings(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Columns of a ``crossings.csv`` (see :data:`tracker.counting.CROSSINGS_HEADER`)."""
+    """Columns of a ``crossings.csv`` (see :data:`tracker.analyze.counting.CROSSINGS_HEADER`)."""
     types = {"frame": np.int64, "time_s": np.float64, "track_id": np.int64}
     return _read_table(path, CROSSINGS_HEADER, "crossings CSV", lambda r: _columns(path, r, CROSSINGS_HEADER, types))
 

@@ -778,7 +778,7 @@ def open_sinks(
         if cfg.summary:
             sinks.add(SummarySink(out / SUMMARY_NAME, class_names))
         if counting is not None and counting.enabled:
-            from ..counting import CountsSink  # counting builds on the text sinks of this module
+            from ..analyze.counting import CountsSink  # counting builds on the text sinks of this module
 
             counts = CountsSink(out, counting, class_names, size, cfg.flush_every, line_thickness=cfg.line_thickness)
             sinks.add(counts)

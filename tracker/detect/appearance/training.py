@@ -33,7 +33,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ...errors import DataError, ModelError, OutputError
-from ...evaluation import Sequence, load_gt
+from ...analyze.evaluation import Sequence, load_gt
 from ...io.sinks import prepare_out_dir
 from ..detectors import resolve_device
 from .crops import cut_crops, normalise

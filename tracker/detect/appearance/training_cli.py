@@ -114,7 +114,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
 
 def run(args: argparse.Namespace) -> int:
     """``tracker train-reid``: train, then print the settings that load the best checkpoint."""
-    from ...evaluation import find_sequence
+    from ...analyze.evaluation import find_sequence
     from .training import train  # torch: imported only when the command runs
 
     if args.video is not None and len(args.sequences) != 1:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config, SmoothingConfig
-from .errors import DataError, OutputError
-from .io.sinks import replace_atomically
-from .structures import Detections, FrameResult, Tracks
+from ..config import Config, SmoothingConfig
+from ..errors import DataError, OutputError
+from ..io.sinks import replace_atomically
+from ..structures import Detections, FrameResult, Tracks
 
 # Columns of a rows array.
 FRAME, TRACK_ID, CLASS, SCORE, X1, Y1, X2, Y2 = range(8)
@@ -207,7 +207,7 @@ def _rows(records) -> np.ndarray:
 
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """A run's tracks.csv (read by :func:`tracker.io.readers.read_csv`) as (rows, time_s per row, class id -> name)."""
-    from .io.readers import read_csv as read_records
+    from ..io.readers import read_csv as read_records
 
     records = read_records(path)
     return _rows(records), records.time_s, dict(zip(records.class_id.tolist(), records.class_name.tolist()))
@@ -215,7 +215,7 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
 
 def read_mot(path: Path) -> np.ndarray:
     """A MOTChallenge tracks.txt (read by :func:`tracker.io.readers.read_mot`) as rows; MOT has no class: class 0."""
-    from .io.readers import read_mot as read_records
+    from ..io.readers import read_mot as read_records
 
     rows = _rows(read_records(path))
     rows[:, CLASS] = 0
@@ -224,7 +224,7 @@ def read_mot(path: Path) -> np.ndarray:
 
 def write_mot(path: Path, rows: np.ndarray) -> None:
     """Write rows as a MOTChallenge txt (the same format as the run's tracks.txt)."""
-    from .io.sinks import MotSink
+    from ..io.sinks import MotSink
 
     with MotSink(path) as sink:
         for frame, tracks in tracks_by_frame(rows):
@@ -233,7 +233,7 @@ def write_mot(path: Path, rows: np.ndarray) -> None:
 
 def write_csv(path: Path, rows: np.ndarray, times: np.ndarray, class_names: dict[int, str]) -> None:
     """Write rows as a tracks.csv; ``times`` holds each row's time_s."""
-    from .io.sinks import CsvSink
+    from ..io.sinks import CsvSink
 
     frame_times = dict(zip(rows[:, FRAME].astype(np.int64).tolist(), np.asarray(times, np.float64).tolist()))
     top = max(class_names, default=-1)
@@ -266,7 +266,7 @@ def smooth_run(
     copies an earlier run in a reused folder left (which would otherwise be smoothed instead).
     Returns counts: rows_in, rows_out, filled, tracks, fps; and raw: the paths of the raw copies.
     """
-    from .io.sinks import CSV_NAME, MOT_NAME
+    from ..io.sinks import CSV_NAME, MOT_NAME
 
     out = Path(out_dir)
     csv_path, mot_path = out / CSV_NAME, out / MOT_NAME
@@ -318,7 +318,7 @@ def smooth_finished_run(out_dir: str | os.PathLike, cfg: Config, fps: float, wri
     """
     if cfg.smoothing.enabled:
         return smooth_run(out_dir, cfg, fps, written=written)
-    from .io.sinks import CSV_NAME, MOT_NAME
+    from ..io.sinks import CSV_NAME, MOT_NAME
 
     for path in written:
         stale = raw_path(Path(path))

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config
-from .errors import DataError, SourceError
-from .structures import Detections, FrameResult, Tracks
+from ..config import Config
+from ..errors import DataError, SourceError
+from ..structures import Detections, FrameResult, Tracks
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 METRIC_KEYS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "Frag")
@@ -117,7 +117,7 @@ def find_sequence(path: str | Path, video: str | Path | None = None) -> Sequence
 
 def sequence_config(seq: Sequence, cfg: Config) -> Config:
     """``cfg`` for running on ``seq``: its det/det.txt for the ``mot`` detector, its seqinfo.ini frame rate."""
-    from .config import apply_overrides
+    from ..config import apply_overrides
 
     overrides = {}
     if cfg.detector.name == "mot" and cfg.detector.det_file is None:
@@ -131,8 +131,8 @@ def sequence_config(seq: Sequence, cfg: Config) -> Config:
 
 def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embedder=None) -> dict:
     """Track one sequence into a MOTChallenge txt; returns timing figures."""
-    from .pipeline import Session
-    from .io.sinks import MotSink
+    from ..pipeline import Session
+    from ..io.sinks import MotSink
 
     run_cfg = sequence_config(seq, cfg)
     session = Session(str(seq.frames), run_cfg, detector=detector, embedder=embedder)
@@ -216,7 +216,7 @@ def score_tracks(
 ) -> dict:
     """TrackEval metrics of in-memory results: ``frames[i]`` holds the tracks of 0-based frame
     ``frame_indices[i]`` (default: i)."""
-    from .io.sinks import MotSink
+    from ..io.sinks import MotSink
 
     indices = range(len(frames)) if frame_indices is None else frame_indices
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,7 +242,7 @@ def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[di
     after smoothing (``<name>.smoothed.txt``): it then has two rows, whose ``output`` is
     ``raw`` and ``smoothed``.
     """
-    from .io.sinks import prepare_out_dir
+    from ..io.sinks import prepare_out_dir
 
     if video is not None and len(paths) != 1:
         raise SourceError("--video names the frames of one sequence", "Pass a single sequence folder with --video")

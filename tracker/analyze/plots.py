@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .io.drawing import track_colors
-from .errors import SourceError
-from .io.readers import TrackRecords, counts_path, load_tracks, read_counts, read_run_info
-from .io.sinks import bottom_centers, prepare_out_dir
+from ..errors import SourceError
+from ..io.drawing import track_colors
+from ..io.readers import TrackRecords, counts_path, load_tracks, read_counts, read_run_info
+from ..io.sinks import bottom_centers, prepare_out_dir
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -82,8 +82,8 @@ def _rgb(track_ids: np.ndarray) -> np.ndarray:
 
 def first_frame(info: dict, source: str | os.PathLike | None = None) -> np.ndarray | None:
     """The first BGR frame of ``source`` or of the run's file / image-folder source; None when unavailable."""
-    from .config import load_config
-    from .io.sources import open_source
+    from ..config import load_config
+    from ..io.sources import open_source
 
     spec = source if source is not None else info.get("source_path")
     if spec is None or not Path(spec).exists():

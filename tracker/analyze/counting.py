@@ -38,10 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import CountingConfig
-from .io.drawing import draw_counting
-from .io.sinks import TIME_FORMAT, Sink, TrackState, _csv_text, _TextSink, bottom_centers
-from .structures import Tracks
+from ..config import CountingConfig
+from ..io.drawing import draw_counting
+from ..io.sinks import TIME_FORMAT, Sink, TrackState, _csv_text, _TextSink, bottom_centers
+from ..structures import Tracks
 
 log = logging.getLogger(__name__)
 

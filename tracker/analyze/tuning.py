@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .config import Config, apply_overrides
-from .errors import ConfigError, TrackerError
+from ..config import Config, apply_overrides
+from ..errors import ConfigError, TrackerError
+from ..structures import Detections, Tracks
 from .evaluation import Sequence, find_sequence, score_tracks, sequence_config
-from .structures import Detections, Tracks
 
 DEFAULT_TRIALS = 50
 DEFAULT_OUT = "runs/tune/best.yaml"
@@ -143,7 +143,7 @@ class Prepared:
 
 def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) -> list[Prepared]:
     """Detect (and embed, when ``cfg.tracker`` uses appearance) every frame of each sequence once."""
-    from .pipeline import Session
+    from ..pipeline import Session
 
     if video is not None and len(paths) != 1:
         raise ConfigError("--video names the frames of one sequence", "Pass a single sequence folder with --video")
@@ -187,7 +187,7 @@ def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) 
 
 def run_tracker(tracker_cfg, prepared: Prepared) -> list[Tracks]:
     """The tracker's output for every prepared frame."""
-    from .track import build_tracker
+    from ..track import build_tracker
 
     tracker = build_tracker(tracker_cfg, prepared.fps, prepared.num_classes)
     image = None
@@ -290,7 +290,7 @@ def best_yaml(result: TuneResult, prepared: list[Prepared], seed: int) -> str:
 # ----- command line ---------------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``tune`` to the ``tracker`` command's subparsers."""
-    from .cli import _common_model_args
+    from ..cli import _common_model_args
 
     p = subparsers.add_parser(
         "tune", help="search a tracker's thresholds for the best HOTA on MOTChallenge sequences (Optuna)",
@@ -312,8 +312,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``tracker tune``; returns the exit code."""
-    from .cli import _overrides
-    from .config import load_config
+    from ..cli import _overrides
+    from ..config import load_config
 
     if args.trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {args.trials}", "Pass e.g. --trials 50")
@@ -327,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
 
     prepared = prepare(args.sequences, cfg, video=args.video, log=log)
     result = tune(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
-    from .io.sinks import write_atomically
+    from ..io.sinks import write_atomically
 
     write_atomically(out, best_yaml(result, prepared, args.seed))
     print(f"best HOTA {result.hota:.2f} (trial {result.best_trial} of {result.trials}; "
