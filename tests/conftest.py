@@ -22,7 +22,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(autouse=True)
 def _restore_environment():
-    """Each test starts from the suite's environment: ``tracker.cli.main`` run in-process sets variables
+    """Each test starts from the suite's environment: ``tracker.commands.main`` run in-process sets variables
     (OpenCV's log level) that would otherwise reach every later test's subprocesses and hide what a
     fresh process prints."""
     saved = dict(os.environ)

@@ -20,7 +20,7 @@ CLI_TIMEOUT_S = 120  # generous bound for one subprocess run of the real pipelin
 def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
     """``tracker ARGS`` in a fresh interpreter (where native libraries print what they print)."""
     return subprocess.run(
-        [sys.executable, "-m", "tracker.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "tracker", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
 
 

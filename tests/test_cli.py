@@ -18,7 +18,8 @@ from test_tuning import NAME as TINY_NAME
 from test_tuning import tiny_seq  # noqa: F401 (a fixture: the sample's first frames as a sequence with det.txt)
 from helpers import CLI_TIMEOUT_S, decoded_frames, run_cli
 
-from tracker.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, build_parser, format_summary, main
+from tracker.commands import EXIT_INTERNAL, EXIT_INTERRUPTED, build_parser, main
+from tracker.commands.track import format_summary
 from tracker.config import load_config
 from tracker.errors import ConfigError, DataError, SourceError
 from tracker.pipeline import RunSummary
@@ -229,7 +230,7 @@ def test_parser_builds_without_importing_models():
     args = parser.parse_args(["track", "video.mp4", "--max-frames", "5"])
     assert args.max_frames == 5 and args.source == "video.mp4"
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, tracker.cli; tracker.cli.build_parser(); print('torch' in sys.modules)"],
+        [sys.executable, "-c", "import sys, tracker.commands; tracker.commands.build_parser(); print('torch' in sys.modules)"],
         cwd=ROOT, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
     )
     assert proc.stdout.strip() == "False", proc.stderr
@@ -257,7 +258,7 @@ def test_help_lists_every_command_and_each_command_has_help(capsys):
 def test_new_commands_parse_without_importing_heavy_modules():
     """Registering plot / tune / train-reid must not pull torch, matplotlib or optuna into `tracker --help`."""
     code = (
-        "import sys, tracker.cli; p = tracker.cli.build_parser(); "
+        "import sys, tracker.commands; p = tracker.commands.build_parser(); "
         "a = p.parse_args(['train-reid', 'seq', '--init', 'random', '--epochs', '2']); "
         "b = p.parse_args(['tune', 'seq', '--trials', '3']); c = p.parse_args(['plot', 'run']); "
         "print(a.command, a.epochs, b.command, b.trials, c.command, c.run); "

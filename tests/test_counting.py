@@ -308,7 +308,7 @@ def test_tracker_track_counts_a_walker_crossing_a_line(tmp_path):
     """End to end through the CLI: a counting section in the user's YAML gives counts.csv and crossings.csv."""
     import cv2
 
-    from tracker.cli import main
+    from tracker.commands import main
 
     size, frames, box = (160, 120), 30, (20, 30)
     writer = cv2.VideoWriter(str(tmp_path / "walk.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, size)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tracker.analyze import plots
+from tracker.commands import plot as plot_command
 from tracker.config import load_config
 from tracker.errors import DataError
 from tracker.io.readers import TrackRecords
@@ -124,9 +125,9 @@ def test_timeline_runs_show_gaps_and_active_tracks_count_per_class(run_dir):
 def test_cli_command(run_dir, tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="tracker")
     sub = parser.add_subparsers(dest="command")
-    plots.add_parser(sub)
+    plot_command.add_parser(sub)
     args = parser.parse_args(["plot", str(run_dir), "--out", str(tmp_path / "charts")])
-    assert plots.run(args) == 0
+    assert plot_command.run(args) == 0
     assert "trajectories.png" in capsys.readouterr().err
     assert len(list((tmp_path / "charts").glob("*.png"))) == 4
 

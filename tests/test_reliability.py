@@ -23,7 +23,7 @@ from helpers import MjpegServer, decoded_frames, run_cli, write_sample_det_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, main
+from tracker.commands import EXIT_INTERNAL, EXIT_INTERRUPTED, main
 from tracker.config import load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
 from tracker.track.kalman import KalmanFilter, StateSpace
@@ -462,7 +462,7 @@ def _start_and_wait(tmp_path: Path, long_sequence: tuple[Path, Path]) -> tuple[s
     seq, det = long_sequence
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracker.cli", "track", str(seq), "--out", str(out), "--quiet",
+        [sys.executable, "-m", "tracker", "track", str(seq), "--out", str(out), "--quiet",
          "--detector", "mot", "--set", f"detector.det_file={det}", "--appearance", "osnet"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

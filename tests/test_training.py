@@ -17,16 +17,15 @@ from tracker.detect.appearance.resnet import ReIDNet, save_checkpoint
 from tracker.config import load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
 from tracker.analyze.evaluation import find_sequence
+from tracker.commands.train_reid import add_parser, run
 from tracker.detect.appearance.training import (
     PKBatchSampler,
     TrainOptions,
-    add_parser,
     augment,
     batch_hard_triplet,
     build_model,
     load_crops,
     retrieval_metrics,
-    run,
     split_identities,
     spread_sample,
     train,

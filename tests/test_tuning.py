@@ -10,6 +10,7 @@ import yaml
 
 from conftest import SAMPLE_SEQ, SAMPLE_VIDEO
 from tracker.analyze import tuning
+from tracker.commands import tune as tune_command
 from tracker.config import TRACKER_NAMES, load_config
 from tracker.errors import ConfigError
 from tracker.pipeline import track
@@ -40,7 +41,7 @@ def tiny_seq(tmp_path):
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="tracker")
     sub = parser.add_subparsers(dest="command")
-    tuning.add_parser(sub)
+    tune_command.add_parser(sub)
     return parser.parse_args(argv)
 
 
@@ -50,7 +51,7 @@ def test_tune_command_writes_a_loadable_yaml(tiny_seq, tmp_path, capsys):
         "tune", str(tiny_seq), "--video", str(SAMPLE_VIDEO), "--tracker", "bytetrack", "--detector", "mot",
         "--appearance", "none", "--trials", "2", "--seed", "3", "--out", str(out),
     ])
-    assert tuning.run(args) == 0
+    assert tune_command.run(args) == 0
     err = capsys.readouterr().err
     assert "trial   1/2" in err and "trial   2/2" in err  # one progress line per trial
 
@@ -102,4 +103,4 @@ def test_search_ranges_contain_the_shipped_defaults(name):
 
 def test_bad_trial_count_is_a_config_error(tiny_seq):
     with pytest.raises(ConfigError, match="--trials"):
-        tuning.run(_parse(["tune", str(tiny_seq), "--trials", "0"]))
+        tune_command.run(_parse(["tune", str(tiny_seq), "--trials", "0"]))

@@ -7,15 +7,13 @@
 * ``counting.png`` (runs with counting on): cumulative line crossings and zone occupancy.
 
 Each chart is built from whole arrays (one LineCollection per chart, not one artist per track).
-Matplotlib is imported when a chart is drawn, so registering the command costs the CLI nothing.
+Matplotlib is imported when a chart is drawn, so loading this module costs the CLI nothing.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -238,25 +236,3 @@ def make_plots(
     if counts_path(run).is_file():
         paths.append(plot_counting(read_counts(counts_path(run)), out / "counting.png"))
     return paths
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``plot`` command to the CLI's subparsers; dispatch it to :func:`run`."""
-    p = subparsers.add_parser(
-        "plot", help="draw PNG charts of a finished run (trajectories, timeline, active tracks, counts)",
-        description="Draw trajectories over the source's first frame, a track timeline, active tracks per frame "
-        "and (with counting) line crossings and zone occupancy, as PNG files.",
-    )
-    p.add_argument("run", help="the --out folder of a `tracker track` run")
-    p.add_argument("--out", metavar="DIR", help="where the PNGs go (default: RUN/plots)")
-    p.add_argument("--source", metavar="PATH", help="video or image folder for the background (default: from run.json)")
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """The ``plot`` command: draw the charts and list them on stderr."""
-    paths = make_plots(args.run, args.out, args.source)
-    print(f"plotted {len(paths)} charts:", file=sys.stderr)
-    for path in paths:
-        print(f"  {path}", file=sys.stderr)
-    return 0

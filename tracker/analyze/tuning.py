@@ -10,8 +10,6 @@ the tuning data. The best ``tracker:`` section is written as a YAML that
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -25,8 +23,6 @@ from ..errors import ConfigError, TrackerError
 from ..structures import Detections, Tracks
 from .evaluation import Sequence, find_sequence, score_tracks, sequence_config
 
-DEFAULT_TRIALS = 50
-DEFAULT_OUT = "runs/tune/best.yaml"
 DECIMALS = 4  # sampled floats are rounded to this many decimals, so the YAML is readable and reproduces its trial
 # The tracker ignores the image when camera motion is replayed from precomputed warps; this stands in for it.
 NO_IMAGE = np.zeros((1, 1, 3), np.uint8)
@@ -285,51 +281,3 @@ def best_yaml(result: TuneResult, prepared: list[Prepared], seed: int) -> str:
     section = {"name": section.pop("name"), **section}
     body = yaml.safe_dump({"tracker": section}, sort_keys=False)
     return "\n".join(lines) + "\n" + body
-
-
-# ----- command line ---------------------------------------------------------------------------
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``tune`` to the ``tracker`` command's subparsers."""
-    from ..cli import _common_model_args
-
-    p = subparsers.add_parser(
-        "tune", help="search a tracker's thresholds for the best HOTA on MOTChallenge sequences (Optuna)",
-        description="Detect once per sequence, then run Optuna trials of the tracker alone, scored by TrackEval "
-                    "HOTA, and write the best tracker: section as a YAML for --config.",
-    )
-    p.add_argument("sequences", nargs="+", help="sequence folders with gt/gt.txt (img1/ or a video beside them)")
-    p.add_argument("--video", metavar="PATH", help="read frames from this video instead of img1/ (one sequence)")
-    p.add_argument("--trials", type=int, default=DEFAULT_TRIALS, metavar="N",
-                   help=f"number of trials (default {DEFAULT_TRIALS}); the first is the starting config")
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="YAML",
-                   help=f"where the best config goes (default {DEFAULT_OUT})")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0): same seed, same trials")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="stop starting new trials after this long")
-    _common_model_args(p)
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``tracker tune``; returns the exit code."""
-    from ..cli import _overrides
-    from ..config import load_config
-
-    if args.trials < 1:
-        raise ConfigError(f"--trials must be at least 1, got {args.trials}", "Pass e.g. --trials 50")
-    if args.timeout is not None and args.timeout <= 0:
-        raise ConfigError(f"--timeout must be positive, got {args.timeout}", "Pass seconds, e.g. --timeout 600")
-    cfg = load_config(args.config, tracker=args.tracker, overrides=_overrides(args))
-    out = Path(args.out)
-
-    def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    prepared = prepare(args.sequences, cfg, video=args.video, log=log)
-    result = tune(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
-    from ..io.sinks import write_atomically
-
-    write_atomically(out, best_yaml(result, prepared, args.seed))
-    print(f"best HOTA {result.hota:.2f} (trial {result.best_trial} of {result.trials}; "
-          f"starting config {result.start_hota:.2f}) -> {out}")
-    return 0

@@ -38,15 +38,8 @@ from ...io.sinks import prepare_out_dir
 from ..detectors import resolve_device
 from .crops import cut_crops, normalise
 from .resnet import ReIDNet, load_weights, save_checkpoint
-# Options and the command line live in a torch-free module (the CLI parser imports it); re-exported here.
-from .training_cli import (  # noqa: F401
-    MIN_CROPS_PER_ID,
-    MIN_IDS_PER_SIDE,
-    TrainOptions,
-    add_parser,
-    options_from_args,
-    run,
-)
+# The options live in a torch-free module (the CLI parser shows their defaults); TrainOptions is re-exported here.
+from .training_options import MIN_CROPS_PER_ID, MIN_IDS_PER_SIDE, TrainOptions
 
 # --- MOTChallenge gt columns (0-based): frame, id, left, top, width, height, flag, class, visibility ---
 COL_FRAME, COL_ID, COL_BOX, COL_FLAG, COL_CLASS, COL_VISIBILITY = 0, 1, slice(2, 6), 6, 7, 8
@@ -528,6 +521,6 @@ def _save(model: ReIDNet, path: Path, meta: dict) -> None:
 
 
 __all__ = [
-    "CropSet", "EpochStats", "PKBatchSampler", "TrainOptions", "TrainResult", "add_parser", "augment",
-    "batch_hard_triplet", "load_crops", "retrieval_metrics", "run", "split_identities", "spread_sample", "train",
+    "CropSet", "EpochStats", "PKBatchSampler", "TrainOptions", "TrainResult", "augment",
+    "batch_hard_triplet", "load_crops", "retrieval_metrics", "split_identities", "spread_sample", "train",
 ]  # fmt: skip

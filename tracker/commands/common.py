@@ -1,0 +1,83 @@
+"""What the commands share: the model and config options, the overrides they make, exit codes, argument types."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import ConfigError
+
+EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT (SIGTERM is treated the same)
+
+EXAMPLES = """examples:
+  tracker track samples/pets09_s2l1_150.mp4 --out runs/demo
+  tracker track 0 --show                                  # webcam 0, live window
+  tracker track rtsp://camera/stream --out runs/cam --tracker bytetrack
+  tracker track video.mp4 --detector yolo --weights yolo11n.pt --classes person,car
+  tracker track MOT17-04-FRCNN/ --detector mot --set tracker.max_age=60
+  tracker track video.mp4 --max-frames 100 --no-video     # a quick look at the first 100 frames
+  tracker track video.mp4 --out runs/x --smooth           # then fill short gaps and RTS-smooth each track
+  tracker track video.mp4 --blur person                   # pixelate people in the video (privacy)
+  tracker plot runs/x                                     # trajectories, timeline, active tracks -> runs/x/plots/
+  tracker eval ../shared/data/MOT15/TUD-Campus --tracker botsort --smooth
+  tracker tune samples/pets09_s2l1_150 --tracker bytetrack --trials 50 --out runs/tune/best.yaml
+  tracker train-reid MOT17-02-FRCNN/ MOT17-04-FRCNN/ --init random --out runs/reid
+
+Ctrl-C (or SIGTERM) stops a run cleanly: the outputs keep every frame processed so far.
+exit codes: 0 done, 1 internal error, 2 config, 3 source, 4 model, 5 output, 6 data, 130 interrupted
+"""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="YAML", help="YAML merged over configs/default.yaml")
+    p.add_argument("--tracker", choices=["sort", "deepsort", "bytetrack", "botsort"], help="tracker (default: botsort)")
+    p.add_argument("--detector", choices=["yolox", "yolo", "mot", "torchvision"], help="detector (default: yolox, offline)")
+    p.add_argument("--weights", metavar="PATH", help="detector weights file (yolo: e.g. yolo11n.pt)")
+    p.add_argument("--classes", metavar="LIST", help="comma-separated class names or ids to keep, e.g. person,car")
+    p.add_argument("--conf", type=float, metavar="X", help="detection confidence threshold (0-1)")
+    p.add_argument("--appearance", choices=["osnet", "resnet", "none"], help="appearance model for ReID")
+    p.add_argument("--device", metavar="DEV", help="auto | cpu | cuda | cuda:N for detector and appearance")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override any config value, e.g. --set tracker.max_age=60 (repeatable)",
+    )
+
+
+def model_overrides(args: argparse.Namespace) -> list[str]:
+    out = []
+    if args.detector:
+        out.append(f"detector.name={args.detector}")
+    if args.weights:
+        out.append(f"detector.weights={args.weights}")
+    if args.classes:
+        items = [c.strip() for c in args.classes.split(",") if c.strip()]
+        out.append("detector.classes=[" + ", ".join(f"'{c}'" if not c.isdigit() else c for c in items) + "]")
+    if args.conf is not None:
+        out.append(f"detector.conf_threshold={args.conf}")
+    if args.appearance:
+        out.append(f"appearance.name={args.appearance}")
+    if args.device:
+        out += [f"detector.device={args.device}", f"appearance.device={args.device}"]
+    if getattr(args, "smooth", False):  # track and eval
+        out.append("smoothing.enabled=true")
+    if getattr(args, "blur", None) is not None:  # track
+        out.append("output.blur_classes=" + json.dumps(names(args.blur, "--blur", "--blur person,car")))
+    return out + list(args.overrides)
+
+
+def names(text: str, option: str, example: str) -> list[str]:
+    """The items of a comma-separated list option; none is a ConfigError."""
+    items = [c.strip() for c in text.split(",") if c.strip()]
+    if not items:
+        raise ConfigError(f"{option} needs at least one class name, got {text!r}", f"Pass e.g. {example}")
+    return items

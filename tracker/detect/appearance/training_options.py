@@ -1,0 +1,62 @@
+"""The options of ``tracker train-reid`` (:class:`TrainOptions`), importable without torch.
+
+``tracker --help`` builds every subcommand's parser, which shows these defaults, so they
+live apart from the training code (:mod:`.training`, which needs torch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import ConfigError
+
+MIN_CROPS_PER_ID = 2  # an identity needs a positive pair: fewer usable crops and it is dropped
+MIN_IDS_PER_SIDE = 2  # training needs negatives in a batch and validation needs distractors
+
+
+@dataclass
+class TrainOptions:
+    """Hyper-parameters of ``tracker train-reid`` (CLI arguments, not tracking config); defaults documented inline."""
+
+    init: str  # "random" (He init) or a torchvision / torchreid / tracker-reid-v1 checkpoint to start from
+    arch: str = "resnet18"  # resnet18 | resnet34 | resnet50 | tracker_resnet34 (appearance.arch)
+    embedding_dim: int = 128  # linear projection after pooling; 0 keeps the backbone width (appearance.embedding_dim)
+    crop_size: tuple[int, int] = (256, 128)  # (height, width) of crops; appearance.crop_size must match
+    epochs: int = 30
+    batch_p: int = 8  # identities per batch (fewer when fewer are available for training)
+    batch_k: int = 4  # crops per identity per batch
+    lr: float = 3.5e-4  # AdamW peak learning rate (linear warm-up, then cosine decay to 0)
+    weight_decay: float = 5e-4  # AdamW decoupled weight decay
+    margin: float = 0.3  # batch-hard triplet margin on Euclidean distances of unit vectors (0..2)
+    label_smoothing: float = 0.1  # cross-entropy label smoothing of the identity classifier
+    val_fraction: float = 0.25  # share of identities held out for validation; 0 turns validation off
+    max_crops_per_id: int = 32  # crops kept per identity, spread evenly over its lifetime
+    min_visibility: float = 0.3  # MOT16/17 gt: skip boxes less visible than this (MOT15 gt has no visibility)
+    min_height: float = 32.0  # skip boxes shorter than this many pixels
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 0  # identity split, initial weights, batch sampling and augmentation
+    workers: int = 0  # DataLoader worker processes assembling batches (0: in the main process)
+    progress: bool = True  # tqdm progress bar and per-epoch lines on stderr
+
+    def check(self) -> None:
+        """ConfigError naming the first out-of-range option."""
+        rules = [
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_p", self.batch_p >= MIN_IDS_PER_SIDE, f">= {MIN_IDS_PER_SIDE}"),
+            ("batch_k", self.batch_k >= MIN_CROPS_PER_ID, f">= {MIN_CROPS_PER_ID}"),
+            ("lr", self.lr > 0, "> 0"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("margin", self.margin >= 0, ">= 0"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("val_fraction", 0 <= self.val_fraction < 1, "in [0, 1)"),
+            ("max_crops_per_id", self.max_crops_per_id >= MIN_CROPS_PER_ID, f">= {MIN_CROPS_PER_ID}"),
+            ("min_visibility", 0 <= self.min_visibility <= 1, "in [0, 1]"),
+            ("min_height", self.min_height >= 0, ">= 0"),
+            ("embedding_dim", self.embedding_dim >= 0, ">= 0"),
+            ("crop_size", len(self.crop_size) == 2 and min(self.crop_size) >= 1, "two positive integers H W"),
+            ("workers", self.workers >= 0, ">= 0"),
+        ]
+        for name, ok, want in rules:
+            if not ok:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag} {getattr(self, name)!r} is out of range", f"Give {flag} {want}")
