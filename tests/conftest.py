@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
 SAMPLE_SEQ = ROOT / "samples" / "pets09_s2l1_150"
 SHARED = ROOT.parent / "shared" / "data"
+TINY_FRAMES = 20  # frames of the tiny_seq fixture
+TINY_NAME = "tiny"
 
 
 @pytest.fixture
@@ -29,3 +32,22 @@ def _restore_environment():
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture
+def tiny_seq(tmp_path):
+    """The sample's first 20 frames as a sequence: its gt, and a det.txt of the gt with box noise and random scores."""
+    rng = np.random.default_rng(0)
+    gt = np.loadtxt(SAMPLE_SEQ / "gt" / "gt.txt", delimiter=",", ndmin=2)
+    gt = gt[gt[:, 0] <= TINY_FRAMES]
+    root = tmp_path / TINY_NAME
+    (root / "gt").mkdir(parents=True)
+    (root / "det").mkdir()
+    np.savetxt(root / "gt" / "gt.txt", gt, delimiter=",", fmt="%.6g")
+    det = gt[:, :7].copy()
+    det[:, 1] = -1
+    det[:, 2:6] += rng.normal(0.0, 2.0, (len(det), 4))
+    det[:, 6] = rng.uniform(0.35, 1.0, len(det))
+    np.savetxt(root / "det" / "det.txt", det, delimiter=",", fmt="%.6g")
+    (root / "seqinfo.ini").write_text(f"[Sequence]\nname={TINY_NAME}\nframeRate=7\nseqLength={TINY_FRAMES}\n")
+    return root

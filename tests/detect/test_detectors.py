@@ -22,7 +22,7 @@ from tracker.detect.detectors.yolox import STRIDES, decode, make_grid
 from tracker.errors import ConfigError, DataError, ModelError
 from tracker.structures import Detections
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
 SAMPLE_SEQ = ROOT / "samples" / "pets09_s2l1_150"
 SAMPLE_FRAMES = (0, 30, 60, 90, 120)  # 0-based frames of the sample clip used for accuracy checks

@@ -30,7 +30,7 @@ from tracker.io.sinks import (
 from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLASS_NAMES = ["person", "traffic, light"]  # a comma in a name must survive the CSV round trip
 SIZE = (64, 48)
 

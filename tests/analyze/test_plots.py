@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tracker.analyze import plots
+from tracker.commands import main
 from tracker.commands import plot as plot_command
 from tracker.config import load_config
 from tracker.errors import DataError
@@ -154,3 +155,20 @@ def test_empty_run_still_plots(tmp_path):
 def test_missing_run_folder(tmp_path):
     with pytest.raises(DataError, match="run folder not found"):
         plots.make_plots(tmp_path / "nope")
+
+
+def test_plot_command(tmp_path, capsys):
+    video = tmp_path / "clip.avi"
+    write_video(video)
+    make_run(tmp_path / "run", video)
+    assert main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "charts")]) == 0
+    err = capsys.readouterr().err
+    names = ["trajectories.png", "timeline.png", "active_tracks.png", "counting.png"]
+    assert err.splitlines()[0] == "plotted 4 charts:" and all(name in err for name in names)
+    for name in names:
+        image = cv2.imread(str(tmp_path / "charts" / name))
+        assert image is not None and image.std() > 0, name
+
+    assert main(["plot", str(tmp_path / "missing")]) == DataError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: run folder not found")

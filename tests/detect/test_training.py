@@ -17,6 +17,7 @@ from tracker.detect.appearance.resnet import ReIDNet, save_checkpoint
 from tracker.config import load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
 from tracker.analyze.evaluation import find_sequence
+from tracker.commands import main
 from tracker.commands.train_reid import add_parser, run
 from tracker.detect.appearance.training import (
     PKBatchSampler,
@@ -302,3 +303,29 @@ def test_cli_trains_and_prints_the_settings(tmp_path, sequence, capsys):
     assert torch.load(tmp_path / "reid" / "best.pt", weights_only=True)["meta"]["options"]["batch_k"] == 2
     with pytest.raises(SystemExit):
         parser.parse_args(["train-reid", str(sequence.root)])  # --init is required: random init must be explicit
+
+
+def test_train_reid_command(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    seq = write_sequence(tmp_path / "synthetic", n_people=4, n_frames=6)
+    out = tmp_path / "reid"
+    # the smallest run that trains: 4 identities x 2 crops, one batch, one epoch, no held-out identities
+    assert main([
+        "train-reid", str(seq), "--out", str(out), "--init", "random", "--epochs", "1", "--embedding-dim", "8",
+        "--crop-size", "64", "32", "--batch-p", "4", "--batch-k", "2", "--device", "cpu", "--val-fraction", "0",
+        "--max-crops-per-id", "2", "--min-height", "16", "--quiet",
+    ]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert f"best checkpoint: {out / 'best.pt'}" in printed and "appearance.embedding_dim=8" in printed
+    assert torch.load(out / "best.pt", weights_only=True)["meta"]["epochs"] == 1
+    # the printed settings load the checkpoint as the tracker's appearance model
+    settings = printed.split("use it with:", 1)[1].replace("'", "").split("--set")
+    cfg = load_config(overrides=[item.strip() for item in settings if item.strip()] + ["appearance.device=cpu"])
+    embedder = build_embedder(cfg.appearance)
+    image = cv2.imread(str(seq / "img1" / "000001.jpg"))
+    assert embedder.embed(image, np.array([[10, 5, 38, 77]], np.float32)).shape == (1, 8)
+
+    bad = ["train-reid", str(seq), "--init", "random", "--epochs", "0", "--out", str(out)]
+    assert main(bad) == ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --epochs 0 is out of range")

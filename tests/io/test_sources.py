@@ -17,7 +17,7 @@ from tracker.config import load_config
 from tracker.errors import SourceError
 from tracker.io.sources import Frame, FrameSource, open_source, redact_url
 
-SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "samples" / "pets09_s2l1_150.mp4"
+SAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "samples" / "pets09_s2l1_150.mp4"
 GRAY_STEP = 10  # frame i is a solid gray of level (i * GRAY_STEP) mod GRAY_WRAP
 GRAY_WRAP = 250
 SIZE = (64, 48)  # width, height of the test videos

@@ -8,35 +8,14 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import SAMPLE_SEQ, SAMPLE_VIDEO
+from conftest import SAMPLE_VIDEO
+from conftest import TINY_FRAMES as FRAMES
+from conftest import TINY_NAME as NAME
 from tracker.analyze import tuning
 from tracker.commands import tune as tune_command
 from tracker.config import TRACKER_NAMES, load_config
 from tracker.errors import ConfigError
 from tracker.pipeline import track
-
-FRAMES = 20
-NAME = "tiny"
-
-
-@pytest.fixture
-def tiny_seq(tmp_path):
-    """The sample's first 20 frames: its gt, and a det.txt made from the gt with box noise and random scores."""
-    rng = np.random.default_rng(0)
-    gt = np.loadtxt(SAMPLE_SEQ / "gt" / "gt.txt", delimiter=",", ndmin=2)
-    gt = gt[gt[:, 0] <= FRAMES]
-    root = tmp_path / NAME
-    (root / "gt").mkdir(parents=True)
-    (root / "det").mkdir()
-    np.savetxt(root / "gt" / "gt.txt", gt, delimiter=",", fmt="%.6g")
-    det = gt[:, :7].copy()
-    det[:, 1] = -1
-    det[:, 2:6] += rng.normal(0.0, 2.0, (len(det), 4))
-    det[:, 6] = rng.uniform(0.35, 1.0, len(det))
-    np.savetxt(root / "det" / "det.txt", det, delimiter=",", fmt="%.6g")
-    (root / "seqinfo.ini").write_text(f"[Sequence]\nname={NAME}\nframeRate=7\nseqLength={FRAMES}\n")
-    return root
-
 
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="tracker")

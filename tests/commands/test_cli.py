@@ -12,10 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from test_plots import make_run, write_video
-from test_tuning import FRAMES as TINY_FRAMES
-from test_tuning import NAME as TINY_NAME
-from test_tuning import tiny_seq  # noqa: F401 (a fixture: the sample's first frames as a sequence with det.txt)
+from conftest import TINY_FRAMES, TINY_NAME
 from helpers import CLI_TIMEOUT_S, decoded_frames, run_cli
 
 from tracker.commands import EXIT_INTERNAL, EXIT_INTERRUPTED, build_parser, main
@@ -24,7 +21,7 @@ from tracker.config import load_config
 from tracker.errors import ConfigError, DataError, SourceError
 from tracker.pipeline import RunSummary
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
 SAMPLE_GT = ROOT / "samples" / "pets09_s2l1_150" / "gt" / "gt.txt"
 CSV_HEADER = "frame,time_s,track_id,class_id,class_name,score,x1,y1,x2,y2"
@@ -268,24 +265,7 @@ def test_new_commands_parse_without_importing_heavy_modules():
     assert proc.stdout.splitlines() == ["train-reid 2 tune 3 plot run", "[]"], proc.stderr
 
 
-def test_plot_command(tmp_path, capsys):
-    video = tmp_path / "clip.avi"
-    write_video(video)
-    make_run(tmp_path / "run", video)
-    assert main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "charts")]) == 0
-    err = capsys.readouterr().err
-    names = ["trajectories.png", "timeline.png", "active_tracks.png", "counting.png"]
-    assert err.splitlines()[0] == "plotted 4 charts:" and all(name in err for name in names)
-    for name in names:
-        image = cv2.imread(str(tmp_path / "charts" / name))
-        assert image is not None and image.std() > 0, name
-
-    assert main(["plot", str(tmp_path / "missing")]) == DataError.exit_code
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: run folder not found")
-
-
-def test_tune_command(tiny_seq, tmp_path, capsys):  # noqa: F811
+def test_tune_command(tiny_seq, tmp_path, capsys):
     out = tmp_path / "best.yaml"
     argv = ["tune", str(tiny_seq), "--video", str(SAMPLE_VIDEO), "--tracker", "bytetrack", "--detector", "mot",
             "--appearance", "none", "--trials", "2", "--out", str(out)]  # fmt: skip
@@ -300,36 +280,6 @@ def test_tune_command(tiny_seq, tmp_path, capsys):  # noqa: F811
     assert main([*argv[:-4], "--trials", "0"]) == ConfigError.exit_code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: --trials must be at least 1")
-
-
-def test_train_reid_command(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-    from test_training import write_sequence
-
-    seq = write_sequence(tmp_path / "synthetic", n_people=4, n_frames=6)
-    out = tmp_path / "reid"
-    # the smallest run that trains: 4 identities x 2 crops, one batch, one epoch, no held-out identities
-    assert main([
-        "train-reid", str(seq), "--out", str(out), "--init", "random", "--epochs", "1", "--embedding-dim", "8",
-        "--crop-size", "64", "32", "--batch-p", "4", "--batch-k", "2", "--device", "cpu", "--val-fraction", "0",
-        "--max-crops-per-id", "2", "--min-height", "16", "--quiet",
-    ]) == 0  # fmt: skip
-    printed = capsys.readouterr().out
-    assert f"best checkpoint: {out / 'best.pt'}" in printed and "appearance.embedding_dim=8" in printed
-    assert torch.load(out / "best.pt", weights_only=True)["meta"]["epochs"] == 1
-    # the printed settings load the checkpoint as the tracker's appearance model
-    from tracker.detect.appearance import build_embedder
-
-    settings = printed.split("use it with:", 1)[1].replace("'", "").split("--set")
-    cfg = load_config(overrides=[item.strip() for item in settings if item.strip()] + ["appearance.device=cpu"])
-    embedder = build_embedder(cfg.appearance)
-    image = cv2.imread(str(seq / "img1" / "000001.jpg"))
-    assert embedder.embed(image, np.array([[10, 5, 38, 77]], np.float32)).shape == (1, 8)
-
-    bad = ["train-reid", str(seq), "--init", "random", "--epochs", "0", "--out", str(out)]
-    assert main(bad) == ConfigError.exit_code
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: --epochs 0 is out of range")
 
 
 # track --smooth, track --blur, eval --smooth ----------------------------------------------------------------
@@ -499,7 +449,7 @@ def test_blur_mistakes_are_one_line(extra, fragment, tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith(fragment), err
 
 
-def test_eval_smooth_scores_raw_and_smoothed(tiny_seq, tmp_path, capsys):  # noqa: F811
+def test_eval_smooth_scores_raw_and_smoothed(tiny_seq, tmp_path, capsys):
     from tracker.analyze.evaluation import find_sequence, score
 
     out = tmp_path / "eval"

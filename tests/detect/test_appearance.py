@@ -27,7 +27,7 @@ from tracker.detect.appearance.resnet import CHECKPOINT_FORMAT, ReIDNet, Tracker
 from tracker.config import load_config
 from tracker.errors import ConfigError, ModelError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
 SAMPLE_SEQ = ROOT / "samples" / "pets09_s2l1_150"
 SMALL_CROP = [64, 32]  # resnet tests: small crops keep the CPU forward passes fast
