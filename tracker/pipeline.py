@@ -307,7 +307,8 @@ def run(
     Everything processed is flushed and the video finalised even when the run is
     stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True) or fails.
     """
-    from .io.sinks import open_sinks, prepare_out_dir
+    from .io.files import prepare_out_dir
+    from .io.sinks import open_sinks
 
     cfg = _resolve_config(config, overrides)
     _check_max_frames(max_frames)

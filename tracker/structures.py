@@ -6,6 +6,7 @@ never per-object Python classes: every stage works on whole arrays at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -118,3 +119,84 @@ class FrameResult:
     tracks: Tracks
     detections: Detections
     image: np.ndarray | None = None  # BGR frame, kept only when a consumer asked for it
+
+
+@dataclass
+class TrackRecords:
+    """Tracks of many frames: one row per track per frame, in file order.
+
+    frame: (N,) int64, 0-based; time_s: (N,) float64 (NaN when the file has none, e.g. MOT
+    without fps); track_id: (N,) int64; class_id: (N,) int64 (-1 unknown); class_name: (N,)
+    str ("" unknown); score: (N,) float64; boxes: (N,4) float64 xyxy pixels (float64 holds the files'
+    decimals exactly: float32 cannot, e.g. 1234.57).
+    """
+
+    frame: np.ndarray
+    time_s: np.ndarray
+    track_id: np.ndarray
+    class_id: np.ndarray
+    class_name: np.ndarray
+    score: np.ndarray
+    boxes: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.frame = np.asarray(self.frame, np.int64).reshape(-1)
+        self.time_s = np.asarray(self.time_s, np.float64).reshape(-1)
+        self.track_id = np.asarray(self.track_id, np.int64).reshape(-1)
+        self.class_id = np.asarray(self.class_id, np.int64).reshape(-1)
+        self.class_name = np.asarray(self.class_name, str).reshape(-1)
+        self.score = np.asarray(self.score, np.float64).reshape(-1)
+        self.boxes = np.asarray(self.boxes, np.float64).reshape(-1, 4)
+        n = len(self.frame)
+        for f in fields(self):
+            if len(getattr(self, f.name)) != n:
+                raise ValueError(f"{f.name} has {len(getattr(self, f.name))} rows but frame has {n}")
+
+    @classmethod
+    def empty(cls) -> "TrackRecords":
+        return cls(
+            frame=np.zeros(0), time_s=np.zeros(0), track_id=np.zeros(0), class_id=np.zeros(0),
+            class_name=np.zeros(0, str), score=np.zeros(0), boxes=np.zeros((0, 4)),
+        )
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, index) -> "TrackRecords":
+        return replace(self, **{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def sorted(self) -> "TrackRecords":
+        """Rows ordered by frame, then track id."""
+        return self[np.lexsort((self.track_id, self.frame))]
+
+    @property
+    def track_ids(self) -> np.ndarray:
+        """The distinct track ids, ascending."""
+        return np.unique(self.track_id)
+
+    def frame_results(self, fps: float | None = None) -> Iterator[FrameResult]:
+        """One :class:`FrameResult` per frame that has rows, in frame order (boxes count as matched).
+
+        fps: gives ``time_s = frame / fps`` where the file has no times.
+        """
+        rows = self.sorted()
+        if not len(rows):
+            return
+        starts = np.flatnonzero(np.r_[True, rows.frame[1:] != rows.frame[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            part = rows[a:b]
+            t = float(part.time_s[0])
+            if not np.isfinite(t) and fps:
+                t = float(part.frame[0]) / fps
+            tracks = Tracks(
+                boxes=part.boxes, scores=part.score, class_ids=part.class_id.astype(np.int32),
+                track_ids=part.track_id, det_index=np.arange(b - a),
+            )
+            yield FrameResult(frame_index=int(part.frame[0]), time_s=t, tracks=tracks, detections=Detections.empty())
+
+
+def bottom_centers(boxes: np.ndarray) -> np.ndarray:
+    """(N,2) float64 bottom-centre of xyxy boxes: where an object stands on the ground."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2.0, boxes[:, 3]], axis=1)

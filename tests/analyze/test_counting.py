@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 
 from tracker.config import CountingConfig, load_config
-from tracker.analyze.counting import (
-    COUNTS_HEADER,
-    Counter,
-    CountsSink,
-    anchor_points,
-    points_in_polygon,
-    signed_distances,
-)
+from tracker.analyze.counting import Counter, anchor_points, points_in_polygon, signed_distances
 from tracker.io.drawing import COUNT_LINE_COLOR, ZONE_COLOR
 from tracker.errors import ConfigError
 from tracker.io.readers import read_counts, read_crossings
-from tracker.io.sinks import open_sinks
+from tracker.io.sinks import COUNTS_HEADER, CountsSink, open_sinks
 from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
 

@@ -13,7 +13,7 @@ from tracker.commands import main
 from tracker.commands import plot as plot_command
 from tracker.config import load_config
 from tracker.errors import DataError
-from tracker.io.readers import TrackRecords
+from tracker.structures import TrackRecords
 from tracker.io.sinks import open_sinks
 from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks

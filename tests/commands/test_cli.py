@@ -18,7 +18,7 @@ from helpers import CLI_TIMEOUT_S, decoded_frames, run_cli
 from tracker.commands import EXIT_INTERNAL, EXIT_INTERRUPTED, build_parser, main
 from tracker.commands.track import format_summary
 from tracker.config import load_config
-from tracker.errors import ConfigError, DataError, SourceError
+from tracker.errors import ConfigError, SourceError
 from tracker.pipeline import RunSummary
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,8 @@ from tracker.io.readers import (
     read_run_info,
     read_summary,
 )
-from tracker.io.sinks import JsonlSink, SummarySink, TrackState, open_sinks
+from tracker.analyze.track_state import TrackState
+from tracker.io.sinks import JsonlSink, SummarySink, open_sinks
 from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
 

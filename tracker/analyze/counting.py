@@ -23,35 +23,21 @@ Only boxes matched to a detection in the frame count (``det_index >= 0``): motio
 predictions (``tracker.output_lost``) neither cross lines nor occupy zones. A track that
 is lost while crossing is counted when it is seen again on the other side.
 
-:class:`Counter` holds the counts; :class:`CountsSink` writes them to ``counts.csv`` and
-``crossings.csv`` and draws the lines and zones on the annotated frames.
+:class:`Counter` holds the counts; :class:`tracker.io.sinks.CountsSink` writes them to
+``counts.csv`` and ``crossings.csv`` and draws the lines and zones on the annotated frames.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from pathlib import Path
 
 import numpy as np
 
 from ..config import CountingConfig
-from ..io.drawing import draw_counting
-from ..io.sinks import TIME_FORMAT, Sink, TrackState, _csv_text, _TextSink, bottom_centers
-from ..structures import Tracks
+from ..structures import Tracks, bottom_centers
+from .track_state import TrackState
 
-log = logging.getLogger(__name__)
-
-COUNTS_NAME = "counts.csv"
-CROSSINGS_NAME = "crossings.csv"
-# counts.csv: per frame, one row per line and per zone for each class seen so far (by class id).
-# Lines: cumulative `in` / `out`, `occupancy` empty; zones: `occupancy` in this frame, `in` / `out` empty.
-COUNTS_HEADER = ("frame", "time_s", "name", "kind", "class_name", "in", "out", "occupancy")
-# crossings.csv: one row per counted crossing.
-CROSSINGS_HEADER = ("frame", "time_s", "line", "track_id", "class_name", "direction")
 IN, OUT = 0, 1  # column of a direction in the per-line "counted" flags
 DIRECTIONS = ("in", "out")
 ANCHORS = ("bottom_center", "center")
@@ -128,9 +114,6 @@ class Counter:
         self.occupancy = np.zeros((len(self.zones), n_classes), np.int64)  # this frame's [zone, class]
         self.class_seen = np.zeros(n_classes, bool)
 
-    def class_name(self, class_id: int) -> str:
-        return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
-
     def _fit_classes(self, class_ids: np.ndarray) -> None:
         """Widen the per-class arrays for class ids beyond the detector's names (drawn as numbers)."""
         needed = int(class_ids.max()) + 1 if len(class_ids) else 0
@@ -198,106 +181,3 @@ class Counter:
         lines = [f"{n}  in {c[IN].sum()}  out {c[OUT].sum()}" for n, c in zip(self.line_names, self.line_counts)]
         zones = [f"{n}: {o.sum()}" for n, o in zip(self.zone_names, self.occupancy)]
         return lines, zones
-
-    def count_rows(self, frame_index: int, time_s: float) -> list[tuple]:
-        """This frame's counts.csv rows (see COUNTS_HEADER), for each class seen so far."""
-        classes = np.flatnonzero(self.class_seen)
-        k = len(classes)
-        if not k:
-            return []
-        names = [self.class_name(c) for c in classes.tolist()]
-        t = TIME_FORMAT % time_s
-        rows: list[tuple] = []
-        for name, c in zip(self.line_names, self.line_counts):
-            rows += zip(repeat(frame_index, k), repeat(t, k), repeat(name, k), repeat("line", k), names,
-                        c[IN, classes].tolist(), c[OUT, classes].tolist(), repeat("", k))
-        for name, o in zip(self.zone_names, self.occupancy):
-            rows += zip(repeat(frame_index, k), repeat(t, k), repeat(name, k), repeat("zone", k), names,
-                        repeat("", k), repeat("", k), o[classes].tolist())
-        return rows
-
-    def crossing_rows(self, crossings: Crossings, frame_index: int, time_s: float) -> list[tuple]:
-        """crossings.csv rows (see CROSSINGS_HEADER) of one frame's crossings."""
-        n = len(crossings)
-        return list(
-            zip(
-                repeat(frame_index, n),
-                repeat(TIME_FORMAT % time_s, n),
-                [self.line_names[i] for i in crossings.line_index.tolist()],
-                crossings.track_ids.tolist(),
-                [self.class_name(c) for c in crossings.class_ids.tolist()],
-                [DIRECTIONS[d] for d in crossings.direction.tolist()],
-            )
-        )
-
-
-class _CsvRowsSink(_TextSink):
-    """A crash-safe CSV file fed with ready rows, one ``write(rows)`` per frame."""
-
-    def __init__(self, path: str | os.PathLike, header: Sequence[str], flush_every: int):
-        self.header = ",".join(header) + "\n"
-        super().__init__(path, flush_every)
-
-    def _lines(self, rows) -> str:  # type: ignore[override]  # rows of one frame instead of a FrameResult
-        return _csv_text(rows) if rows else ""
-
-
-def _outside(points: np.ndarray, size: tuple[int, int]) -> bool:
-    w, h = size
-    return bool(((points[:, 0] < 0) | (points[:, 0] > w) | (points[:, 1] < 0) | (points[:, 1] > h)).all())
-
-
-class CountsSink(Sink):
-    """Counts every frame and writes ``counts.csv`` and ``crossings.csv``; ``draw(image)`` draws lines and zones.
-
-    frame_size: (width, height) of the source, to warn about lines or zones outside the frame.
-    """
-
-    def __init__(
-        self,
-        out_dir: str | os.PathLike,
-        cfg: CountingConfig,
-        class_names: Sequence[str],
-        frame_size: tuple[int, int],
-        flush_every: int = 1,
-        line_thickness: int = 2,
-    ):
-        self.counter = Counter(cfg, class_names)
-        self.line_thickness = int(line_thickness)
-        for name, geometry in [*zip(self.counter.line_names, self.counter.lines), *zip(
-                self.counter.zone_names, self.counter.zones)]:
-            if _outside(geometry, frame_size):
-                log.warning("counting: %r lies entirely outside the %dx%d frame", name, *frame_size)
-        out = Path(out_dir)
-        self._counts = _CsvRowsSink(out / COUNTS_NAME, COUNTS_HEADER, flush_every)
-        try:
-            self._crossings = _CsvRowsSink(out / CROSSINGS_NAME, CROSSINGS_HEADER, flush_every)
-        except BaseException:
-            self._counts.close()
-            raise
-        self.paths = [self._counts.path, self._crossings.path]
-
-    def write(self, result) -> None:
-        """Count ``result.tracks`` (a FrameResult) and append this frame's rows."""
-        if self.closed:
-            raise ValueError(f"write to closed sink {self._counts.path}")
-        frame, t = int(result.frame_index), float(result.time_s)
-        crossings = self.counter.update(result.tracks)
-        self._crossings.write(self.counter.crossing_rows(crossings, frame, t))
-        self._counts.write(self.counter.count_rows(frame, t))
-
-    def draw(self, image: np.ndarray) -> None:
-        """Draw the lines with their in / out totals and the zones with their occupancy, in place."""
-        line_labels, zone_labels = self.counter.labels()
-        draw_counting(image, self.counter.lines, line_labels, self.counter.zones, zone_labels, self.line_thickness)
-
-    def close(self) -> None:
-        """Close both files, even when the first fails; safe to call more than once."""
-        try:
-            self._counts.close()
-        finally:
-            self._crossings.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._counts.closed

@@ -242,7 +242,7 @@ def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[di
     after smoothing (``<name>.smoothed.txt``): it then has two rows, whose ``output`` is
     ``raw`` and ``smoothed``.
     """
-    from ..io.sinks import prepare_out_dir
+    from ..io.files import prepare_out_dir
 
     if video is not None and len(paths) != 1:
         raise SourceError("--video names the frames of one sequence", "Pass a single sequence folder with --video")

@@ -21,8 +21,9 @@ import numpy as np
 
 from ..errors import SourceError
 from ..io.drawing import track_colors
-from ..io.readers import TrackRecords, counts_path, load_tracks, read_counts, read_run_info
-from ..io.sinks import bottom_centers, prepare_out_dir
+from ..io.files import prepare_out_dir
+from ..io.readers import counts_path, load_tracks, read_counts, read_run_info
+from ..structures import TrackRecords, bottom_centers
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

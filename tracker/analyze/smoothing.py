@@ -26,7 +26,7 @@ import numpy as np
 
 from ..config import Config, SmoothingConfig
 from ..errors import DataError, OutputError
-from ..io.sinks import replace_atomically
+from ..io.files import replace_atomically
 from ..structures import Detections, FrameResult, Tracks
 
 # Columns of a rows array.

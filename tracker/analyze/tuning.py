@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import yaml

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..analyze.tuning import best_yaml, prepare, tune
 from ..config import load_config
 from ..errors import ConfigError
-from ..io.sinks import write_atomically
+from ..io.files import write_atomically
 from .common import add_model_options, model_overrides
 
 DEFAULT_TRIALS = 50

@@ -11,138 +11,36 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-from ..analyze.counting import COUNTS_HEADER, COUNTS_NAME, CROSSINGS_HEADER, CROSSINGS_NAME
 from ..errors import DataError
-from ..structures import Detections, FrameResult, Tracks
-from .sinks import CSV_HEADER, CSV_NAME, JSONL_NAME, MOT_NAME, RUN_INFO_NAME, SUMMARY_HEADER, SUMMARY_NAME
+from ..structures import TrackRecords
+from .files import read_whole_lines
+from .sinks import (
+    COUNTS_HEADER,
+    COUNTS_NAME,
+    CROSSINGS_HEADER,
+    CROSSINGS_NAME,
+    CSV_HEADER,
+    CSV_NAME,
+    JSONL_NAME,
+    MOT_NAME,
+    RUN_INFO_NAME,
+    SUMMARY_HEADER,
+    SUMMARY_NAME,
+)
 
 MOT_MIN_COLUMNS = 7  # frame, id, left, top, width, height, score
 NOT_APPLICABLE = -1  # counts.csv: value of an empty cell (a line's occupancy, a zone's in / out)
 TRACK_FILES = (JSONL_NAME, CSV_NAME, MOT_NAME)  # load_tracks: the first of these found in a run folder
-UNFINISHED_SHOWN = 40  # characters of a skipped unfinished last line quoted in the warning
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass
-class TrackRecords:
-    """Tracks of many frames: one row per track per frame, in file order.
-
-    frame: (N,) int64, 0-based; time_s: (N,) float64 (NaN when the file has none, e.g. MOT
-    without fps); track_id: (N,) int64; class_id: (N,) int64 (-1 unknown); class_name: (N,)
-    str ("" unknown); score: (N,) float64; boxes: (N,4) float64 xyxy pixels (float64 holds the files'
-    decimals exactly: float32 cannot, e.g. 1234.57).
-    """
-
-    frame: np.ndarray
-    time_s: np.ndarray
-    track_id: np.ndarray
-    class_id: np.ndarray
-    class_name: np.ndarray
-    score: np.ndarray
-    boxes: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.frame = np.asarray(self.frame, np.int64).reshape(-1)
-        self.time_s = np.asarray(self.time_s, np.float64).reshape(-1)
-        self.track_id = np.asarray(self.track_id, np.int64).reshape(-1)
-        self.class_id = np.asarray(self.class_id, np.int64).reshape(-1)
-        self.class_name = np.asarray(self.class_name, str).reshape(-1)
-        self.score = np.asarray(self.score, np.float64).reshape(-1)
-        self.boxes = np.asarray(self.boxes, np.float64).reshape(-1, 4)
-        n = len(self.frame)
-        for f in fields(self):
-            if len(getattr(self, f.name)) != n:
-                raise ValueError(f"{f.name} has {len(getattr(self, f.name))} rows but frame has {n}")
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    def __getitem__(self, index) -> "TrackRecords":
-        return replace(self, **{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    def sorted(self) -> "TrackRecords":
-        """Rows ordered by frame, then track id."""
-        return self[np.lexsort((self.track_id, self.frame))]
-
-    @property
-    def track_ids(self) -> np.ndarray:
-        """The distinct track ids, ascending."""
-        return np.unique(self.track_id)
-
-    def frame_results(self, fps: float | None = None) -> Iterator[FrameResult]:
-        """One :class:`FrameResult` per frame that has rows, in frame order (boxes count as matched).
-
-        fps: gives ``time_s = frame / fps`` where the file has no times.
-        """
-        rows = self.sorted()
-        if not len(rows):
-            return
-        starts = np.flatnonzero(np.r_[True, rows.frame[1:] != rows.frame[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            part = rows[a:b]
-            t = float(part.time_s[0])
-            if not np.isfinite(t) and fps:
-                t = float(part.frame[0]) / fps
-            tracks = Tracks(
-                boxes=part.boxes, scores=part.score, class_ids=part.class_id.astype(np.int32),
-                track_ids=part.track_id, det_index=np.arange(b - a),
-            )
-            yield FrameResult(frame_index=int(part.frame[0]), time_s=t, tracks=tracks, detections=Detections.empty())
-
-
-def _empty_records() -> TrackRecords:
-    return TrackRecords(
-        frame=np.zeros(0), time_s=np.zeros(0), track_id=np.zeros(0), class_id=np.zeros(0),
-        class_name=np.zeros(0, str), score=np.zeros(0), boxes=np.zeros((0, 4)),
-    )
-
-
-def _read_text(path: str | os.PathLike, what: str) -> str:
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise DataError(
-            f"{what} not found: {path}", "Pass the --out folder of a finished `tracker track` run"
-        ) from None
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _read_whole_lines(path: str | os.PathLike, what: str, parse: Callable[[str], T]) -> T:
-    """``parse`` of the file's text; when that fails and the text ends in an unfinished line, ``parse`` of the text
-    before it.
-
-    The sinks hand a frame to the OS in one write, but Linux stops a write of several pages
-    at a page boundary when the process is killed (SIGKILL, out of memory): the file then
-    ends in the first part of a line. Everything before it is whole and is read, with a warning.
-    A last line that still parses is kept: a line cut only in its last digits cannot be told apart.
-    """
-    text = _read_text(path, what)
-    try:
-        return parse(text)
-    except DataError:
-        cut = text.rfind("\n") + 1
-        if not text[cut:].strip():
-            raise
-        result = parse(text[:cut])  # damaged before its last line too: that error is raised
-        log.warning("%s: skipped its unfinished last line %r (the writer was stopped in the middle of it)",
-                    path, text[cut:][:UNFINISHED_SHOWN])
-        return result
 
 
 def _table_rows(path, text: str, header: Sequence[str], what: str) -> list[list[str]]:
@@ -161,7 +59,7 @@ def _table_rows(path, text: str, header: Sequence[str], what: str) -> list[list[
 
 def _read_table(path: str | os.PathLike, header: Sequence[str], what: str, convert: Callable[[list], T]) -> T:
     """``convert(rows)`` of a CSV file with ``header`` (rows without the header)."""
-    return _read_whole_lines(path, what, lambda text: convert(_table_rows(path, text, header, what)))
+    return read_whole_lines(path, what, lambda text: convert(_table_rows(path, text, header, what)))
 
 
 def _columns(path, rows: list[list[str]], header: Sequence[str], types: dict[str, type]) -> dict[str, np.ndarray]:
@@ -204,12 +102,12 @@ def read_mot(path: str | os.PathLike, fps: float | None = None) -> TrackRecords:
 
     fps: gives ``time_s = frame / fps``; without it time_s is NaN. Classes are unknown (-1, "").
     """
-    return _read_whole_lines(path, "MOTChallenge tracks file", lambda text: _mot_records(path, text, fps))
+    return read_whole_lines(path, "MOTChallenge tracks file", lambda text: _mot_records(path, text, fps))
 
 
 def _mot_records(path, text: str, fps: float | None) -> TrackRecords:
     if not text.strip():
-        return _empty_records()
+        return TrackRecords.empty()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         try:
@@ -234,7 +132,7 @@ def _mot_records(path, text: str, fps: float | None) -> TrackRecords:
 
 def read_jsonl(path: str | os.PathLike) -> TrackRecords:
     """Read a ``tracks.jsonl`` (``null`` numbers become NaN)."""
-    return _read_whole_lines(path, "tracks JSON lines file", lambda text: _jsonl_records(path, text))
+    return read_whole_lines(path, "tracks JSON lines file", lambda text: _jsonl_records(path, text))
 
 
 def _jsonl_records(path, text: str) -> TrackRecords:
@@ -260,7 +158,7 @@ def _jsonl_records(path, text: str) -> TrackRecords:
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{path} line {number}: not a tracks.jsonl frame ({exc})", "The file is damaged") from None
     if not frame:
-        return _empty_records()
+        return TrackRecords.empty()
     return TrackRecords(frame=frame, time_s=time_s, track_id=tid, class_id=cid, class_name=cname, score=score,
                         boxes=boxes)
 

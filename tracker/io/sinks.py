@@ -1,4 +1,4 @@
-"""Output sinks: CSV, JSON lines and MOTChallenge text files, per-track summary, annotated video, live window.
+"""Output sinks: CSV, JSON lines and MOTChallenge text files, per-track summary, counts, annotated video, window.
 
 Every sink is a context manager with ``write(result)`` and ``close()``; ``close`` is
 idempotent and a write after it raises ``ValueError``. Text sinks are crash safe: they
@@ -16,11 +16,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from itertools import repeat
 from pathlib import Path
@@ -28,17 +29,29 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..analyze.counting import DIRECTIONS, IN, OUT, Counter, Crossings
+from ..analyze.track_state import TrackState
 from ..config import CountingConfig, OutputConfig
 from ..errors import ConfigError, OutputError
-from ..structures import FrameResult
-from .drawing import Annotator
+from ..structures import FrameResult, bottom_centers
+from .drawing import Annotator, draw_counting
+from .files import open_for_writing, prepare_out_dir, write_atomically
 from .sources import SourceInfo
+
+log = logging.getLogger(__name__)
 
 CSV_NAME = "tracks.csv"
 MOT_NAME = "tracks.txt"
 JSONL_NAME = "tracks.jsonl"
 SUMMARY_NAME = "summary.csv"
 RUN_INFO_NAME = "run.json"
+COUNTS_NAME = "counts.csv"
+CROSSINGS_NAME = "crossings.csv"
+# counts.csv: per frame, one row per line and per zone for each class seen so far (by class id).
+# Lines: cumulative `in` / `out`, `occupancy` empty; zones: `occupancy` in this frame, `in` / `out` empty.
+COUNTS_HEADER = ("frame", "time_s", "name", "kind", "class_name", "in", "out", "occupancy")
+# crossings.csv: one row per counted crossing.
+CROSSINGS_HEADER = ("frame", "time_s", "line", "track_id", "class_name", "direction")
 SUMMARY_HEADER = (
     "track_id", "class_name", "first_frame", "last_frame", "frames_seen", "duration_s", "path_length_px", "mean_score"
 )
@@ -67,30 +80,6 @@ WAIT_KEY_MS = 1  # cv2.waitKey delay per shown frame: just enough to paint the w
 
 class StopRequested(KeyboardInterrupt):
     """The user closed the live window or pressed q / Esc; handled like Ctrl-C (a clean stop)."""
-
-
-def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
-    """``out_dir`` created if needed and checked writable (a file written and removed); OutputError otherwise."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot write to output folder {out}: {exc.strerror}", "Choose another --out folder") from None
-    return out
-
-
-def _open_for_writing(path: Path) -> int:
-    """An unbuffered file descriptor for ``path`` (created, or truncated), creating its folder."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {path}: {exc.strerror or exc}", "Choose a writable output folder (--out)"
-        ) from None
 
 
 class Sink:
@@ -147,7 +136,7 @@ class _TextSink(Sink):
         self.flush_every = int(flush_every)
         self._pending: list[str] = []
         self._frames_pending = 0
-        self._fd = _open_for_writing(self.path)
+        self._fd = open_for_writing(self.path)
         if self.header:
             self._pending.append(self.header)
             self.flush()
@@ -294,112 +283,6 @@ class JsonlSink(_TextSink):
         return JSONL_FRAME % (int(result.frame_index), time_s, items)
 
 
-class TrackState:
-    """Per-track state in growing numpy columns, one row per track id ever seen.
-
-    ``rows(ids)`` maps a frame's ids to rows, adding rows for new ids (vectorised:
-    a sorted id array and ``searchsorted``), so accumulators update whole frames at once.
-    """
-
-    INITIAL_ROWS = 64  # capacity of a new table; doubles when full
-
-    def __init__(self, **columns: tuple[tuple[int, ...], type, object]):
-        """columns: ``name=(shape_tail, dtype, fill)``, e.g. ``last_xy=((2,), np.float64, np.nan)``."""
-        self._spec = columns
-        self._columns = {
-            name: np.full((self.INITIAL_ROWS, *tail), fill, dtype) for name, (tail, dtype, fill) in columns.items()
-        }
-        self._ids = np.zeros(self.INITIAL_ROWS, np.int64)  # track id of each row
-        self._sorted_ids = np.zeros(0, np.int64)
-        self._sorted_rows = np.zeros(0, np.int64)
-        self.size = 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    @property
-    def ids(self) -> np.ndarray:
-        """Track id of each row, in order of first appearance."""
-        return self._ids[: self.size]
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        """The column ``name`` (all rows, writable view)."""
-        return self._columns[name][: self.size]
-
-    def column(self, name: str) -> np.ndarray:
-        """The whole backing array of ``name`` (capacity rows), for fancy-indexed updates by ``rows``."""
-        return self._columns[name]
-
-    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, is_new) for ``ids`` (unique within a call); unseen ids get new rows filled with defaults."""
-        ids = np.asarray(ids, np.int64).reshape(-1)
-        n_known = len(self._sorted_ids)
-        pos = np.searchsorted(self._sorted_ids, ids)
-        found = pos < n_known
-        found[found] = self._sorted_ids[pos[found]] == ids[found]
-        rows = np.empty(len(ids), np.int64)
-        rows[found] = self._sorted_rows[pos[found]]
-        new = ~found
-        n_new = int(new.sum())
-        if n_new:
-            fresh = np.arange(self.size, self.size + n_new)
-            rows[new] = fresh
-            self._reserve(self.size + n_new)
-            self._ids[fresh] = ids[new]
-            self.size += n_new
-            all_ids = np.concatenate([self._sorted_ids, ids[new]])
-            order = np.argsort(all_ids, kind="stable")
-            self._sorted_ids = all_ids[order]
-            self._sorted_rows = np.concatenate([self._sorted_rows, fresh])[order]
-        return rows, new
-
-    def _reserve(self, n: int) -> None:
-        capacity = len(self._ids)
-        if n <= capacity:
-            return
-        while capacity < n:
-            capacity *= 2
-        for name, (tail, dtype, fill) in self._spec.items():
-            grown = np.full((capacity, *tail), fill, dtype)
-            grown[: self.size] = self._columns[name][: self.size]
-            self._columns[name] = grown
-        ids = np.zeros(capacity, np.int64)
-        ids[: self.size] = self._ids[: self.size]
-        self._ids = ids
-
-
-def bottom_centers(boxes: np.ndarray) -> np.ndarray:
-    """(N,2) float64 bottom-centre of xyxy boxes: where an object stands on the ground."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2.0, boxes[:, 3]], axis=1)
-
-
-def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` for a temporary file beside ``path``, sync it, and move it over ``path`` in one rename:
-    readers see the old file or the new one, each whole. Any OSError is an :class:`OutputError` naming ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {path}: {exc.strerror or exc}", "Free disk space or choose another --out folder"
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """``text`` written to ``path`` with :func:`replace_atomically`."""
-    replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
 class SummarySink(Sink):
     """``summary.csv``, written at close: one row per track, sorted by id.
 
@@ -413,7 +296,7 @@ class SummarySink(Sink):
         self.path = Path(path)
         self.class_names = list(class_names)
         probe = self.path.with_name(self.path.name + ".tmp")
-        os.close(_open_for_writing(probe))  # a clear error now for a folder that cannot be written
+        os.close(open_for_writing(probe))  # a clear error now for a folder that cannot be written
         probe.unlink()
         self.state = TrackState(
             class_id=((), np.int64, -1),
@@ -569,7 +452,7 @@ class VideoSink(_ImageSink):
         self.class_names = list(class_names)
         self.frames = 0
         check_video_codec(self.path, codec, fps, self.size)  # before an earlier file at path is replaced
-        os.close(_open_for_writing(self.path))  # a clear error for an unwritable folder
+        os.close(open_for_writing(self.path))  # a clear error for an unwritable folder
         self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
         if not self._writer.isOpened():
             self._writer.release()
@@ -726,6 +609,110 @@ class SinkSet(Sink):
             raise first
 
 
+class _CsvRowsSink(_TextSink):
+    """A crash-safe CSV file fed with ready rows, one ``write(rows)`` per frame."""
+
+    def __init__(self, path: str | os.PathLike, header: Sequence[str], flush_every: int):
+        self.header = ",".join(header) + "\n"
+        super().__init__(path, flush_every)
+
+    def _lines(self, rows) -> str:  # type: ignore[override]  # rows of one frame instead of a FrameResult
+        return _csv_text(rows) if rows else ""
+
+
+def _outside(points: np.ndarray, size: tuple[int, int]) -> bool:
+    w, h = size
+    return bool(((points[:, 0] < 0) | (points[:, 0] > w) | (points[:, 1] < 0) | (points[:, 1] > h)).all())
+
+
+class CountsSink(Sink):
+    """Counts every frame and writes ``counts.csv`` and ``crossings.csv``; ``draw(image)`` draws lines and zones.
+
+    frame_size: (width, height) of the source, to warn about lines or zones outside the frame.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        cfg: CountingConfig,
+        class_names: Sequence[str],
+        frame_size: tuple[int, int],
+        flush_every: int = 1,
+        line_thickness: int = 2,
+    ):
+        self.counter = Counter(cfg, class_names)
+        self.line_thickness = int(line_thickness)
+        for name, geometry in [*zip(self.counter.line_names, self.counter.lines), *zip(
+                self.counter.zone_names, self.counter.zones)]:
+            if _outside(geometry, frame_size):
+                log.warning("counting: %r lies entirely outside the %dx%d frame", name, *frame_size)
+        out = Path(out_dir)
+        self._counts = _CsvRowsSink(out / COUNTS_NAME, COUNTS_HEADER, flush_every)
+        try:
+            self._crossings = _CsvRowsSink(out / CROSSINGS_NAME, CROSSINGS_HEADER, flush_every)
+        except BaseException:
+            self._counts.close()
+            raise
+        self.paths = [self._counts.path, self._crossings.path]
+
+    def write(self, result) -> None:
+        """Count ``result.tracks`` (a FrameResult) and append this frame's rows."""
+        if self.closed:
+            raise ValueError(f"write to closed sink {self._counts.path}")
+        frame, t = int(result.frame_index), float(result.time_s)
+        crossings = self.counter.update(result.tracks)
+        self._crossings.write(self.crossing_rows(crossings, frame, t))
+        self._counts.write(self.count_rows(frame, t))
+
+    def count_rows(self, frame_index: int, time_s: float) -> list[tuple]:
+        """This frame's counts.csv rows (see COUNTS_HEADER), for each class seen so far."""
+        counter = self.counter
+        classes = np.flatnonzero(counter.class_seen)
+        k = len(classes)
+        if not k:
+            return []
+        names = [_class_name(counter.class_names, c) for c in classes.tolist()]
+        t = TIME_FORMAT % time_s
+        rows: list[tuple] = []
+        for name, c in zip(counter.line_names, counter.line_counts):
+            rows += zip(repeat(frame_index, k), repeat(t, k), repeat(name, k), repeat("line", k), names,
+                        c[IN, classes].tolist(), c[OUT, classes].tolist(), repeat("", k))
+        for name, o in zip(counter.zone_names, counter.occupancy):
+            rows += zip(repeat(frame_index, k), repeat(t, k), repeat(name, k), repeat("zone", k), names,
+                        repeat("", k), repeat("", k), o[classes].tolist())
+        return rows
+
+    def crossing_rows(self, crossings: Crossings, frame_index: int, time_s: float) -> list[tuple]:
+        """crossings.csv rows (see CROSSINGS_HEADER) of one frame's crossings."""
+        n = len(crossings)
+        return list(
+            zip(
+                repeat(frame_index, n),
+                repeat(TIME_FORMAT % time_s, n),
+                [self.counter.line_names[i] for i in crossings.line_index.tolist()],
+                crossings.track_ids.tolist(),
+                [_class_name(self.counter.class_names, c) for c in crossings.class_ids.tolist()],
+                [DIRECTIONS[d] for d in crossings.direction.tolist()],
+            )
+        )
+
+    def draw(self, image: np.ndarray) -> None:
+        """Draw the lines with their in / out totals and the zones with their occupancy, in place."""
+        line_labels, zone_labels = self.counter.labels()
+        draw_counting(image, self.counter.lines, line_labels, self.counter.zones, zone_labels, self.line_thickness)
+
+    def close(self) -> None:
+        """Close both files, even when the first fails; safe to call more than once."""
+        try:
+            self._counts.close()
+        finally:
+            self._crossings.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._counts.closed
+
+
 def _check_blur_classes(names: Sequence[str], class_names: Sequence[str]) -> None:
     unknown = [n for n in names if n not in class_names]
     if unknown:
@@ -778,8 +765,6 @@ def open_sinks(
         if cfg.summary:
             sinks.add(SummarySink(out / SUMMARY_NAME, class_names))
         if counting is not None and counting.enabled:
-            from ..analyze.counting import CountsSink  # counting builds on the text sinks of this module
-
             counts = CountsSink(out, counting, class_names, size, cfg.flush_every, line_thickness=cfg.line_thickness)
             sinks.add(counts)
             if wants_images:

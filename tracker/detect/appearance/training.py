@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ...errors import DataError, ModelError, OutputError
 from ...analyze.evaluation import Sequence, load_gt
-from ...io.sinks import prepare_out_dir
+from ...io.files import prepare_out_dir
 from ..detectors import resolve_device
 from .crops import cut_crops, normalise
 from .resnet import ReIDNet, load_weights, save_checkpoint
