@@ -38,10 +38,11 @@ import torch  # noqa: E402
 
 from tracker.detect.appearance import build_embedder  # noqa: E402
 from tracker.config import load_config  # noqa: E402
-from tracker.analyze.evaluation import find_sequence, load_gt  # noqa: E402
 from tracker.detect.appearance.training import (  # noqa: E402
-    COL_BOX, COL_FRAME, COL_ID, TrainOptions, read_frames, spread_sample, train, usable_rows,
+    TrainOptions, read_frames, spread_sample, train, usable_rows,
 )  # fmt: skip
+from tracker.io import mot  # noqa: E402
+from tracker.io.mot import find_sequence  # noqa: E402
 
 HEADING = "## Appearance (benchmarks/appearance.py)"
 TIMING_CROPS = 20  # crops per batched call, and single-crop calls, in the timing test
@@ -116,13 +117,13 @@ def embedders(weights: Path) -> tuple[dict[str, object], str]:
 def pets_crops(per_id: int) -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
     """PETS09-S2L1 sequence, and gt frame numbers, xyxy boxes and identities of the sampled crops."""
     seq = find_sequence(SHARED / "MOT15" / "PETS09-S2L1", SHARED / "vtest.avi")
-    gt = load_gt(seq.gt_file)
+    gt = mot.read_gt(seq.gt_file)
     gt = gt[usable_rows(gt, seq.benchmark, TrainOptions(init="random"), seq.length)]
-    rows = gt[spread_sample(gt[:, COL_ID].astype(np.int64), gt[:, COL_FRAME].astype(np.int64), per_id)]
-    rows = rows[np.argsort(rows[:, COL_FRAME], kind="stable")]
-    boxes = rows[:, COL_BOX].astype(np.float32)
+    rows = gt[spread_sample(gt[:, mot.ID].astype(np.int64), gt[:, mot.FRAME].astype(np.int64), per_id)]
+    rows = rows[np.argsort(rows[:, mot.FRAME], kind="stable")]
+    boxes = rows[:, mot.BOX].astype(np.float32)
     boxes[:, 2:] += boxes[:, :2]
-    return seq, rows[:, COL_FRAME].astype(np.int64), boxes, rows[:, COL_ID].astype(np.int64)
+    return seq, rows[:, mot.FRAME].astype(np.int64), boxes, rows[:, mot.ID].astype(np.int64)
 
 
 def timing_boxes(frame_boxes: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tracker.config import Config, load_config  # noqa: E402
-from tracker.analyze.evaluation import Sequence, find_sequence  # noqa: E402
+from tracker.io.mot import Sequence, find_sequence  # noqa: E402
 from tracker.structures import Detections  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"

@@ -9,7 +9,8 @@ import pytest
 
 from tracker.config import load_config
 from tracker.errors import SourceError
-from tracker.analyze.evaluation import evaluate_sequences, find_sequence, format_table, load_gt, score
+from tracker.analyze.evaluation import evaluate_sequences, format_table, score
+from tracker.io.mot import find_sequence, read_gt
 
 from conftest import SAMPLE_SEQ, SAMPLE_VIDEO
 
@@ -48,7 +49,7 @@ def _write(path, rows):
 
 def test_ground_truth_as_tracks_scores_perfectly(tmp_path):
     seq = find_sequence(SAMPLE_SEQ)
-    gt = load_gt(seq.gt_file)
+    gt = read_gt(seq.gt_file)
     mine = gt[gt[:, 6] != 0, :6]  # rows marked 0 are ignore regions, not people to track
     rows = np.concatenate([mine, np.ones((len(mine), 1)), -np.ones((len(mine), 3))], axis=1)
     result = score([seq], {seq.name: _write(tmp_path / "t.txt", rows)})[seq.name]
@@ -59,7 +60,7 @@ def test_ground_truth_as_tracks_scores_perfectly(tmp_path):
 
 def test_swapped_identities_are_penalised(tmp_path):
     seq = find_sequence(SAMPLE_SEQ)
-    gt = load_gt(seq.gt_file)
+    gt = read_gt(seq.gt_file)
     rows = np.concatenate([gt[:, :6], np.ones((len(gt), 1)), -np.ones((len(gt), 3))], axis=1)
     ids = np.unique(rows[:, 1])
     late = rows[:, 0] > 75

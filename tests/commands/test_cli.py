@@ -450,7 +450,8 @@ def test_blur_mistakes_are_one_line(extra, fragment, tmp_path, capsys):
 
 
 def test_eval_smooth_scores_raw_and_smoothed(tiny_seq, tmp_path, capsys):
-    from tracker.analyze.evaluation import find_sequence, score
+    from tracker.analyze.evaluation import score
+    from tracker.io.mot import find_sequence
 
     out = tmp_path / "eval"
     argv = ["eval", str(tiny_seq), "--video", str(SAMPLE_VIDEO), "--detector", "mot", "--appearance", "none",

@@ -16,7 +16,7 @@ from tracker.detect.appearance.crops import crop_batch
 from tracker.detect.appearance.resnet import ReIDNet, save_checkpoint
 from tracker.config import load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
-from tracker.analyze.evaluation import find_sequence
+from tracker.io.mot import find_sequence
 from tracker.commands import main
 from tracker.commands.train_reid import add_parser, run
 from tracker.detect.appearance.training import (

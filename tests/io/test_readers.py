@@ -13,11 +13,11 @@ from tracker.io.readers import (
     load_tracks,
     read_csv,
     read_jsonl,
-    read_mot,
     read_run_info,
     read_summary,
 )
 from tracker.analyze.track_state import TrackState
+from tracker.io.mot import read_results
 from tracker.io.sinks import JsonlSink, SummarySink, open_sinks
 from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
@@ -102,10 +102,10 @@ def test_every_tracks_file_parses_back_to_the_same_tracks(tmp_path):
     assert len(want["frame"]) > 50
     assert_same_tracks(read_csv(tmp_path / "tracks.csv"), want)
     assert_same_tracks(read_jsonl(tmp_path / "tracks.jsonl"), want)
-    mot = read_mot(tmp_path / "tracks.txt", fps=FPS)
+    mot = read_results(tmp_path / "tracks.txt", fps=FPS)
     assert_same_tracks(mot, want, with_classes=False, box_atol=0.01 + 1e-4)  # x2 = rounded left + rounded width
     assert (mot.class_id == -1).all() and (mot.class_name == "").all()
-    assert np.isnan(read_mot(tmp_path / "tracks.txt").time_s).all()  # no fps: no times
+    assert np.isnan(read_results(tmp_path / "tracks.txt").time_s).all()  # no fps: no times
     assert_same_tracks(load_tracks(tmp_path), want)  # tracks.jsonl is preferred
 
 
@@ -195,7 +195,7 @@ def test_frame_results_rebuild_the_frames(tmp_path):
 
 def test_empty_files_read_as_no_tracks(tmp_path):
     write_run(tmp_path, [result(0, [], []), result(1, [], [])])
-    for records in (read_csv(tmp_path / "tracks.csv"), read_mot(tmp_path / "tracks.txt"),
+    for records in (read_csv(tmp_path / "tracks.csv"), read_results(tmp_path / "tracks.txt"),
                     read_jsonl(tmp_path / "tracks.jsonl")):
         assert len(records) == 0 and records.boxes.shape == (0, 4)
     assert len(read_summary(tmp_path / "summary.csv")["track_id"]) == 0
@@ -211,7 +211,7 @@ def test_an_unfinished_last_line_is_skipped_with_a_warning(tmp_path, caplog, nam
     path = tmp_path / name
     whole = path.read_bytes()
     path.write_bytes(whole[:-cut])
-    read = {"tracks.csv": read_csv, "tracks.txt": read_mot, "tracks.jsonl": read_jsonl}[name]
+    read = {"tracks.csv": read_csv, "tracks.txt": read_results, "tracks.jsonl": read_jsonl}[name]
     with caplog.at_level("WARNING", logger="tracker.io.readers"):
         records = read(path)
     assert records.frame.tolist() == [0, 1, 2]
@@ -227,7 +227,7 @@ def test_an_unfinished_last_line_is_skipped_with_a_warning(tmp_path, caplog, nam
 def test_a_whole_last_line_without_a_newline_is_kept(tmp_path):
     """MOTChallenge files written by other tools may end without a newline: nothing is skipped."""
     (tmp_path / "gt.txt").write_text("1,1,10,20,30,40,1,1,1\n2,1,11,20,30,40,1,1,1")
-    assert read_mot(tmp_path / "gt.txt").frame.tolist() == [0, 1]
+    assert read_results(tmp_path / "gt.txt").frame.tolist() == [0, 1]
 
 
 def test_readers_name_the_problem(tmp_path):
@@ -246,7 +246,7 @@ def test_readers_name_the_problem(tmp_path):
         read_csv(tmp_path / "tracks.csv")
     (tmp_path / "bad.txt").write_text("1,2,3\n")
     with pytest.raises(DataError, match="columns"):
-        read_mot(tmp_path / "bad.txt")
+        read_results(tmp_path / "bad.txt")
     (tmp_path / "bad.jsonl").write_text('{"frame": 0, "time_s": 0, "tracks": []}\n{"frame": 1}\n')
     with pytest.raises(DataError, match="line 2"):
         read_jsonl(tmp_path / "bad.jsonl")

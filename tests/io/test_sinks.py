@@ -16,7 +16,7 @@ import pytest
 
 from tracker.config import load_config
 from tracker.errors import OutputError
-from tracker.io.readers import read_mot
+from tracker.io.mot import read_results
 from tracker.io.sinks import (
     CSV_HEADER,
     CsvSink,
@@ -157,7 +157,7 @@ def test_killed_writer_leaves_whole_lines_that_read_back(tmp_path):
     assert all(line.count(",") == 9 for line in lines)
     frames = np.array([int(line.split(",")[0]) for line in lines])
     assert (np.bincount(frames)[1:-1] == 400).all()  # MOT frames are 1-based; the last may be cut short
-    assert len(read_mot(path)) == len(lines)
+    assert len(read_results(path)) == len(lines)
 
 
 def test_video_sink_writes_a_playable_file(tmp_path):

@@ -1,8 +1,8 @@
 """Evaluation on MOTChallenge-format sequences, scored by TrackEval.
 
-A sequence is a folder with ``gt/gt.txt`` and usually ``seqinfo.ini``; its frames
-come from ``img1/``, from a video inside the folder, from a video named like the
-folder beside it (``samples/pets09_s2l1_150`` + ``samples/pets09_s2l1_150.mp4``),
+A sequence is a MOTChallenge folder (:func:`tracker.io.mot.find_sequence`) with
+``gt/gt.txt`` and usually ``seqinfo.ini``; its frames come from ``img1/``, from a video
+inside the folder, from a video named like the folder beside it (``samples/pets09_s2l1_150`` + ``samples/pets09_s2l1_150.mp4``),
 or from a video given explicitly (``vtest.avi`` for PETS09-S2L1, where video frame
 i is MOT frame i+1). No metric is computed here: TrackEval's HOTA, CLEAR and
 Identity metrics do all of it.
@@ -10,109 +10,20 @@ Identity metrics do all of it.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import io
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..config import Config
 from ..errors import DataError, SourceError
+from ..io.mot import Sequence, find_sequence, read_gt, write_gt
 from ..structures import Detections, FrameResult, Tracks
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 METRIC_KEYS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "Frag")
-
-
-@dataclass
-class Sequence:
-    name: str
-    root: Path
-    gt_file: Path
-    frames: Path  # what open_source reads: a video file or the sequence folder (img1/)
-    length: int  # frames to evaluate
-    fps: float | None  # seqinfo.ini frameRate, when known
-    det_file: Path | None  # public detections, when the sequence has them
-    benchmark: str  # TrackEval's preprocessing flavour: MOT15 (no classes) or MOT17
-
-
-def _seqinfo(root: Path) -> dict:
-    ini = root / "seqinfo.ini"
-    if not ini.is_file():
-        return {}
-    parser = configparser.ConfigParser()
-    parser.read(ini)
-    return dict(parser["Sequence"]) if parser.has_section("Sequence") else {}
-
-
-def _count_frames(frames: Path) -> int:
-    import cv2
-
-    if frames.is_dir():
-        img = frames / "img1"
-        return len([p for p in img.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")]) if img.is_dir() else 0
-    cap = cv2.VideoCapture(str(frames))
-    try:
-        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        cap.release()
-
-
-def _benchmark(gt: np.ndarray) -> str:
-    """MOT16/17/20 gt has a class column (1 = pedestrian) and a visibility in [0, 1]."""
-    if gt.shape[1] >= 9 and np.all(np.isin(gt[:, 7], np.arange(1, 14))) and np.all((gt[:, 8] >= 0) & (gt[:, 8] <= 1)):
-        return "MOT17"
-    return "MOT15"
-
-
-def load_gt(path: Path) -> np.ndarray:
-    try:
-        gt = np.loadtxt(path, delimiter=",", ndmin=2)
-    except ValueError as exc:
-        raise DataError(f"cannot parse ground truth {path}: {exc}", "Expect MOTChallenge rows frame,id,left,top,w,h,...") from None
-    if gt.shape[1] < 6:
-        raise DataError(f"ground truth {path} has {gt.shape[1]} columns, MOTChallenge needs at least 6")
-    return gt
-
-
-def find_sequence(path: str | Path, video: str | Path | None = None) -> Sequence:
-    root = Path(path)
-    gt_file = root / "gt" / "gt.txt"
-    if not gt_file.is_file():
-        raise SourceError(f"no ground truth at {gt_file}", "A sequence folder needs gt/gt.txt (MOTChallenge layout)")
-    info = _seqinfo(root)
-    if video is not None:
-        frames = Path(video)
-    elif (root / "img1").is_dir():
-        frames = root
-    else:
-        inside = sorted(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-        beside = [root.with_suffix(ext) for ext in VIDEO_EXTENSIONS if root.with_suffix(ext).is_file()]
-        found = inside or beside
-        if not found:
-            raise SourceError(f"no frames for sequence {root}", "Add img1/, a video in the folder, or pass --video PATH")
-        frames = found[0]
-    if not frames.exists():
-        raise SourceError(f"video not found: {frames}")
-    gt = load_gt(gt_file)
-    present = _count_frames(frames)
-    declared = int(info.get("seqlength", present) or present)
-    length = min(declared, present) if present else declared
-    det = root / "det" / "det.txt"
-    return Sequence(
-        name=info.get("name", root.name) or root.name,
-        root=root,
-        gt_file=gt_file,
-        frames=frames,
-        length=length,
-        fps=float(info["framerate"]) if "framerate" in info else None,
-        det_file=det if det.is_file() else None,
-        benchmark=_benchmark(gt),
-    )
 
 
 def sequence_config(seq: Sequence, cfg: Config) -> Config:
@@ -164,9 +75,9 @@ def score(sequences: list[Sequence], results: dict[str, Path], tracker_name: str
             tmp = Path(tmp)
             gt_dir = tmp / "gt" / seq.name / "gt"
             gt_dir.mkdir(parents=True)
-            gt = load_gt(seq.gt_file)
+            gt = read_gt(seq.gt_file)
             gt = gt[gt[:, 0] <= seq.length]
-            np.savetxt(gt_dir / "gt.txt", gt, delimiter=",", fmt="%.6g")
+            write_gt(gt_dir / "gt.txt", gt)
             data_dir = tmp / "trackers" / tracker_name / "data"
             data_dir.mkdir(parents=True)
             (data_dir / f"{seq.name}.txt").write_bytes(Path(results[seq.name]).read_bytes())

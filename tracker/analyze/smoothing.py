@@ -214,10 +214,10 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
 
 
 def read_mot(path: Path) -> np.ndarray:
-    """A MOTChallenge tracks.txt (read by :func:`tracker.io.readers.read_mot`) as rows; MOT has no class: class 0."""
-    from ..io.readers import read_mot as read_records
+    """A MOTChallenge tracks.txt (read by :func:`tracker.io.mot.read_results`) as rows; MOT has no class: class 0."""
+    from ..io.mot import read_results
 
-    rows = _rows(read_records(path))
+    rows = _rows(read_results(path))
     rows[:, CLASS] = 0
     return rows
 

@@ -19,8 +19,9 @@ import yaml
 
 from ..config import Config, apply_overrides
 from ..errors import ConfigError, TrackerError
+from ..io.mot import Sequence, find_sequence
 from ..structures import Detections, Tracks
-from .evaluation import Sequence, find_sequence, score_tracks, sequence_config
+from .evaluation import score_tracks, sequence_config
 
 DECIMALS = 4  # sampled floats are rounded to this many decimals, so the YAML is readable and reproduces its trial
 # The tracker ignores the image when camera motion is replayed from precomputed warps; this stands in for it.

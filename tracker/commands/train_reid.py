@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from ..analyze.evaluation import find_sequence
 from ..detect.appearance.training_options import TrainOptions
 from ..errors import ConfigError
+from ..io.mot import find_sequence
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainOptions) if f.name != "init"}
 

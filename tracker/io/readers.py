@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +21,7 @@ import numpy as np
 from ..errors import DataError
 from ..structures import TrackRecords
 from .files import read_whole_lines
+from .mot import read_results
 from .sinks import (
     COUNTS_HEADER,
     COUNTS_NAME,
@@ -36,7 +36,6 @@ from .sinks import (
     SUMMARY_NAME,
 )
 
-MOT_MIN_COLUMNS = 7  # frame, id, left, top, width, height, score
 NOT_APPLICABLE = -1  # counts.csv: value of an empty cell (a line's occupancy, a zone's in / out)
 TRACK_FILES = (JSONL_NAME, CSV_NAME, MOT_NAME)  # load_tracks: the first of these found in a run folder
 
@@ -95,39 +94,6 @@ def read_csv(path: str | os.PathLike) -> TrackRecords:
         )
 
     return _read_table(path, CSV_HEADER, "tracks CSV", records)
-
-
-def read_mot(path: str | os.PathLike, fps: float | None = None) -> TrackRecords:
-    """Read a MOTChallenge txt (``tracks.txt``, or a gt.txt): 1-based frames become 0-based, xywh becomes xyxy.
-
-    fps: gives ``time_s = frame / fps``; without it time_s is NaN. Classes are unknown (-1, "").
-    """
-    return read_whole_lines(path, "MOTChallenge tracks file", lambda text: _mot_records(path, text, fps))
-
-
-def _mot_records(path, text: str, fps: float | None) -> TrackRecords:
-    if not text.strip():
-        return TrackRecords.empty()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            data = np.loadtxt(text.splitlines(), delimiter=",", ndmin=2, dtype=np.float64)
-        except ValueError as exc:
-            problem = f"{path} is not a MOTChallenge file: {exc}".splitlines()[0]
-            raise DataError(problem, "The file is damaged") from None
-    if data.shape[1] < MOT_MIN_COLUMNS:
-        raise DataError(
-            f"{path} has {data.shape[1]} columns; a MOTChallenge file has at least {MOT_MIN_COLUMNS}",
-            "Expected frame,id,left,top,width,height,score,...",
-        )
-    frame = data[:, 0].astype(np.int64) - 1
-    boxes = data[:, 2:6].copy()
-    boxes[:, 2:] += boxes[:, :2]
-    n = len(data)
-    return TrackRecords(
-        frame=frame, time_s=frame / fps if fps else np.full(n, np.nan), track_id=data[:, 1].astype(np.int64),
-        class_id=np.full(n, -1), class_name=np.full(n, ""), score=data[:, 6], boxes=boxes,
-    )
 
 
 def read_jsonl(path: str | os.PathLike) -> TrackRecords:
@@ -216,7 +182,7 @@ def load_tracks(run_dir: str | os.PathLike) -> TrackRecords:
                 return read_jsonl(path)
             if name == CSV_NAME:
                 return read_csv(path)
-            return read_mot(path, fps=read_run_info(run).get("fps"))
+            return read_results(path, fps=read_run_info(run).get("fps"))
     raise DataError(
         f"no tracks file in {run} (looked for {', '.join(TRACK_FILES)})",
         "Pass the --out folder of a `tracker track` run with output.csv, output.jsonl or output.mot on",

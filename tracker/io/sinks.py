@@ -36,6 +36,7 @@ from ..errors import ConfigError, OutputError
 from ..structures import FrameResult, bottom_centers
 from .drawing import Annotator, draw_counting
 from .files import open_for_writing, prepare_out_dir, write_atomically
+from .mot import format_results
 from .sources import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,6 @@ CSV_HEADER = ("frame", "time_s", "track_id", "class_id", "class_name", "score", 
 BOX_FORMAT = "%.2f"  # pixels
 SCORE_FORMAT = "%.4f"
 TIME_FORMAT = "%.3f"  # seconds
-MOT_UNUSED = "-1,-1,-1"  # MOTChallenge's x, y, z world coordinates, unused in 2D tracking
 # Container for each codec (fourcc, lower-case); any other codec goes into AVI, which accepts almost all.
 VIDEO_EXTENSIONS = {
     "mp4v": ".mp4", "avc1": ".mp4", "h264": ".mp4", "x264": ".mp4", "hev1": ".mp4", "hvc1": ".mp4",
@@ -221,15 +221,7 @@ class MotSink(_TextSink):
     """MOTChallenge txt: ``frame,id,left,top,width,height,score,-1,-1,-1`` with 1-based frames."""
 
     def _lines(self, result: FrameResult) -> str:
-        tracks = result.tracks
-        n = len(tracks)
-        if not n:
-            return ""
-        row = f"{int(result.frame_index) + 1},%d,{BOX_FORMAT},{BOX_FORMAT},{BOX_FORMAT},{BOX_FORMAT},{SCORE_FORMAT},"
-        row += MOT_UNUSED + "\n"
-        xywh = tracks.xywh.astype(np.float64)
-        columns = zip(tracks.track_ids.tolist(), *xywh.T.tolist(), tracks.scores.astype(np.float64).tolist())
-        return "".join(map(row.__mod__, columns))
+        return format_results(result.frame_index, result.tracks)
 
 
 def _class_name(class_names: Sequence[str], class_id: int) -> str:

@@ -15,7 +15,6 @@ exponential backoff when the connection drops.
 
 from __future__ import annotations
 
-import configparser
 import logging
 import math
 import os
@@ -34,11 +33,10 @@ import numpy as np
 from ..config import SourceConfig
 from ..errors import SourceError
 from ..stages import Stage
+from .mot import IMAGE_SUFFIXES, image_files, locate_images
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-MOT_IMAGE_DIR = "img1"  # MOTChallenge default for seqinfo.ini's imDir
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # rtsp://, http://, udp://, ...
 MAX_BACKOFF_FACTOR = 8  # reconnect waits double from reconnect_backoff_s up to this multiple
 LIVE_QUEUE_SIZE = 1  # with drop_stale_frames a live source holds only its newest frame
@@ -380,46 +378,14 @@ def _open_video(path: Path, cfg: SourceConfig) -> FrameSource:
     return _start(info, first, frames, stats, cfg, live=False)
 
 
-def _natural_key(path: Path) -> list:
-    """Sort key that orders frame2.jpg before frame10.jpg (and zero-padded names as usual)."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
-
-
-def _read_seqinfo(path: Path) -> dict[str, str]:
-    """The [Sequence] section of a MOTChallenge seqinfo.ini (keys lower-case); {} when absent."""
-    if not path.is_file():
-        return {}
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(path)
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise SourceError(f"cannot parse {path}: {exc}".splitlines()[0], "Fix or remove the seqinfo.ini") from None
-    return dict(parser["Sequence"]) if parser.has_section("Sequence") else {}
-
-
-def _locate_images(path: Path) -> tuple[Path, dict[str, str], str]:
-    """(image folder, seqinfo, sequence name) for a sequence folder, its img1/ or a plain image folder."""
-    seqinfo = _read_seqinfo(path / "seqinfo.ini")
-    if seqinfo:
-        return path / seqinfo.get("imdir", MOT_IMAGE_DIR), seqinfo, seqinfo.get("name") or path.name
-    if (path / MOT_IMAGE_DIR).is_dir():
-        return path / MOT_IMAGE_DIR, {}, path.name
-    parent_info = _read_seqinfo(path.parent / "seqinfo.ini")
-    if parent_info and parent_info.get("imdir", MOT_IMAGE_DIR) == path.name:
-        return path, parent_info, parent_info.get("name") or path.parent.name
-    return path, {}, path.name
-
-
 def _open_images(path: Path, cfg: SourceConfig) -> FrameSource:
-    image_dir, seqinfo, name = _locate_images(path)
+    image_dir, seqinfo, name = locate_images(path)
     if not image_dir.is_dir():
         raise SourceError(
             f"sequence {path} has a seqinfo.ini but no image folder {image_dir.name}/",
             "Add the images, fix imDir in seqinfo.ini, or pass the sequence's video file instead",
         )
-    files = sorted(
-        (p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key
-    )
+    files = image_files(image_dir)
     if not files:
         raise SourceError(
             f"no images in folder {image_dir}",

@@ -33,18 +33,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ...errors import DataError, ModelError, OutputError
-from ...analyze.evaluation import Sequence, load_gt
+from ...io import mot
 from ...io.files import prepare_out_dir
+from ...io.mot import Sequence
 from ..detectors import resolve_device
 from .crops import cut_crops, normalise
 from .resnet import ReIDNet, load_weights, save_checkpoint
 # The options live in a torch-free module (the CLI parser shows their defaults); TrainOptions is re-exported here.
 from .training_options import MIN_CROPS_PER_ID, MIN_IDS_PER_SIDE, TrainOptions
-
-# --- MOTChallenge gt columns (0-based): frame, id, left, top, width, height, flag, class, visibility ---
-COL_FRAME, COL_ID, COL_BOX, COL_FLAG, COL_CLASS, COL_VISIBILITY = 0, 1, slice(2, 6), 6, 7, 8
-PEDESTRIAN_CLASS = 1  # MOT16/17/20 gt class of a walking person (others: vehicles, static people, reflections)
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 # --- augmentation (drawn independently for every crop) ---
 FLIP_PROBABILITY = 0.5  # random horizontal flip
@@ -86,12 +82,12 @@ class CropSet:
 
 def usable_rows(gt: np.ndarray, benchmark: str, options: TrainOptions, length: int) -> np.ndarray:
     """Boolean mask of gt rows worth a crop: inside the footage, tall enough, not ignored, visible enough."""
-    keep = (gt[:, COL_FRAME] >= 1) & (gt[:, COL_FRAME] <= length)
-    keep &= (gt[:, COL_BOX][:, 3] >= max(options.min_height, 1.0)) & (gt[:, COL_BOX][:, 2] >= 1.0)
-    if gt.shape[1] > COL_FLAG:
-        keep &= gt[:, COL_FLAG] != 0  # 0: "ignore" (MOT16/17) or inactive (MOT15)
+    keep = (gt[:, mot.FRAME] >= 1) & (gt[:, mot.FRAME] <= length)
+    keep &= (gt[:, mot.BOX][:, 3] >= max(options.min_height, 1.0)) & (gt[:, mot.BOX][:, 2] >= 1.0)
+    if gt.shape[1] > mot.FLAG:
+        keep &= gt[:, mot.FLAG] != 0  # 0: "ignore" (MOT16/17) or inactive (MOT15)
     if benchmark == "MOT17":
-        keep &= (gt[:, COL_CLASS] == PEDESTRIAN_CLASS) & (gt[:, COL_VISIBILITY] >= options.min_visibility)
+        keep &= (gt[:, mot.CLASS] == mot.PEDESTRIAN_CLASS) & (gt[:, mot.VISIBILITY] >= options.min_visibility)
     return keep
 
 
@@ -113,14 +109,6 @@ def spread_sample(ids: np.ndarray, frames: np.ndarray, per_id: int) -> np.ndarra
     return order[first]
 
 
-def _image_files(folder: Path) -> dict[int, Path]:
-    """1-based frame number -> image file of an ``img1/`` folder (numeric names, else sorted order)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if all(p.stem.isdigit() for p in files):
-        return {int(p.stem): p for p in files}
-    return {i: p for i, p in enumerate(files, start=1)}
-
-
 def read_frames(seq: Sequence, wanted: np.ndarray):
     """Yield (frame number, BGR image) for the sorted unique 1-based ``wanted`` frames that can be read.
 
@@ -130,7 +118,7 @@ def read_frames(seq: Sequence, wanted: np.ndarray):
     import cv2
 
     if seq.frames.is_dir():
-        files = _image_files(seq.frames / "img1")
+        files = mot.frame_files(seq.image_dir)
         for number in wanted:
             path = files.get(int(number))
             image = cv2.imread(str(path)) if path is not None else None
@@ -156,16 +144,16 @@ def load_crops(sequences: list[Sequence], options: TrainOptions) -> CropSet:
     size = tuple(int(v) for v in options.crop_size)
     crops, labels, frames, identities = [], [], [], []
     for seq in sequences:
-        gt = load_gt(seq.gt_file)
+        gt = mot.read_gt(seq.gt_file)
         if seq.frames.is_dir():
-            present = np.array(sorted(_image_files(seq.frames / "img1")), np.int64)
-            gt = gt[np.isin(gt[:, COL_FRAME].astype(np.int64), present)]
+            present = np.array(sorted(mot.frame_files(seq.image_dir)), np.int64)
+            gt = gt[np.isin(gt[:, mot.FRAME].astype(np.int64), present)]
         gt = gt[usable_rows(gt, seq.benchmark, options, seq.length)]
-        ids = gt[:, COL_ID].astype(np.int64)
-        rows = gt[spread_sample(ids, gt[:, COL_FRAME].astype(np.int64), options.max_crops_per_id)]
-        rows = rows[np.argsort(rows[:, COL_FRAME], kind="stable")]
-        numbers = rows[:, COL_FRAME].astype(np.int64)
-        boxes = rows[:, COL_BOX].astype(np.float32)
+        ids = gt[:, mot.ID].astype(np.int64)
+        rows = gt[spread_sample(ids, gt[:, mot.FRAME].astype(np.int64), options.max_crops_per_id)]
+        rows = rows[np.argsort(rows[:, mot.FRAME], kind="stable")]
+        numbers = rows[:, mot.FRAME].astype(np.int64)
+        boxes = rows[:, mot.BOX].astype(np.float32)
         boxes[:, 2:] += boxes[:, :2]
         out = np.empty((len(rows), *size, 3), np.uint8)
         read = np.zeros(len(rows), bool)
@@ -176,7 +164,7 @@ def load_crops(sequences: list[Sequence], options: TrainOptions) -> CropSet:
             start, end = where[number]
             out[start:end] = cut_crops(image, boxes[start:end], size)
             read[start:end] = True
-        track_ids = rows[read, COL_ID].astype(np.int64)
+        track_ids = rows[read, mot.ID].astype(np.int64)
         names, local = np.unique(track_ids, return_inverse=True)
         labels.append(local + len(identities))
         identities += [(seq.name, int(n)) for n in names]
