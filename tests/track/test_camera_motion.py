@@ -10,6 +10,7 @@ import pytest
 
 from tracker.config import load_config
 from tracker.track.camera_motion import CameraMotion, apply_warp
+from tracker.track.kalman import LAYOUTS
 
 
 def _cfg(method):
@@ -60,7 +61,7 @@ def test_apply_warp_moves_all_states(state):
     mean = np.array([[100.0, 50.0, 0.5, 80.0, 3.0, 1.0, 0.0, 0.0], [10.0, 20.0, 0.4, 40.0, 0.0, 0.0, 0.0, 0.0]])
     cov = np.repeat(np.eye(8)[None], 2, axis=0)
     scale = np.array([[2.0, 0.0, 5.0], [0.0, 2.0, -3.0]])
-    m, c = apply_warp(mean, cov, scale, state)
+    m, c = apply_warp(mean, cov, scale, LAYOUTS[state])
     np.testing.assert_allclose(m[:, :2], mean[:, :2] * 2 + [5, -3])
     np.testing.assert_allclose(m[:, 4:6], mean[:, 4:6] * 2)
     if state == "xywh":

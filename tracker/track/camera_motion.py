@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..config import CMCConfig
+from .kalman import StateLayout
 
 log = logging.getLogger(__name__)
 
@@ -119,19 +120,21 @@ class CameraMotion:
         return self._upscale(warp)
 
 
-def apply_warp(mean: np.ndarray, cov: np.ndarray, warp: np.ndarray, state: str) -> tuple[np.ndarray, np.ndarray]:
+def apply_warp(
+    mean: np.ndarray, cov: np.ndarray, warp: np.ndarray, layout: StateLayout
+) -> tuple[np.ndarray, np.ndarray]:
     """Move all track states by an affine camera warp (2x3).
 
-    Centre positions get the full affine map; velocities the linear part; for the
-    ``xywh`` state the width/height pair and its velocity are rotated/scaled too.
+    Centre positions get the full affine map; the other pairs of ``layout.warp_pairs``
+    (velocities; for the ``xywh`` state the width/height pair and its velocity) the
+    linear part.
     """
     if len(mean) == 0:
         return mean, cov
     a = np.asarray(warp[:, :2], np.float64)
     t = np.asarray(warp[:, 2], np.float64)
-    pairs = [(0, 1), (4, 5)] + ([(2, 3), (6, 7)] if state == "xywh" else [])
-    r = np.eye(8)
-    for i, j in pairs:
+    r = np.eye(layout.dim)
+    for i, j in layout.warp_pairs:
         r[np.ix_([i, j], [i, j])] = a
     mean = mean @ r.T
     mean[:, :2] += t

@@ -154,8 +154,9 @@ class Tracker:
     # ----- storage -------------------------------------------------------------
     def _alloc(self, n: int) -> None:
         self.ids = np.zeros(n, np.int64)
-        self.mean = np.zeros((n, 8))
-        self.cov = np.zeros((n, 8, 8))
+        dim = self.space.layout.dim
+        self.mean = np.zeros((n, dim))
+        self.cov = np.zeros((n, dim, dim))
         self.state = np.zeros(n, np.int8)
         self.streak = np.zeros(n, np.int32)  # consecutive hits
         self.since_update = np.zeros(n, np.int32)  # frames since last match
@@ -173,7 +174,7 @@ class Tracker:
         return self.votes.argmax(axis=1).astype(np.int32) if len(self) else np.zeros(0, np.int32)
 
     def boxes(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        return self.space.to_xyxy(self.mean[rows, :4])
+        return self.space.to_xyxy(self.mean[rows, : self.space.layout.ndim])
 
     def _keep(self, mask: np.ndarray) -> None:
         for name in ("ids", "mean", "cov", "state", "streak", "since_update", "score", "votes", "det_index"):
@@ -256,8 +257,9 @@ class Tracker:
         # Frames skipped since the last update count as misses for the lifecycle.
         steps = max(1, int(round(dt * self.fps)))
         # Stop a shrinking box from collapsing through zero during long predictions.
-        size = slice(2, 4) if self.space.name == "xywh" else slice(3, 4)
-        vel = slice(size.start + 4, size.stop + 4)
+        layout = self.space.layout
+        size = layout.size
+        vel = slice(size.start + layout.ndim, size.stop + layout.ndim)
         shrinking = (self.mean[:, size] + dt * self.mean[:, vel]) <= 0
         self.mean[:, vel][shrinking] = 0.0
         self.mean, self.cov = self.kf.predict(self.mean, self.cov, dt)
@@ -266,7 +268,7 @@ class Tracker:
             if image is None:
                 raise ValueError("camera motion compensation needs the frame image")
             warp = self.cmc.estimate(image)
-            self.mean, self.cov = apply_warp(self.mean, self.cov, warp, self.space.name)
+            self.mean, self.cov = apply_warp(self.mean, self.cov, warp, layout)
 
     def _apply_matches(self, matches: np.ndarray, dets: Detections, det_rows: np.ndarray) -> None:
         if len(matches) == 0:

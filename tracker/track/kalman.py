@@ -3,7 +3,8 @@
 The filter is stateless in the style of nwojke/deep_sort: functions map
 ``(mean, cov) -> (mean, cov)`` for N tracks at once, ``mean`` (N,8) and ``cov``
 (N,8,8). The state is a 4-d box measurement plus its velocity. Two
-parameterisations are offered (:class:`StateSpace`):
+parameterisations are offered, each a :class:`StateLayout` in :data:`LAYOUTS` that owns
+what depends on it (dimensions, box conversions, size coordinates, noise, warp pairs):
 
 - ``xyah``: centre x, centre y, aspect ratio w/h, height (DeepSORT, ByteTrack)
 - ``xywh``: centre x, centre y, width, height (BoT-SORT)
@@ -52,45 +53,113 @@ def xywh_to_xyxy(m: np.ndarray) -> np.ndarray:
     return np.concatenate([m[:, :2] - half, m[:, :2] + half], axis=1)
 
 
+class StateLayout:
+    """One parameterisation of the box state: everything that depends on it, in one object.
+
+    Its dimensions (``ndim`` measured coordinates, then their velocities), how an xyxy box
+    becomes a measurement and back, which measured coordinates are box sizes (kept from
+    shrinking through zero), how noise scales with the box (:meth:`std`), and which pairs
+    of state coordinates an affine camera warp maps as 2-D vectors. One instance per state,
+    as BoxMOT's ``xyah_kf.py`` / ``xywh_kf.py``: :data:`LAYOUTS`.
+    """
+
+    name: str
+    ndim = NDIM
+    size: slice
+    warp_pairs: tuple[tuple[int, int], ...]
+
+    @property
+    def dim(self) -> int:
+        """State dimensions: the measured coordinates and their velocities."""
+        return 2 * self.ndim
+
+    def to_measurement(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def std(self, m: np.ndarray, weight: float, aspect: float) -> np.ndarray:
+        """Per-dimension standard deviation (N,4) for measurements ``m``: ``weight`` times the box size, and
+        ``aspect`` for an aspect-ratio coordinate."""
+        raise NotImplementedError
+
+
+class Xyah(StateLayout):
+    """Centre x, centre y, aspect ratio w/h, height (DeepSORT, ByteTrack); noise scales with the height."""
+
+    name = "xyah"
+    size = slice(3, 4)
+    warp_pairs = ((0, 1), (4, 5))  # centre and its velocity; the aspect ratio and height stay
+
+    def to_measurement(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        return xyxy_to_xyah(boxes_xyxy)
+
+    def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
+        return xyah_to_xyxy(measurement)
+
+    def std(self, m: np.ndarray, weight: float, aspect: float) -> np.ndarray:
+        h = m[:, 3]
+        return np.stack([weight * h, weight * h, np.full_like(h, aspect), weight * h], axis=1)
+
+
+class Xywh(StateLayout):
+    """Centre x, centre y, width, height (BoT-SORT); noise scales with the width and the height."""
+
+    name = "xywh"
+    size = slice(2, 4)
+    warp_pairs = ((0, 1), (4, 5), (2, 3), (6, 7))  # centre, and the size is rotated / scaled too
+
+    def to_measurement(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        return xyxy_to_xywh(boxes_xyxy)
+
+    def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
+        return xywh_to_xyxy(measurement)
+
+    def std(self, m: np.ndarray, weight: float, aspect: float) -> np.ndarray:
+        w = m[:, 2]
+        h = m[:, 3]
+        return weight * np.stack([w, h, w, h], axis=1)
+
+
+LAYOUTS: dict[str, StateLayout] = {layout.name: layout for layout in (Xyah(), Xywh())}
+
+
 @dataclass(frozen=True)
 class StateSpace:
-    """Measurement parameterisation and box-size-relative noise of the filter."""
+    """The filter's state layout (``kalman.state``) and its box-size-relative noise levels."""
 
     cfg: KalmanConfig
+
+    @property
+    def layout(self) -> StateLayout:
+        return LAYOUTS[self.cfg.state]
 
     @property
     def name(self) -> str:
         return self.cfg.state
 
     def to_measurement(self, boxes_xyxy: np.ndarray) -> np.ndarray:
-        return xyxy_to_xyah(boxes_xyxy) if self.name == "xyah" else xyxy_to_xywh(boxes_xyxy)
+        return self.layout.to_measurement(boxes_xyxy)
 
     def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
-        return xyah_to_xyxy(measurement) if self.name == "xyah" else xywh_to_xyxy(measurement)
-
-    def _scale(self, m: np.ndarray, weight: float, aspect: float) -> np.ndarray:
-        """Per-dimension standard deviation (N,4) for measurements ``m``."""
-        h = m[:, 3]
-        if self.name == "xyah":
-            return np.stack([weight * h, weight * h, np.full_like(h, aspect), weight * h], axis=1)
-        w = m[:, 2]
-        return weight * np.stack([w, h, w, h], axis=1)
+        return self.layout.to_xyxy(measurement)
 
     def process_std(self, mean: np.ndarray) -> np.ndarray:
         """Per-second standard deviations of the process noise (N,8)."""
-        c = self.cfg
-        pos = self._scale(mean[:, :4], c.std_position, c.std_aspect)
-        vel = self._scale(mean[:, :4], c.std_velocity, c.std_aspect_velocity)
+        c, layout = self.cfg, self.layout
+        pos = layout.std(mean[:, : layout.ndim], c.std_position, c.std_aspect)
+        vel = layout.std(mean[:, : layout.ndim], c.std_velocity, c.std_aspect_velocity)
         return np.concatenate([pos, vel], axis=1)
 
     def measurement_std(self, mean: np.ndarray) -> np.ndarray:
-        c = self.cfg
-        return self._scale(mean[:, :4], c.std_measurement, c.std_aspect_measurement)
+        c, layout = self.cfg, self.layout
+        return layout.std(mean[:, : layout.ndim], c.std_measurement, c.std_aspect_measurement)
 
     def initial_std(self, measurement: np.ndarray) -> np.ndarray:
-        c = self.cfg
-        pos = self._scale(measurement, c.init_std_position, c.std_aspect)
-        vel = self._scale(measurement, c.init_std_velocity, c.std_aspect_velocity)
+        c, layout = self.cfg, self.layout
+        pos = layout.std(measurement, c.init_std_position, c.std_aspect)
+        vel = layout.std(measurement, c.init_std_velocity, c.std_aspect_velocity)
         return np.concatenate([pos, vel], axis=1)
 
 
@@ -99,51 +168,56 @@ class KalmanFilter:
 
     def __init__(self, space: StateSpace):
         self.space = space
+        self.ndim = space.layout.ndim
 
     def initiate(self, measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        measurement = np.asarray(measurement, np.float64).reshape(-1, NDIM)
+        n = self.ndim
+        measurement = np.asarray(measurement, np.float64).reshape(-1, n)
         mean = np.concatenate([measurement, np.zeros_like(measurement)], axis=1)
         std = self.space.initial_std(measurement)
-        cov = np.zeros((len(mean), 2 * NDIM, 2 * NDIM))
-        idx = np.arange(2 * NDIM)
+        cov = np.zeros((len(mean), 2 * n, 2 * n))
+        idx = np.arange(2 * n)
         cov[:, idx, idx] = std**2
         return mean, cov
 
     def predict(self, mean: np.ndarray, cov: np.ndarray, dt) -> tuple[np.ndarray, np.ndarray]:
         """Advance every track by ``dt`` seconds (a scalar or one value per track)."""
+        n = self.ndim
         if len(mean) == 0:
             return mean, cov
         dt = np.broadcast_to(np.asarray(dt, np.float64), (len(mean),))
         q = self.space.process_std(mean) ** 2 * dt[:, None]
         mean = mean.copy()
-        mean[:, :NDIM] += dt[:, None] * mean[:, NDIM:]
+        mean[:, :n] += dt[:, None] * mean[:, n:]
         # F P F^T for F = [[I, dt I], [0, I]], written blockwise.
-        a, b = cov[:, :NDIM, :NDIM], cov[:, :NDIM, NDIM:]
-        c, d = cov[:, NDIM:, :NDIM], cov[:, NDIM:, NDIM:]
+        a, b = cov[:, :n, :n], cov[:, :n, n:]
+        c, d = cov[:, n:, :n], cov[:, n:, n:]
         t = dt[:, None, None]
         new = np.empty_like(cov)
-        new[:, :NDIM, :NDIM] = a + t * (b + c) + t * t * d
-        new[:, :NDIM, NDIM:] = b + t * d
-        new[:, NDIM:, :NDIM] = c + t * d
-        new[:, NDIM:, NDIM:] = d
-        idx = np.arange(2 * NDIM)
+        new[:, :n, :n] = a + t * (b + c) + t * t * d
+        new[:, :n, n:] = b + t * d
+        new[:, n:, :n] = c + t * d
+        new[:, n:, n:] = d
+        idx = np.arange(2 * n)
         new[:, idx, idx] += q
         return mean, new
 
     def project(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted measurement and its covariance (N,4), (N,4,4), measurement noise included."""
+        n = self.ndim
         r = self.space.measurement_std(mean) ** 2
-        s = cov[:, :NDIM, :NDIM].copy()
-        idx = np.arange(NDIM)
+        s = cov[:, :n, :n].copy()
+        idx = np.arange(n)
         s[:, idx, idx] += r
-        return mean[:, :NDIM].copy(), s
+        return mean[:, :n].copy(), s
 
     def update(self, mean: np.ndarray, cov: np.ndarray, measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Correct each track i with measurement i (rows paired)."""
+        n = self.ndim
         if len(mean) == 0:
             return mean, cov
         z, s = self.project(mean, cov)
-        hp = cov[:, :NDIM, :]  # H P, (N,4,8); P H^T is its transpose (P is symmetric)
+        hp = cov[:, :n, :]  # H P, (N,4,8); P H^T is its transpose (P is symmetric)
         # K = P H^T S^-1; S is symmetric so K^T = S^-1 H P.
         gain = np.swapaxes(_inverse_spd(s) @ hp, 1, 2)
         innovation = np.asarray(measurement, np.float64) - z
@@ -156,7 +230,8 @@ class KalmanFilter:
 
     def gating_distance(self, mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance (N_tracks, M) between every track and every measurement."""
-        measurements = np.asarray(measurements, np.float64).reshape(-1, NDIM)
+        n = self.ndim
+        measurements = np.asarray(measurements, np.float64).reshape(-1, n)
         if len(mean) == 0 or len(measurements) == 0:
             return np.zeros((len(mean), len(measurements)))
         z, s = self.project(mean, cov)
