@@ -120,10 +120,7 @@ def rss_mib() -> float:
 
 def feature_bytes(tracker) -> int:
     """Bytes held by the tracker's per-track arrays and appearance features."""
-    arrays = [getattr(tracker, name) for name in ("ids", "mean", "cov", "state", "streak", "since_update", "score",
-                                                  "votes", "det_index")]  # fmt: skip
-    arrays += [v for v in vars(tracker.features).values() if isinstance(v, np.ndarray)]
-    return sum(a.nbytes for a in arrays)
+    return tracker.table.nbytes
 
 
 def soak(frames: int, objects: int, tracker_name: str, checkpoints: int, sinks: bool, seed: int) -> list[dict]:

@@ -698,7 +698,7 @@ def test_tracker_update_never_raises_or_returns_nan(name, frames, dts, output_lo
         matched = tracks.det_index[tracks.det_index >= 0]
         assert detections.valid_mask()[matched].all()  # only valid detections are ever matched
         seen_ids.update(tracks.track_ids.tolist())
-    assert np.isfinite(tracker.mean).all() and np.isfinite(tracker.cov).all()
+    assert np.isfinite(tracker.table.mean).all() and np.isfinite(tracker.table.cov).all()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -722,7 +722,7 @@ def test_tracker_follows_tiny_and_huge_boxes_without_nan(name, objects, steps, j
                        embeddings=emb[seen]),
         )  # fmt: skip
         assert np.isfinite(tracks.boxes).all()
-    assert np.isfinite(tracker.mean).all() and np.isfinite(tracker.cov).all()
+    assert np.isfinite(tracker.table.mean).all() and np.isfinite(tracker.table.cov).all()
 
 
 def _kf(state: str) -> tuple[KalmanFilter, StateSpace]:

@@ -238,7 +238,7 @@ def test_on_demand_rows_are_the_callers_rows():
     boxes = [[np.nan, 0, 10, 10], box_at(100, 100), [50, 50, 40, 40]]  # NaN and zero-size boxes are invalid
     t = tr.update(dets(boxes), embed=rec)
     assert rec.asked == [1]
-    assert t.det_index.tolist() == [1] and tr.features.known.tolist() == [True]
+    assert t.det_index.tolist() == [1] and tr.table.features.known.tolist() == [True]
 
 
 def test_track_without_feature_is_matched_on_iou_alone():
@@ -248,7 +248,7 @@ def test_track_without_feature_is_matched_on_iou_alone():
     rec = Recorder(unit([[1.0, 0, 0, 0]]))
     t = tr.update(dets([box_at(102, 100)]), embed=rec)
     assert rec.asked == [0]  # its feature is missing: asked for
-    assert t.track_ids.tolist() == [1] and tr.features.known.tolist() == [True]
+    assert t.track_ids.tolist() == [1] and tr.table.features.known.tolist() == [True]
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -281,7 +281,7 @@ def test_lost_tracks_are_freed(name):
     for _ in range(6):
         tr.update(dets(np.zeros((0, 4))))
     assert len(tr) == 0
-    assert tr.features.counts.shape == (0,)
+    assert tr.table.features.counts.shape == (0,)
 
 
 def test_max_age_in_seconds_uses_fps():

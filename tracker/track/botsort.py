@@ -31,7 +31,7 @@ from ..structures import Detections
 from .association import cosine_pairs, gate
 from .bytetrack import ByteTrack
 from .camera_motion import CameraMotion
-from .core import FeatureBank
+from .table import FeatureBank
 
 
 class BotSort(ByteTrack):
@@ -41,22 +41,26 @@ class BotSort(ByteTrack):
         super().__init__(cfg, fps, num_classes)
         self.uses_appearance = cfg.with_reid
         self.embeds_on_demand = cfg.with_reid and cfg.embed_on_demand
-        self.features = FeatureBank(budget=1, ema_alpha=cfg.ema_alpha)
         self.cmc = CameraMotion(cfg.cmc)
 
+    def feature_bank(self) -> FeatureBank:
+        return FeatureBank(budget=1, ema_alpha=self.cfg.ema_alpha)
+
     def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
+        features = self.table.features
         c = self.cfg
         iou_dist = self.iou_distance(dets, t, d)
         iou_cost = self.fused(iou_dist, dets.scores[d])
-        if not (c.with_reid and self.features.ready and dets.embeddings is not None):
+        if not (c.with_reid and features.ready and dets.embeddings is not None):
             return iou_cost
-        known = self.features.known[t] & self.embedded[d]
-        emb = np.where(known, cosine_pairs(self.features.smoothed[t], dets.embeddings[d]) / 2.0, 1.0)
+        known = features.known[t] & self.embedded[d]
+        emb = np.where(known, cosine_pairs(features.smoothed[t], dets.embeddings[d]) / 2.0, 1.0)
         cost = np.minimum(iou_cost, np.where((emb > c.appearance_thresh) | (iou_dist > c.proximity_thresh), 1.0, emb))
         # Confirmed-different appearance vetoes a pair however well the boxes overlap.
         return gate(cost, known & (emb > c.appearance_reject_thresh))
 
     def appearance_rows(self, dets: Detections) -> np.ndarray:
+        features = self.table.features
         c = self.cfg
         if not c.embed_on_demand:
             return np.arange(len(dets))
@@ -74,7 +78,7 @@ class BotSort(ByteTrack):
         # A lone pair that IoU alone would reject but appearance could still match.
         rescuable = (iou_dist <= c.proximity_thresh) & (fused > min(c.match_thresh, c.unconfirmed_match_thresh))
         refresh_frames = c.feature_refresh_s * self.fps
-        stale = ~self.features.known[it] | (self.frame_count - self.features.stamp[it] >= refresh_frames)
+        stale = ~features.known[it] | (self.frame_count - features.stamp[it] >= refresh_frames)
         want = np.zeros(len(high), bool)
         want[id_[contested | rescuable | stale]] = True
         want |= (tracks_per_det == 0) & (dets.scores[high] >= c.new_track_thresh)

@@ -45,7 +45,7 @@ class ByteTrack(Tracker):
 
         m1, pool_left, high_left = self.match_overlapping(first, dets, pool, high, c.match_thresh)
         # Only tracks seen in the previous frame may take a low-score detection.
-        recent = pool_left[self.state[pool_left] == State.CONFIRMED]
+        recent = pool_left[self.table.state[pool_left] == State.CONFIRMED]
         m2, recent_left, _ = self.match_overlapping(second, dets, recent, low, c.second_match_thresh)
         m3, tentative_left, high_left = self.match_overlapping(
             first, dets, tentative, high_left, c.unconfirmed_match_thresh

@@ -28,6 +28,7 @@ from ..structures import Detections, Tracks
 from .association import gate, iou_pairs, linear_assignment, overlapping_pairs, present, sparse_assignment
 from .camera_motion import CameraMotion, apply_warp
 from .kalman import KalmanFilter, StateSpace
+from .table import FeatureBank, TrackTable
 
 log = logging.getLogger(__name__)
 
@@ -47,85 +48,6 @@ class State(IntEnum):
     LOST = 2
 
 
-class FeatureBank:
-    """Appearance memory of every track.
-
-    ``budget == 1`` with ``ema_alpha`` keeps one exponentially smoothed feature
-    (BoT-SORT); ``budget > 1`` keeps a ring buffer of the latest features
-    (DeepSORT's gallery). ``alpha == 0`` with budget 1 keeps the latest feature.
-    A track may have no feature yet (``known`` is False): trackers that embed on
-    demand start some tracks without one.
-    """
-
-    def __init__(self, budget: int, ema_alpha: float = 0.0):
-        self.budget = budget
-        self.alpha = ema_alpha
-        self.gallery: np.ndarray | None = None  # (T,K,D)
-        self.counts = np.zeros(0, np.int64)  # filled slots per track
-        self.cursor = np.zeros(0, np.int64)  # next slot to write per track
-        self.stamp = np.zeros(0, np.int64)  # frame of each track's latest feature
-
-    @property
-    def ready(self) -> bool:
-        return self.gallery is not None
-
-    @property
-    def known(self) -> np.ndarray:
-        """(T,) whether each track has at least one feature."""
-        return self.counts > 0
-
-    @property
-    def smoothed(self) -> np.ndarray:
-        """(T,D) the single feature of each track (budget 1)."""
-        return self.gallery[:, 0, :]
-
-    def append_rows(self, features: np.ndarray | None, n: int, frame: int = 0, known: np.ndarray | None = None) -> None:
-        """Add ``n`` new tracks with their first feature; rows where ``known`` is False (default: all True
-        when there are features) start without one."""
-        if features is None:
-            known = np.zeros(n, bool)
-        elif known is None:
-            known = np.ones(n, bool)
-        if features is not None:
-            self._ensure_gallery(features.shape[1])
-        if self.gallery is not None:
-            rows = np.zeros((n,) + self.gallery.shape[1:], np.float32)
-            if features is not None:
-                rows[known, 0] = features[known]
-            self.gallery = np.concatenate([self.gallery, rows])
-        self.counts = np.concatenate([self.counts, known.astype(np.int64)])
-        self.cursor = np.concatenate([self.cursor, known.astype(np.int64) % self.budget])
-        self.stamp = np.concatenate([self.stamp, np.full(n, frame, np.int64)])
-
-    def _ensure_gallery(self, dim: int) -> None:
-        """Allocate the (T,budget,dim) gallery, empty for the tracks so far, on the first feature seen."""
-        if self.gallery is None:
-            self.gallery = np.zeros((len(self.counts), self.budget, dim), np.float32)
-
-    def update(self, rows: np.ndarray, features: np.ndarray | None, frame: int = 0) -> None:
-        if features is None or len(rows) == 0:
-            return
-        self._ensure_gallery(features.shape[1])  # every track so far may have been born without a feature
-        self.stamp[rows] = frame
-        if self.budget == 1:
-            old = self.gallery[rows, 0]
-            fresh = self.counts[rows] == 0
-            mixed = self.alpha * old + (1.0 - self.alpha) * features
-            mixed[fresh] = features[fresh]
-            mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
-            self.gallery[rows, 0] = mixed
-            self.counts[rows] = 1
-            return
-        self.gallery[rows, self.cursor[rows]] = features
-        self.cursor[rows] = (self.cursor[rows] + 1) % self.budget
-        self.counts[rows] = np.minimum(self.counts[rows] + 1, self.budget)
-
-    def keep(self, mask: np.ndarray) -> None:
-        self.counts, self.cursor, self.stamp = self.counts[mask], self.cursor[mask], self.stamp[mask]
-        if self.gallery is not None:
-            self.gallery = self.gallery[mask]
-
-
 class Tracker:
     """Base tracker: shared parts and the update loop. Subclasses implement :meth:`associate`."""
 
@@ -142,44 +64,41 @@ class Tracker:
         self.kf = KalmanFilter(self.space)
         self.max_age_frames = cfg.max_age if cfg.max_age_unit == "frames" else cfg.max_age * self.fps
         self.cmc: CameraMotion | None = None
-        self.features = FeatureBank(budget=1)
         self.frame_count = 0
         self._next_id = 1  # per instance: two trackers never share a counter
         self.invalid_detections = 0
         self.embedded_detections = 0  # detections embedded on request (``update(embed=...)``)
         self.embedded = np.zeros(0, bool)  # this frame: which (valid) detections carry an embedding
-        self._num_classes = max(1, num_classes)
-        self._alloc(0)
-
-    # ----- storage -------------------------------------------------------------
-    def _alloc(self, n: int) -> None:
-        self.ids = np.zeros(n, np.int64)
         dim = self.space.layout.dim
-        self.mean = np.zeros((n, dim))
-        self.cov = np.zeros((n, dim, dim))
-        self.state = np.zeros(n, np.int8)
-        self.streak = np.zeros(n, np.int32)  # consecutive hits
-        self.since_update = np.zeros(n, np.int32)  # frames since last match
-        self.score = np.zeros(n, np.float32)
-        self.votes = np.zeros((n, self._num_classes), np.float32)
-        self.det_index = np.full(n, -1, np.int64)
-        self.predicted = np.zeros((n, 4))  # xyxy boxes after this frame's prediction, set by update()
+        self.table = TrackTable(
+            ids=np.zeros(0, np.int64),
+            mean=np.zeros((0, dim)),
+            cov=np.zeros((0, dim, dim)),
+            state=np.zeros(0, np.int8),
+            streak=np.zeros(0, np.int32),  # consecutive hits
+            since_update=np.zeros(0, np.int32),  # frames since last match
+            score=np.zeros(0, np.float32),
+            votes=np.zeros((0, max(1, num_classes)), np.float32),  # class votes; more columns when a class shows up
+            det_index=np.zeros(0, np.int64),  # this frame's detection row, -1 when only predicted
+            features=self.feature_bank(),
+        )
+        self.predicted = np.zeros((0, 4))  # xyxy boxes after this frame's prediction, set by update()
         self._overlaps: tuple[np.ndarray, np.ndarray] | None = None
 
+    # ----- storage -------------------------------------------------------------
+    def feature_bank(self) -> FeatureBank:
+        """The appearance memory of this tracker's table (policies that use appearance choose theirs)."""
+        return FeatureBank(budget=1)
+
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.table)
 
     @property
     def class_ids(self) -> np.ndarray:
-        return self.votes.argmax(axis=1).astype(np.int32) if len(self) else np.zeros(0, np.int32)
+        return self.table.votes.argmax(axis=1).astype(np.int32) if len(self) else np.zeros(0, np.int32)
 
     def boxes(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        return self.space.to_xyxy(self.mean[rows, : self.space.layout.ndim])
-
-    def _keep(self, mask: np.ndarray) -> None:
-        for name in ("ids", "mean", "cov", "state", "streak", "since_update", "score", "votes", "det_index"):
-            setattr(self, name, getattr(self, name)[mask])
-        self.features.keep(mask)
+        return self.space.to_xyxy(self.table.mean[rows, : self.space.layout.ndim])
 
     # ----- the update loop -----------------------------------------------------
     def update(self, dets: Detections, image: np.ndarray | None = None, dt: float | None = None,
@@ -219,7 +138,7 @@ class Tracker:
         self.predicted = self.boxes()  # (N,4) xyxy after prediction: what every association stage compares
         self._overlaps = None  # this frame's overlapping (track, detection) pairs, found on first use
         dets = self._embed(dets, det_rows, embed)
-        self.det_index[:] = -1
+        self.table.det_index[:] = -1
         matches, unmatched_tracks, unmatched_dets = self.associate(dets)
         self._apply_matches(matches, dets, det_rows)
         self._mark_missed(unmatched_tracks)
@@ -254,51 +173,54 @@ class Tracker:
         return replace(dets, embeddings=full)
 
     def _predict(self, dt: float, image: np.ndarray | None) -> None:
+        table = self.table
         # Frames skipped since the last update count as misses for the lifecycle.
         steps = max(1, int(round(dt * self.fps)))
         # Stop a shrinking box from collapsing through zero during long predictions.
         layout = self.space.layout
         size = layout.size
         vel = slice(size.start + layout.ndim, size.stop + layout.ndim)
-        shrinking = (self.mean[:, size] + dt * self.mean[:, vel]) <= 0
-        self.mean[:, vel][shrinking] = 0.0
-        self.mean, self.cov = self.kf.predict(self.mean, self.cov, dt)
-        self.since_update += steps
+        shrinking = (table.mean[:, size] + dt * table.mean[:, vel]) <= 0
+        table.mean[:, vel][shrinking] = 0.0
+        table.mean, table.cov = self.kf.predict(table.mean, table.cov, dt)
+        table.since_update += steps
         if self.cmc is not None and self.cmc.enabled:
             if image is None:
                 raise ValueError("camera motion compensation needs the frame image")
             warp = self.cmc.estimate(image)
-            self.mean, self.cov = apply_warp(self.mean, self.cov, warp, layout)
+            table.mean, table.cov = apply_warp(table.mean, table.cov, warp, layout)
 
     def _apply_matches(self, matches: np.ndarray, dets: Detections, det_rows: np.ndarray) -> None:
+        table = self.table
         if len(matches) == 0:
             return
         t, d = matches[:, 0], matches[:, 1]
         z = self.space.to_measurement(dets.boxes[d])
-        self.mean[t], self.cov[t] = self.kf.update(self.mean[t], self.cov[t], z)
-        self.since_update[t] = 0
-        self.streak[t] += 1
-        self.score[t] = dets.scores[d]
-        self.det_index[t] = det_rows[d]
+        table.mean[t], table.cov[t] = self.kf.update(table.mean[t], table.cov[t], z)
+        table.since_update[t] = 0
+        table.streak[t] += 1
+        table.score[t] = dets.scores[d]
+        table.det_index[t] = det_rows[d]
         self._vote(t, dets.class_ids[d])
         if dets.embeddings is not None:
             has = self.embedded[d]
-            self.features.update(t[has], dets.embeddings[d[has]], self.frame_count)
-        st = self.state[t]
-        promote = (st == State.LOST) | ((st == State.TENTATIVE) & (self.streak[t] >= self.cfg.n_init))
-        self.state[t[promote]] = State.CONFIRMED
+            table.features.update(t[has], dets.embeddings[d[has]], self.frame_count)
+        st = table.state[t]
+        promote = (st == State.LOST) | ((st == State.TENTATIVE) & (table.streak[t] >= self.cfg.n_init))
+        table.state[t[promote]] = State.CONFIRMED
 
     def _vote(self, rows: np.ndarray, classes: np.ndarray) -> None:
-        if len(classes) and classes.max() >= self.votes.shape[1]:
-            grow = int(classes.max()) + 1 - self.votes.shape[1]
-            self.votes = np.pad(self.votes, ((0, 0), (0, grow)))
-            self._num_classes = self.votes.shape[1]
-        self.votes[rows, classes] += 1.0  # rows are distinct: each track takes one detection a frame
+        table = self.table
+        if len(classes) and classes.max() >= table.votes.shape[1]:
+            grow = int(classes.max()) + 1 - table.votes.shape[1]
+            table.votes = np.pad(table.votes, ((0, 0), (0, grow)))
+        table.votes[rows, classes] += 1.0  # rows are distinct: each track takes one detection a frame
 
     def _mark_missed(self, rows: np.ndarray) -> None:
-        self.streak[rows] = 0
-        st = self.state[rows]
-        self.state[rows[st == State.CONFIRMED]] = State.LOST
+        table = self.table
+        table.streak[rows] = 0
+        st = table.state[rows]
+        table.state[rows[st == State.CONFIRMED]] = State.LOST
 
     def _spawn(self, dets: Detections, det_rows: np.ndarray, candidates: np.ndarray) -> None:
         new = candidates[dets.scores[candidates] >= self.cfg.new_track_thresh]
@@ -308,50 +230,50 @@ class Tracker:
         mean, cov = self.kf.initiate(self.space.to_measurement(dets.boxes[new]))
         first = self.frame_count == 1 and self.confirm_on_first_frame
         state = State.CONFIRMED if first or self.cfg.n_init <= 1 else State.TENTATIVE
-        self.ids = np.concatenate([self.ids, np.arange(self._next_id, self._next_id + n)])
+        ids = np.arange(self._next_id, self._next_id + n)
         self._next_id += n
-        self.mean = np.concatenate([self.mean, mean])
-        self.cov = np.concatenate([self.cov, cov])
-        self.state = np.concatenate([self.state, np.full(n, state, np.int8)])
-        self.streak = np.concatenate([self.streak, np.ones(n, np.int32)])
-        self.since_update = np.concatenate([self.since_update, np.zeros(n, np.int32)])
-        self.score = np.concatenate([self.score, dets.scores[new]])
-        votes = np.zeros((n, self.votes.shape[1]), np.float32)
-        self.votes = np.concatenate([self.votes, votes])
-        self._vote(np.arange(len(self.ids) - n, len(self.ids)), dets.class_ids[new])
-        self.det_index = np.concatenate([self.det_index, det_rows[new]])
+        table = self.table
         features = None if dets.embeddings is None else dets.embeddings[new]
-        self.features.append_rows(features, n, self.frame_count, known=self.embedded[new])
+        table.append(
+            ids=ids, mean=mean, cov=cov, state=np.full(n, state, np.int8), streak=np.ones(n, np.int32),
+            since_update=np.zeros(n, np.int32), score=dets.scores[new],
+            votes=np.zeros((n, table.votes.shape[1]), np.float32), det_index=det_rows[new],
+            features=dict(known=self.embedded[new], features=features, frame=self.frame_count),
+        )
+        self._vote(np.arange(len(table) - n, len(table)), dets.class_ids[new])
 
     def _remove_expired(self) -> None:
-        missed_tentative = (self.state == State.TENTATIVE) & (self.since_update > 0)
-        too_old = self.since_update > self.max_age_frames
+        table = self.table
+        missed_tentative = (table.state == State.TENTATIVE) & (table.since_update > 0)
+        too_old = table.since_update > self.max_age_frames
         keep = ~(missed_tentative | too_old)
         if not keep.all():
-            self._keep(keep)
+            table.select(keep)
 
     def _report(self, dets: Detections) -> Tracks:
-        show = (self.state == State.CONFIRMED) & (self.since_update == 0)
+        table = self.table
+        show = (table.state == State.CONFIRMED) & (table.since_update == 0)
         if self.cfg.output_lost:
-            show |= self.state == State.LOST
+            show |= table.state == State.LOST
         rows = np.flatnonzero(show)
         emb = None
-        if self.features.ready and self.features.budget == 1:
-            emb = self.features.smoothed[rows]
+        if table.features.ready and table.features.budget == 1:
+            emb = table.features.smoothed[rows]
         return Tracks(
             boxes=self.boxes(rows).astype(np.float32),
-            scores=self.score[rows],
+            scores=table.score[rows],
             class_ids=self.class_ids[rows],
             embeddings=emb,
-            track_ids=self.ids[rows],
-            det_index=self.det_index[rows],
+            track_ids=table.ids[rows],
+            det_index=table.det_index[rows],
         )
 
     # ----- helpers for policies ------------------------------------------------
     def rows_in(self, *states: State) -> np.ndarray:
-        mask = self.state == states[0]
+        table = self.table
+        mask = table.state == states[0]
         for state in states[1:]:
-            mask |= self.state == state
+            mask |= table.state == state
         return np.flatnonzero(mask)
 
     def unmatched(self, rows: np.ndarray, matches: np.ndarray) -> np.ndarray:

@@ -14,22 +14,23 @@ import numpy as np
 from ..config import DeepSortConfig
 from ..structures import Detections
 from .association import gallery_distance, gate, unused
-from .core import NO_MATCH, FeatureBank, State, Tracker
+from .core import NO_MATCH, State, Tracker
+from .table import FeatureBank
 
 
 class DeepSort(Tracker):
     cfg: DeepSortConfig
     uses_appearance = True
 
-    def __init__(self, cfg: DeepSortConfig, fps: float, num_classes: int = 1):
-        super().__init__(cfg, fps, num_classes)
-        self.features = FeatureBank(budget=cfg.nn_budget)
+    def feature_bank(self) -> FeatureBank:
+        return FeatureBank(budget=self.cfg.nn_budget)
 
     def appearance_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
+        table = self.table
         c = self.cfg
-        maha = self.kf.gating_distance(self.mean[t], self.cov[t], self.space.to_measurement(dets.boxes[d]))
-        if self.features.ready and dets.embeddings is not None:
-            app = gallery_distance(self.features.gallery[t], self.features.counts[t], dets.embeddings[d])
+        maha = self.kf.gating_distance(table.mean[t], table.cov[t], self.space.to_measurement(dets.boxes[d]))
+        if table.features.ready and dets.embeddings is not None:
+            app = gallery_distance(table.features.gallery[t], table.features.counts[t], dets.embeddings[d])
             w = c.appearance_weight
         else:  # no appearance model: motion alone, scaled so the gate maps to max_cosine_distance
             app, w = np.zeros_like(maha), 0.0
@@ -38,21 +39,22 @@ class DeepSort(Tracker):
         return self.class_gate(cost, t[:, None], dets, d[None, :])
 
     def associate(self, dets: Detections):
+        table = self.table
         c = self.cfg
         confirmed = self.rows_in(State.CONFIRMED, State.LOST)
         remaining = np.arange(len(dets))
         matched = [NO_MATCH]
-        for level in np.unique(self.since_update[confirmed]):
+        for level in np.unique(table.since_update[confirmed]):
             if len(remaining) == 0:
                 break
-            tracks = confirmed[self.since_update[confirmed] == level]
+            tracks = confirmed[table.since_update[confirmed] == level]
             m, _, remaining = self.match_subset(
                 lambda t, d: self.appearance_cost(dets, t, d), tracks, remaining, c.max_cosine_distance
             )
             matched.append(m)
         cascade = np.concatenate(matched)
         unmatched_confirmed = self.unmatched(confirmed, cascade)
-        just_missed = unmatched_confirmed[self.since_update[unmatched_confirmed] == 1]
+        just_missed = unmatched_confirmed[table.since_update[unmatched_confirmed] == 1]
         iou_candidates = np.concatenate([self.rows_in(State.TENTATIVE), just_missed])
 
         def iou_cost(t, d):
