@@ -127,7 +127,7 @@ def sequential_tracks(cfg, embedder, max_frames: int | None = None) -> list[tupl
             if embedder is not None:
                 dets.embeddings = embedder.embed(frame.image, dets.boxes)
             # replay hands an on-demand tracker the rows it asks for, as the pipeline embeds them
-            tracks = tracker.replay(dets, frame.image, dt=_time_step(previous, frame, fps, False))
+            tracks = tracker.replay(dets, dt=_time_step(previous, frame, fps, False))
             previous = frame
             out.append(_key(frame.index, tracks))
     return out

@@ -33,6 +33,7 @@ from .config import Config, apply_overrides, load_config
 from .errors import ConfigError, OutputError
 from .stages import Stage
 from .structures import FrameResult
+from .track.camera_motion import CameraMotion
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,10 @@ class Session:
         except BaseException:
             self.source.close()
             raise
+        # Camera motion is estimated here and handed to the tracker (BoT-SORT's tracker.cmc section configures it).
+        cmc = getattr(cfg.tracker, "cmc", None)
+        self.camera_motion = CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
+        self.last_warp: np.ndarray | None = None  # camera motion of the latest frame, for tuning to record
         self._stages: list[Stage] = []  # detection workers still running; stopped by close()
 
     @property
@@ -166,8 +171,10 @@ class Session:
                 dt = _time_step(previous, frame, self.fps, live)
                 previous = frame
                 started = time.perf_counter()
+                warp = self.camera_motion.estimate(frame.image) if self.camera_motion is not None else None
+                self.last_warp = warp
                 embed = self._embedding(frame.image, dets.boxes) if on_demand else None
-                tracks = self.tracker.update(dets, frame.image, dt=dt, embed=embed)
+                tracks = self.tracker.update(dets, dt=dt, warp=warp, embed=embed)
                 self.last_tracker_seconds = time.perf_counter() - started
                 yield FrameResult(
                     frame_index=frame.index,

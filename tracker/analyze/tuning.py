@@ -24,8 +24,6 @@ from ..structures import Detections, Tracks
 from .evaluation import score_tracks, sequence_config
 
 DECIMALS = 4  # sampled floats are rounded to this many decimals, so the YAML is readable and reproduces its trial
-# The tracker ignores the image when camera motion is replayed from precomputed warps; this stands in for it.
-NO_IMAGE = np.zeros((1, 1, 3), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -90,35 +88,6 @@ def _get(tracker_cfg, key: str):
 
 
 # ----- precomputed inputs -------------------------------------------------------------------
-class _RecordMotion:
-    """Wraps a tracker's camera-motion estimator and keeps every warp it returns."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.warps: list[np.ndarray] = []
-
-    @property
-    def enabled(self) -> bool:
-        return self.inner.enabled
-
-    def estimate(self, image: np.ndarray) -> np.ndarray:
-        warp = self.inner.estimate(image)
-        self.warps.append(warp)
-        return warp
-
-
-class _ReplayMotion:
-    """Gives a tracker the recorded warps in order, so trials need no images."""
-
-    enabled = True
-
-    def __init__(self, warps: list[np.ndarray]):
-        self._warps = iter(warps)
-
-    def estimate(self, image: np.ndarray) -> np.ndarray:
-        return next(self._warps)
-
-
 @dataclass
 class Prepared:
     """One sequence's inputs to the tracker, computed once."""
@@ -150,16 +119,14 @@ def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) 
         run_cfg = sequence_config(seq, cfg)
         started = time.perf_counter()
         session = Session(str(seq.frames), run_cfg, detector=detector, embedder=embedder)
-        recorder = None
-        if session.tracker.cmc is not None and session.tracker.cmc.enabled:
-            recorder = session.tracker.cmc = _RecordMotion(session.tracker.cmc)
-        detections, indices = [], []
+        detections, indices, warps = [], [], []
         try:
             for result in session.results(embed_all=True):  # replay hands them over as the run would
                 if len(detections) >= seq.length:
                     break
                 detections.append(result.detections)
                 indices.append(result.frame_index)
+                warps.append(session.last_warp)
         finally:
             session.close()
         if run_cfg.detector.name != "mot":  # a det.txt belongs to its sequence; models are reused
@@ -172,7 +139,7 @@ def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) 
                 num_classes=len(session.detector.class_names),
                 detections=detections,
                 frame_indices=indices,
-                warps=recorder.warps[: len(detections)] if recorder else None,
+                warps=warps if session.camera_motion is not None else None,
                 embedded=session.embedder is not None,
             )
         )
@@ -186,11 +153,9 @@ def run_tracker(tracker_cfg, prepared: Prepared) -> list[Tracks]:
     from ..track import build_tracker
 
     tracker = build_tracker(tracker_cfg, prepared.fps, prepared.num_classes)
-    image = None
-    if prepared.warps is not None:
-        tracker.cmc = _ReplayMotion(prepared.warps)
-        image = NO_IMAGE
-    return [tracker.replay(d, image, dt) for d, dt in zip(prepared.detections, prepared.time_steps.tolist())]
+    warps = prepared.warps or [None] * len(prepared.detections)
+    steps = prepared.time_steps.tolist()
+    return [tracker.replay(d, dt, warp) for d, dt, warp in zip(prepared.detections, steps, warps)]
 
 
 def evaluate(tracker_cfg, prepared: list[Prepared]) -> dict[str, dict]:

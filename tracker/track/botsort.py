@@ -1,6 +1,9 @@
 """BoT-SORT: ByteTrack with an xywh Kalman state, camera motion compensation and a
 fused IoU / appearance cost (Aharonov et al. 2022).
 
+Camera motion is estimated by the caller (the pipeline's :class:`~.camera_motion.CameraMotion`,
+configured by ``tracker.cmc``) and passed to :meth:`~.core.Tracker.update` as ``warp``.
+
 Appearance only counts for pairs that are close (IoU distance below
 ``proximity_thresh``) and look alike (cosine distance below ``appearance_thresh``);
 the cost of a pair is the smaller of its IoU and appearance distances. Unlike
@@ -30,7 +33,6 @@ from ..config import BotSortConfig
 from ..structures import Detections
 from .association import cosine_pairs, gate
 from .bytetrack import ByteTrack
-from .camera_motion import CameraMotion
 from .table import FeatureBank
 
 
@@ -41,7 +43,6 @@ class BotSort(ByteTrack):
         super().__init__(cfg, fps, num_classes)
         self.uses_appearance = cfg.with_reid
         self.embeds_on_demand = cfg.with_reid and cfg.embed_on_demand
-        self.cmc = CameraMotion(cfg.cmc)
 
     def feature_bank(self) -> FeatureBank:
         return FeatureBank(budget=1, ema_alpha=self.cfg.ema_alpha)

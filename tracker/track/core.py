@@ -1,10 +1,11 @@
 """The track store and the update loop every tracker shares.
 
-All live tracks are rows of parallel arrays (Kalman mean and covariance, ids,
-state, counters, class votes, appearance features). A tracker policy only decides
-*which detection goes with which track* (:meth:`Tracker.associate`); prediction,
-camera-motion compensation, updates, the track lifecycle, class majority and the
-reported :class:`~tracker.structures.Tracks` are the same code for all of them.
+All live tracks are rows of one table (:class:`~.table.TrackTable`: Kalman mean and
+covariance, ids, state, counters, class votes, appearance features). A tracker policy
+only decides *which detection goes with which track* (:meth:`Tracker.associate`);
+prediction, camera-motion compensation (with the warp the caller estimated, see
+:class:`~.camera_motion.CameraMotion`), updates, the track lifecycle, class majority and
+the reported :class:`~tracker.structures.Tracks` are the same code for all of them.
 
 Lifecycle: a track starts TENTATIVE, becomes CONFIRMED after ``n_init``
 consecutive hits, turns LOST when it misses a frame and is removed once it has
@@ -26,7 +27,7 @@ from threadpoolctl import ThreadpoolController
 from ..config import BaseTrackerConfig
 from ..structures import Detections, Tracks
 from .association import gate, iou_pairs, linear_assignment, overlapping_pairs, present, sparse_assignment
-from .camera_motion import CameraMotion, apply_warp
+from .camera_motion import apply_warp
 from .kalman import KalmanFilter, StateSpace
 from .table import FeatureBank, TrackTable
 
@@ -63,7 +64,6 @@ class Tracker:
         self.space = StateSpace(cfg.kalman)
         self.kf = KalmanFilter(self.space)
         self.max_age_frames = cfg.max_age if cfg.max_age_unit == "frames" else cfg.max_age * self.fps
-        self.cmc: CameraMotion | None = None
         self.frame_count = 0
         self._next_id = 1  # per instance: two trackers never share a counter
         self.invalid_detections = 0
@@ -101,13 +101,15 @@ class Tracker:
         return self.space.to_xyxy(self.table.mean[rows, : self.space.layout.ndim])
 
     # ----- the update loop -----------------------------------------------------
-    def update(self, dets: Detections, image: np.ndarray | None = None, dt: float | None = None,
+    def update(self, dets: Detections, dt: float | None = None, warp: np.ndarray | None = None,
                embed: Embed | None = None) -> Tracks:  # fmt: skip
         """Advance all tracks by one frame and associate ``dets``.
 
         dt: seconds since the previous update (defaults to 1 / fps); pass the real
-        gap when frames were dropped. image: the BGR frame, needed for camera
-        motion compensation only. embed: for trackers that use appearance, when
+        gap when frames were dropped. warp: the camera's motion since the previous
+        frame, a 2x3 affine map from its pixels to this frame's (estimated outside the
+        tracker, by :class:`~.camera_motion.CameraMotion`); None for a still camera.
+        embed: for trackers that use appearance, when
         ``dets`` carries no embeddings, ``embed(rows)`` returns the (K,D) embeddings
         of the rows of ``dets`` the tracker asks for (:meth:`appearance_rows`);
         the others are treated as of unknown appearance.
@@ -115,18 +117,18 @@ class Tracker:
         # The matrices here are small: BLAS worker threads only spin against the
         # detector's threads (measured 20 ms instead of 0.1 ms for a 100x128 matmul).
         with _blas_controller().limit(limits=1, user_api="blas"):
-            return self._update(dets, image, dt, embed)
+            return self._update(dets, dt, warp, embed)
 
-    def replay(self, dets: Detections, image: np.ndarray | None = None, dt: float | None = None) -> Tracks:
+    def replay(self, dets: Detections, dt: float | None = None, warp: np.ndarray | None = None) -> Tracks:
         """:meth:`update` with detections embedded beforehand, all of them (tuning, benchmarks): the
         embeddings reach the tracker as in the pipeline: all, only the rows it asks for when it embeds
         on demand, or none when it does not use appearance."""
         if dets.embeddings is None or (self.uses_appearance and not self.embeds_on_demand):
-            return self.update(dets, image, dt)
+            return self.update(dets, dt, warp)
         bare = replace(dets, embeddings=None)
-        return self.update(bare, image, dt, embed=dets.embeddings.__getitem__ if self.uses_appearance else None)
+        return self.update(bare, dt, warp, embed=dets.embeddings.__getitem__ if self.uses_appearance else None)
 
-    def _update(self, dets: Detections, image: np.ndarray | None, dt: float | None, embed: Embed | None) -> Tracks:
+    def _update(self, dets: Detections, dt: float | None, warp: np.ndarray | None, embed: Embed | None) -> Tracks:
         self.frame_count += 1
         valid = dets.valid_mask()
         if not valid.all():
@@ -134,7 +136,7 @@ class Tracker:
         det_rows = np.flatnonzero(valid)  # map back to the caller's rows
         if len(det_rows) < len(dets):
             dets = dets[valid]
-        self._predict(1.0 / self.fps if dt is None else dt, image)
+        self._predict(1.0 / self.fps if dt is None else dt, warp)
         self.predicted = self.boxes()  # (N,4) xyxy after prediction: what every association stage compares
         self._overlaps = None  # this frame's overlapping (track, detection) pairs, found on first use
         dets = self._embed(dets, det_rows, embed)
@@ -172,7 +174,7 @@ class Tracker:
         self.embedded_detections += len(rows)
         return replace(dets, embeddings=full)
 
-    def _predict(self, dt: float, image: np.ndarray | None) -> None:
+    def _predict(self, dt: float, warp: np.ndarray | None) -> None:
         table = self.table
         # Frames skipped since the last update count as misses for the lifecycle.
         steps = max(1, int(round(dt * self.fps)))
@@ -184,10 +186,7 @@ class Tracker:
         table.mean[:, vel][shrinking] = 0.0
         table.mean, table.cov = self.kf.predict(table.mean, table.cov, dt)
         table.since_update += steps
-        if self.cmc is not None and self.cmc.enabled:
-            if image is None:
-                raise ValueError("camera motion compensation needs the frame image")
-            warp = self.cmc.estimate(image)
+        if warp is not None:
             table.mean, table.cov = apply_warp(table.mean, table.cov, warp, layout)
 
     def _apply_matches(self, matches: np.ndarray, dets: Detections, det_rows: np.ndarray) -> None:
