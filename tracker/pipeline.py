@@ -30,9 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config, apply_overrides, load_config
+from .detect.appearance import build_embedder
+from .detect.detectors import build_detector
 from .errors import ConfigError, OutputError
+from .io.files import prepare_out_dir
+from .io.sinks import open_sinks
+from .io.sources import open_source
 from .stages import Stage
 from .structures import FrameResult
+from .track import build_tracker
 from .track.camera_motion import CameraMotion
 
 log = logging.getLogger(__name__)
@@ -87,11 +93,6 @@ class Session:
     """The models and the source of one run, built from a :class:`Config`."""
 
     def __init__(self, source, cfg: Config, detector=None, embedder=None):
-        from .detect.appearance import build_embedder
-        from .detect.detectors import build_detector
-        from .io.sources import open_source
-        from .track import build_tracker
-
         self.cfg = cfg
         self.last_tracker_seconds = 0.0  # time of the latest tracker.update, for benchmarks
         self.source = open_source(source, cfg.source)  # first: a bad source fails before models load
@@ -314,9 +315,6 @@ def run(
     Everything processed is flushed and the video finalised even when the run is
     stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True) or fails.
     """
-    from .io.files import prepare_out_dir
-    from .io.sinks import open_sinks
-
     cfg = _resolve_config(config, overrides)
     _check_max_frames(max_frames)
     out = prepare_out_dir(out_dir)  # an unusable folder fails before the models load

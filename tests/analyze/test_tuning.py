@@ -13,7 +13,7 @@ from conftest import TINY_FRAMES as FRAMES
 from conftest import TINY_NAME as NAME
 from tracker.analyze import tuning
 from tracker.commands import tune as tune_command
-from tracker.config import TRACKER_NAMES, load_config
+from tracker.config import TRACKERS, load_config
 from tracker.errors import ConfigError
 from tracker.pipeline import track
 
@@ -73,7 +73,7 @@ def test_recorded_camera_motion_replays_the_live_run(tiny_seq):
         np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", TRACKER_NAMES)
+@pytest.mark.parametrize("name", TRACKERS.names)
 def test_search_ranges_contain_the_shipped_defaults(name):
     cfg = load_config(tracker=name)
     for p in tuning.search_space(cfg.tracker):

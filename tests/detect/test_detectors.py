@@ -15,10 +15,11 @@ from helpers import read_frames
 from torchvision.ops import box_iou
 
 from tracker.config import load_config
-from tracker.detect.detectors import Detector, build_detector, resolve_device
+from tracker.detect.detectors import Detector, build_detector
 from tracker.detect.detectors.common import COCO_CLASSES, OutputFilter, batched_nms, letterbox, resolve_classes
 from tracker.detect.detectors.mot import MotDetections
 from tracker.detect.detectors.yolox import STRIDES, decode, make_grid
+from tracker.detect.devices import resolve_device
 from tracker.errors import ConfigError, DataError, ModelError
 from tracker.structures import Detections
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.config import load_config
+from tracker.config import TRACKERS, load_config
 from tracker.structures import Detections
-from tracker.track import TRACKERS, build_tracker
+from tracker.track import build_tracker
 
-ALL = sorted(TRACKERS)
+ALL = sorted(TRACKERS.names)
 FPS = 10.0
 
 

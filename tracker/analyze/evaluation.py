@@ -2,8 +2,8 @@
 
 A sequence is a MOTChallenge folder (:func:`tracker.io.mot.find_sequence`) with
 ``gt/gt.txt`` and usually ``seqinfo.ini``; its frames come from ``img1/``, from a video
-inside the folder, from a video named like the folder beside it (``samples/pets09_s2l1_150`` + ``samples/pets09_s2l1_150.mp4``),
-or from a video given explicitly (``vtest.avi`` for PETS09-S2L1, where video frame
+inside the folder, from a video named like the folder beside it
+(``samples/pets09_s2l1_150`` + ``samples/pets09_s2l1_150.mp4``), or from a video given explicitly (``vtest.avi`` for PETS09-S2L1, where video frame
 i is MOT frame i+1). No metric is computed here: TrackEval's HOTA, CLEAR and
 Identity metrics do all of it.
 """
@@ -18,18 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Config
+from ..config import Config, apply_overrides
 from ..errors import DataError, SourceError
+from ..io.files import prepare_out_dir
 from ..io.mot import Sequence, find_sequence, read_gt, write_gt
+from ..io.sinks import MotSink
+from ..pipeline import Session
 from ..structures import Detections, FrameResult, Tracks
+from .smoothing import read_mot, smooth_tracks, write_mot
 
 METRIC_KEYS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "Frag")
 
 
 def sequence_config(seq: Sequence, cfg: Config) -> Config:
     """``cfg`` for running on ``seq``: its det/det.txt for the ``mot`` detector, its seqinfo.ini frame rate."""
-    from ..config import apply_overrides
-
     overrides = {}
     if cfg.detector.name == "mot" and cfg.detector.det_file is None:
         if seq.det_file is None:
@@ -42,9 +44,6 @@ def sequence_config(seq: Sequence, cfg: Config) -> Config:
 
 def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embedder=None) -> dict:
     """Track one sequence into a MOTChallenge txt; returns timing figures."""
-    from ..pipeline import Session
-    from ..io.sinks import MotSink
-
     run_cfg = sequence_config(seq, cfg)
     session = Session(str(seq.frames), run_cfg, detector=detector, embedder=embedder)
     frames = 0
@@ -127,8 +126,6 @@ def score_tracks(
 ) -> dict:
     """TrackEval metrics of in-memory results: ``frames[i]`` holds the tracks of 0-based frame
     ``frame_indices[i]`` (default: i)."""
-    from ..io.sinks import MotSink
-
     indices = range(len(frames)) if frame_indices is None else frame_indices
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{seq.name}.txt"
@@ -141,8 +138,6 @@ def score_tracks(
 def smooth_mot_file(src: Path, dst: Path, cfg: Config, fps: float) -> None:
     """Write ``src``'s tracks (a MOTChallenge txt) to ``dst`` after ``cfg.smoothing``'s gap filling + RTS
     smoothing, as ``tracker track --smooth`` applies them to tracks.txt."""
-    from .smoothing import read_mot, smooth_tracks, write_mot
-
     write_mot(dst, smooth_tracks(read_mot(src), cfg.smoothing, fps))
 
 
@@ -153,8 +148,6 @@ def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[di
     after smoothing (``<name>.smoothed.txt``): it then has two rows, whose ``output`` is
     ``raw`` and ``smoothed``.
     """
-    from ..io.files import prepare_out_dir
-
     if video is not None and len(paths) != 1:
         raise SourceError("--video names the frames of one sequence", "Pass a single sequence folder with --video")
     sequences = [find_sequence(p, video) for p in paths]  # first: a wrong folder leaves no empty out_dir behind

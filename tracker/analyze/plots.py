@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..config import load_config
 from ..errors import SourceError
 from ..io.drawing import track_colors
 from ..io.files import prepare_out_dir
 from ..io.readers import counts_path, load_tracks, read_counts, read_run_info
+from ..io.sources import open_source
 from ..structures import TrackRecords, bottom_centers
 
 if TYPE_CHECKING:
@@ -81,9 +83,6 @@ def _rgb(track_ids: np.ndarray) -> np.ndarray:
 
 def first_frame(info: dict, source: str | os.PathLike | None = None) -> np.ndarray | None:
     """The first BGR frame of ``source`` or of the run's file / image-folder source; None when unavailable."""
-    from ..config import load_config
-    from ..io.sources import open_source
-
     spec = source if source is not None else info.get("source_path")
     if spec is None or not Path(spec).exists():
         return None

@@ -27,6 +27,9 @@ import numpy as np
 from ..config import Config, SmoothingConfig
 from ..errors import DataError, OutputError
 from ..io.files import replace_atomically
+from ..io.mot import read_results
+from ..io.readers import read_csv as read_records
+from ..io.sinks import CSV_NAME, MOT_NAME, CsvSink, MotSink
 from ..structures import Detections, FrameResult, Tracks
 
 # Columns of a rows array.
@@ -207,16 +210,12 @@ def _rows(records) -> np.ndarray:
 
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """A run's tracks.csv (read by :func:`tracker.io.readers.read_csv`) as (rows, time_s per row, class id -> name)."""
-    from ..io.readers import read_csv as read_records
-
     records = read_records(path)
     return _rows(records), records.time_s, dict(zip(records.class_id.tolist(), records.class_name.tolist()))
 
 
 def read_mot(path: Path) -> np.ndarray:
     """A MOTChallenge tracks.txt (read by :func:`tracker.io.mot.read_results`) as rows; MOT has no class: class 0."""
-    from ..io.mot import read_results
-
     rows = _rows(read_results(path))
     rows[:, CLASS] = 0
     return rows
@@ -224,8 +223,6 @@ def read_mot(path: Path) -> np.ndarray:
 
 def write_mot(path: Path, rows: np.ndarray) -> None:
     """Write rows as a MOTChallenge txt (the same format as the run's tracks.txt)."""
-    from ..io.sinks import MotSink
-
     with MotSink(path) as sink:
         for frame, tracks in tracks_by_frame(rows):
             sink.write(FrameResult(frame_index=frame, time_s=0.0, tracks=tracks, detections=Detections.empty()))
@@ -233,8 +230,6 @@ def write_mot(path: Path, rows: np.ndarray) -> None:
 
 def write_csv(path: Path, rows: np.ndarray, times: np.ndarray, class_names: dict[int, str]) -> None:
     """Write rows as a tracks.csv; ``times`` holds each row's time_s."""
-    from ..io.sinks import CsvSink
-
     frame_times = dict(zip(rows[:, FRAME].astype(np.int64).tolist(), np.asarray(times, np.float64).tolist()))
     top = max(class_names, default=-1)
     names = [class_names.get(c, str(c)) for c in range(top + 1)]
@@ -266,8 +261,6 @@ def smooth_run(
     copies an earlier run in a reused folder left (which would otherwise be smoothed instead).
     Returns counts: rows_in, rows_out, filled, tracks, fps; and raw: the paths of the raw copies.
     """
-    from ..io.sinks import CSV_NAME, MOT_NAME
-
     out = Path(out_dir)
     csv_path, mot_path = out / CSV_NAME, out / MOT_NAME
     if written is None:
@@ -318,8 +311,6 @@ def smooth_finished_run(out_dir: str | os.PathLike, cfg: Config, fps: float, wri
     """
     if cfg.smoothing.enabled:
         return smooth_run(out_dir, cfg, fps, written=written)
-    from ..io.sinks import CSV_NAME, MOT_NAME
-
     for path in written:
         stale = raw_path(Path(path))
         if Path(path).name in (CSV_NAME, MOT_NAME) and stale.is_file():

@@ -17,10 +17,12 @@ from datetime import date
 import numpy as np
 import yaml
 
-from ..config import Config, apply_overrides
+from ..config import Config, apply_overrides, search_ranges
 from ..errors import ConfigError, TrackerError
 from ..io.mot import Sequence, find_sequence
+from ..pipeline import Session
 from ..structures import Detections, Tracks
+from ..track import build_tracker
 from .evaluation import score_tracks, sequence_config
 
 DECIMALS = 4  # sampled floats are rounded to this many decimals, so the YAML is readable and reproduces its trial
@@ -37,47 +39,18 @@ class Param:
     log: bool = False
 
 
-# Search ranges. Each contains the shipped default (configs/<tracker>.yaml), which is trial 0.
-COMMON = (
-    Param("n_init", 1, 5, integer=True),
-    Param("new_track_thresh", 0.1, 0.9),
-    Param("kalman.std_position", 0.05, 1.5, log=True),  # box heights per sqrt(second); default 0.274
-    Param("kalman.std_velocity", 0.1, 5.0, log=True),  # default 1.027
-)
-MAX_AGE = {  # in the config's own max_age_unit
-    "frames": Param("max_age", 1, 120, integer=True),
-    "seconds": Param("max_age", 0.1, 5.0),
-}
-BYTETRACK = (
-    Param("track_high_thresh", 0.3, 0.8),
-    Param("track_low_thresh", 0.05, 0.3),  # below track_high_thresh's range: the two stages never swap
-    Param("match_thresh", 0.5, 0.95),
-    Param("second_match_thresh", 0.2, 0.9),
-    Param("unconfirmed_match_thresh", 0.4, 0.95),
-)
-REID = (  # BoT-SORT with with_reid only
-    Param("proximity_thresh", 0.2, 0.9),
-    Param("appearance_thresh", 0.1, 0.5),
-    Param("appearance_reject_thresh", 0.2, 1.0),
-    Param("ema_alpha", 0.5, 0.98),
-)
-SPACES: dict[str, tuple[Param, ...]] = {
-    "sort": (Param("min_iou", 0.05, 0.7),),
-    "deepsort": (
-        Param("max_cosine_distance", 0.05, 0.5),
-        Param("max_iou_distance", 0.3, 0.95),
-        Param("gating_chi2", 3.0, 30.0, log=True),
-        Param("appearance_weight", 0.0, 1.0),
-    ),
-    "bytetrack": BYTETRACK,
-    "botsort": BYTETRACK,
-}
-
-
 def search_space(tracker_cfg) -> tuple[Param, ...]:
-    """The parameters searched for this tracker config."""
-    extra = REID if tracker_cfg.name == "botsort" and tracker_cfg.with_reid else ()
-    return (MAX_AGE[tracker_cfg.max_age_unit],) + COMMON + SPACES[tracker_cfg.name] + extra
+    """The parameters searched for this tracker config: the ranges written beside the defaults in
+    ``configs/<tracker>.yaml``, in the file's order (which fixes what a seed draws); a range whose
+    ``when`` option is off is left out, and a whole-number default makes an integer parameter."""
+    params = []
+    for key, spec in search_ranges(tracker_cfg.name).items():
+        if "when" in spec and not _get(tracker_cfg, spec["when"]):
+            continue
+        low, high = spec["range"]
+        integer = isinstance(spec["default"], int) and not isinstance(spec["default"], bool)
+        params.append(Param(key, low, high, integer=integer, log=bool(spec.get("log", False))))
+    return tuple(params)
 
 
 def _get(tracker_cfg, key: str):
@@ -108,8 +81,6 @@ class Prepared:
 
 def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) -> list[Prepared]:
     """Detect (and embed, when ``cfg.tracker`` uses appearance) every frame of each sequence once."""
-    from ..pipeline import Session
-
     if video is not None and len(paths) != 1:
         raise ConfigError("--video names the frames of one sequence", "Pass a single sequence folder with --video")
     sequences = [find_sequence(p, video) for p in paths]
@@ -150,8 +121,6 @@ def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) 
 
 def run_tracker(tracker_cfg, prepared: Prepared) -> list[Tracks]:
     """The tracker's output for every prepared frame."""
-    from ..track import build_tracker
-
     tracker = build_tracker(tracker_cfg, prepared.fps, prepared.num_classes)
     warps = prepared.warps or [None] * len(prepared.detections)
     steps = prepared.time_steps.tolist()

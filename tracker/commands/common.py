@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..config import DETECTORS, EMBEDDERS, TRACKERS
 from ..errors import ConfigError
 
 EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT (SIGTERM is treated the same)
@@ -40,12 +41,12 @@ def positive_int(text: str) -> int:
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="YAML", help="YAML merged over configs/default.yaml")
-    p.add_argument("--tracker", choices=["sort", "deepsort", "bytetrack", "botsort"], help="tracker (default: botsort)")
-    p.add_argument("--detector", choices=["yolox", "yolo", "mot", "torchvision"], help="detector (default: yolox, offline)")
+    p.add_argument("--tracker", choices=TRACKERS.names, help="tracker (default: botsort)")
+    p.add_argument("--detector", choices=DETECTORS.names, help="detector (default: yolox, offline)")
     p.add_argument("--weights", metavar="PATH", help="detector weights file (yolo: e.g. yolo11n.pt)")
     p.add_argument("--classes", metavar="LIST", help="comma-separated class names or ids to keep, e.g. person,car")
     p.add_argument("--conf", type=float, metavar="X", help="detection confidence threshold (0-1)")
-    p.add_argument("--appearance", choices=["osnet", "resnet", "none"], help="appearance model for ReID")
+    p.add_argument("--appearance", choices=EMBEDDERS.names, help="appearance model for ReID")
     p.add_argument("--device", metavar="DEV", help="auto | cpu | cuda | cuda:N for detector and appearance")
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

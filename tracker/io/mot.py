@@ -195,7 +195,8 @@ def _first_bad_line(lines: list[str], line_numbers: np.ndarray, path: Path) -> D
             try:
                 float(value)
             except ValueError:
-                return DataError(f"{path} line {number}, column {column}: {value.strip()!r} is not a number", FORMAT_HINT)
+                problem = f"{path} line {number}, column {column}: {value.strip()!r} is not a number"
+                return DataError(problem, FORMAT_HINT)
     return DataError(f"{path}: cannot be parsed as a MOTChallenge det.txt", "Check the file's format")
 
 

@@ -36,7 +36,7 @@ from .bytetrack import ByteTrack
 from .table import FeatureBank
 
 
-class BotSort(ByteTrack):
+class BotSort(ByteTrack, config=BotSortConfig):
     cfg: BotSortConfig
 
     def __init__(self, cfg: BotSortConfig, fps: float, num_classes: int = 1):

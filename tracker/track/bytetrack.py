@@ -18,7 +18,7 @@ from .association import fuse_score
 from .core import State, Tracker
 
 
-class ByteTrack(Tracker):
+class ByteTrack(Tracker, config=ByteTrackConfig):
     cfg: ByteTrackConfig
     confirm_on_first_frame = True
 

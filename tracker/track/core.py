@@ -50,11 +50,22 @@ class State(IntEnum):
 
 
 class Tracker:
-    """Base tracker: shared parts and the update loop. Subclasses implement :meth:`associate`."""
+    """Base tracker: shared parts and the update loop. Subclasses implement :meth:`associate`.
+
+    A policy registers for the config class of its section, ``class Sort(Tracker, config=SortConfig)``:
+    :func:`tracker.track.build_tracker` builds the policy a config names.
+    """
+
+    policies: dict[type, type[Tracker]] = {}  # config class -> the policy it configures
 
     uses_appearance = False  # whether detections need embeddings
     embeds_on_demand = False  # whether it asks for a subset through update(embed=...) rather than all of them
     confirm_on_first_frame = False  # ByteTrack-style trackers confirm tracks born on the first frame
+
+    def __init_subclass__(cls, config: type[BaseTrackerConfig] | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if config is not None:
+            Tracker.policies[config] = cls
 
     def __init__(self, cfg: BaseTrackerConfig, fps: float, num_classes: int = 1):
         if not fps or not np.isfinite(fps) or fps <= 0:

@@ -18,7 +18,7 @@ from .core import NO_MATCH, State, Tracker
 from .table import FeatureBank
 
 
-class DeepSort(Tracker):
+class DeepSort(Tracker, config=DeepSortConfig):
     cfg: DeepSortConfig
     uses_appearance = True
 

@@ -9,7 +9,7 @@ from ..structures import Detections
 from .core import Tracker
 
 
-class Sort(Tracker):
+class Sort(Tracker, config=SortConfig):
     cfg: SortConfig
 
     def associate(self, dets: Detections):

@@ -7,7 +7,8 @@
   projection, loading torchvision, torchreid/BoxMOT or our own checkpoints (:mod:`.resnet`);
 - ``none``: no embedder (``None``).
 
-Implementations are imported lazily, so choosing ``osnet`` never builds a torch model.
+Each is registered by name in :data:`tracker.config.EMBEDDERS` and imported when it is built,
+so choosing ``osnet`` never builds a torch model.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ...config import AppearanceConfig
-from ...errors import ConfigError
+from ...config import EMBEDDERS, AppearanceConfig
 
 NORM_EPS = 1e-12  # floor of a vector norm, so an all-zero feature stays finite
 
@@ -41,18 +41,10 @@ def l2_normalise(features: np.ndarray) -> np.ndarray:
 
 
 def build_embedder(cfg: AppearanceConfig) -> Embedder | None:
-    """The embedder named by ``cfg.name``; None for ``none``. Raises ModelError for unusable weights."""
-    if cfg.name == "none":
-        return None
-    if cfg.name == "osnet":
-        from .osnet import OSNetEmbedder
-
-        return OSNetEmbedder(cfg)
-    if cfg.name == "resnet":
-        from .resnet import ResNetEmbedder
-
-        return ResNetEmbedder(cfg)
-    raise ConfigError(f"unknown appearance model {cfg.name!r}", "Use osnet, resnet or none")
+    """The embedder ``cfg.name`` names in :data:`tracker.config.EMBEDDERS`, imported now; None for ``none``.
+    Raises ModelError for unusable weights."""
+    embedder = EMBEDDERS.load(cfg.name)
+    return None if embedder is None else embedder(cfg)
 
 
 __all__ = ["Embedder", "build_embedder", "l2_normalise"]

@@ -20,7 +20,7 @@ from onnx import numpy_helper
 
 from ...config import AppearanceConfig
 from ...errors import ConfigError, ModelError
-from ..detectors import resolve_device
+from ..devices import resolve_device
 from ..onnx_session import RUN_ERRORS, open_session
 from . import l2_normalise
 from .crops import crop_batch

@@ -32,7 +32,7 @@ from torch import nn
 from ...config import AppearanceConfig
 from ...errors import ModelError
 from ..checkpoints import load_checkpoint
-from ..detectors import resolve_device
+from ..devices import resolve_device
 from . import NORM_EPS
 from .crops import crop_batch
 

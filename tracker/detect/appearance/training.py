@@ -36,11 +36,10 @@ from ...errors import DataError, ModelError, OutputError
 from ...io import mot
 from ...io.files import prepare_out_dir
 from ...io.mot import Sequence
-from ..detectors import resolve_device
+from ..devices import resolve_device
 from .crops import cut_crops, normalise
 from .resnet import ReIDNet, load_weights, save_checkpoint
-# The options live in a torch-free module (the CLI parser shows their defaults); TrainOptions is re-exported here.
-from .training_options import MIN_CROPS_PER_ID, MIN_IDS_PER_SIDE, TrainOptions
+from .training_options import MIN_CROPS_PER_ID, MIN_IDS_PER_SIDE, TrainOptions  # torch-free: the CLI shows them
 
 # --- augmentation (drawn independently for every crop) ---
 FLIP_PROBABILITY = 0.5  # random horizontal flip

@@ -2,22 +2,19 @@
 
 Every detector returns boxes already filtered by ``detector.conf_threshold`` and
 ``detector.classes``, clipped to the image, sorted by score and capped at
-``detector.max_detections``. Implementations are imported lazily, so choosing
-``yolox`` never imports Ultralytics.
+``detector.max_detections``. Each is registered by name in :data:`tracker.config.DETECTORS`
+and imported when it is built, so choosing ``yolox`` never imports Ultralytics. A
+detector is built as ``cls(cfg, source)``: only ``mot`` uses the source.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ...config import DetectorConfig
-from ...errors import ConfigError
+from ...config import DETECTORS, DetectorConfig
 from ...structures import Detections
-
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 @runtime_checkable
@@ -31,48 +28,10 @@ class Detector(Protocol):
         ...
 
 
-def resolve_device(spec: str) -> str:
-    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cpu', 'cuda' and 'cuda:N' are checked and returned."""
-    spec = spec.strip().lower()
-    if not _DEVICE_PATTERN.match(spec):
-        raise ConfigError(f"unknown device {spec!r}", "Use auto, cpu, cuda or cuda:N")
-    if spec == "cpu":
-        return spec
-    import torch
-
-    available = torch.cuda.is_available()
-    if spec == "auto":
-        return "cuda" if available else "cpu"
-    if not available:
-        raise ConfigError(f"device {spec!r} requested but CUDA is not available", "Set the device to auto or cpu")
-    index = int(spec.partition(":")[2] or 0)
-    if index >= torch.cuda.device_count():
-        raise ConfigError(
-            f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist",
-            f"Use cuda:0 .. cuda:{torch.cuda.device_count() - 1}",
-        )
-    return spec
-
-
 def build_detector(cfg: DetectorConfig, source: str | None = None) -> Detector:
-    """The detector named by ``cfg.name``; ``source`` is the source spec (``mot`` reads <source>/det/det.txt)."""
-    if cfg.name == "yolox":
-        from .yolox import YoloxDetector
-
-        return YoloxDetector(cfg)
-    if cfg.name == "yolo":
-        from .yolo import UltralyticsDetector
-
-        return UltralyticsDetector(cfg)
-    if cfg.name == "mot":
-        from .mot import MotDetections
-
-        return MotDetections(cfg, source)
-    if cfg.name == "torchvision":
-        from .torchvision_det import TorchvisionDetector
-
-        return TorchvisionDetector(cfg)
-    raise ConfigError(f"unknown detector {cfg.name!r}", "Use yolox, yolo, mot or torchvision")
+    """The detector ``cfg.name`` names in :data:`tracker.config.DETECTORS`, imported now; ``source`` is the source
+    spec (``mot`` reads <source>/det/det.txt)."""
+    return DETECTORS.load(cfg.name)(cfg, source)
 
 
-__all__ = ["Detector", "build_detector", "resolve_device"]
+__all__ = ["Detector", "build_detector"]

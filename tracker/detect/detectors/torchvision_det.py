@@ -20,7 +20,7 @@ from ...config import DetectorConfig
 from ...errors import ConfigError, ModelError
 from ...structures import Detections
 from ..checkpoints import load_checkpoint
-from . import resolve_device
+from ..devices import resolve_device
 from .common import OutputFilter
 
 # Keyword names each architecture's builder uses for its score threshold, NMS IoU and output cap.
@@ -99,7 +99,7 @@ def _load_state(model: torch.nn.Module, state: dict, problem: str) -> None:
 class TorchvisionDetector:
     """A torchvision detection model run on a list of frames at once."""
 
-    def __init__(self, cfg: DetectorConfig):
+    def __init__(self, cfg: DetectorConfig, source: str | None = None):  # the source: only `mot` reads it
         name = _model_name(cfg.model)
         self.class_names = list(torchvision.models.get_model_weights(name).DEFAULT.meta["categories"])
         self.filter = OutputFilter.from_config(cfg, self.class_names)

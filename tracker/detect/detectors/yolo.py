@@ -14,7 +14,7 @@ import numpy as np
 from ...config import DetectorConfig
 from ...errors import ModelError
 from ...structures import Detections
-from . import resolve_device
+from ..devices import resolve_device
 from .common import OutputFilter
 
 DEFAULT_WEIGHTS = "yolo11n.pt"  # Ultralytics' smallest current COCO detector
@@ -61,7 +61,7 @@ def _half_precision_args() -> dict:
 class UltralyticsDetector:
     """Batched Ultralytics predict; class names come from the weights."""
 
-    def __init__(self, cfg: DetectorConfig):
+    def __init__(self, cfg: DetectorConfig, source: str | None = None):  # the source: only `mot` reads it
         self.weights = cfg.weights or DEFAULT_WEIGHTS
         self.model = load_yolo(self.weights)
         if self.model.task not in BOX_TASKS:

@@ -16,8 +16,8 @@ import numpy as np
 from ...config import DetectorConfig
 from ...errors import ConfigError, ModelError
 from ...structures import Detections
+from ..devices import resolve_device
 from ..onnx_session import open_session
-from . import resolve_device
 from .common import COCO_CLASSES, OutputFilter, batched_nms, letterbox
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def decode(
 class YoloxDetector:
     """YOLOX ONNX model; batches run in one call when the model's batch axis is dynamic, else frame by frame."""
 
-    def __init__(self, cfg: DetectorConfig):
+    def __init__(self, cfg: DetectorConfig, source: str | None = None):  # the source: only `mot` reads it
         path = Path(cfg.weights).expanduser() if cfg.weights else DEFAULT_WEIGHTS
         if not path.is_file():
             raise ModelError(
