@@ -234,7 +234,7 @@ class RunSummary:
     source_stats: dict = field(default_factory=dict)  # SourceStats: frames_read, failed_reads, dropped_frames, ...
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
     is_live: bool = False  # camera or stream
-    smoothing: dict | None = None  # smoothing.smooth_run's counts when cfg.smoothing.enabled, else None
+    source_fps: float = 0.0  # frames per second tracking ran at (source.fps, else the source's own)
 
     @property
     def fps(self) -> float:
@@ -314,6 +314,9 @@ def run(
     max_frames: stop after this many frames (None: the whole source).
     Everything processed is flushed and the video finalised even when the run is
     stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True) or fails.
+    The tracks are written as the tracker reported them: smoothing them is a step of its
+    own, over the files of the finished run (:func:`tracker.analyze.smoothing.smooth_finished_run`,
+    which ``tracker track --smooth`` calls next).
     """
     cfg = _resolve_config(config, overrides)
     _check_max_frames(max_frames)
@@ -356,11 +359,7 @@ def run(
                 session.close()
     summary.tracks = len(seen_ids)
     summary.seconds = time.perf_counter() - started
-    from .analyze.smoothing import smooth_finished_run  # smoothing.enabled: gap filling + RTS over the written tracks
-
-    summary.smoothing = smooth_finished_run(out, cfg, session.fps, summary.outputs)
-    if summary.smoothing is not None:
-        summary.outputs += summary.smoothing["raw"]
+    summary.source_fps = session.fps
     return summary
 
 

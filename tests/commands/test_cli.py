@@ -226,10 +226,8 @@ def test_parser_builds_without_importing_models():
     parser = build_parser()
     args = parser.parse_args(["track", "video.mp4", "--max-frames", "5"])
     assert args.max_frames == 5 and args.source == "video.mp4"
-    proc = subprocess.run(
-        [sys.executable, "-c", "import sys, tracker.commands; tracker.commands.build_parser(); print('torch' in sys.modules)"],
-        cwd=ROOT, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
-    )
+    code = "import sys, tracker.commands; tracker.commands.build_parser(); print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
     assert proc.stdout.strip() == "False", proc.stderr
 
 
@@ -347,18 +345,22 @@ def test_smooth_rewrites_tracks_keeps_raw_copies_and_reports(tmp_path, gap_det, 
         assert (tmp_path / "set" / name).read_bytes() == (smooth / name).read_bytes(), name
 
 
-def test_python_api_run_smooths_when_the_config_says_so(tmp_path, gap_det):
+def test_python_api_run_writes_the_trackers_tracks_and_smoothing_is_the_step_after_it(tmp_path, gap_det):
+    from tracker.analyze.smoothing import smooth_finished_run
     from tracker.pipeline import run
 
     overrides = {"detector.name": "mot", "detector.det_file": str(gap_det), "appearance.name": "none",
                  "output.video": False}  # fmt: skip
     plain = run(SAMPLE_VIDEO, tmp_path / "plain", overrides=overrides, progress=False, max_frames=SMOOTH_FRAMES)
-    assert plain.smoothing is None and not (tmp_path / "plain" / "tracks.raw.csv").exists()
-    summary = run(SAMPLE_VIDEO, tmp_path / "api", overrides={**overrides, "smoothing.enabled": True}, progress=False,
-                  max_frames=SMOOTH_FRAMES)  # fmt: skip
-    assert summary.smoothing["filled"] == len(GAP_FRAMES) and summary.smoothing["fps"] == 7.0
+    assert smooth_finished_run(plain.out_dir, load_config(overrides=overrides), plain.source_fps, plain.outputs) is None
+    assert not (tmp_path / "plain" / "tracks.raw.csv").exists()
+    cfg = load_config(overrides={**overrides, "smoothing.enabled": True})
+    summary = run(SAMPLE_VIDEO, tmp_path / "api", cfg, progress=False, max_frames=SMOOTH_FRAMES)
+    assert (tmp_path / "api" / "tracks.csv").read_bytes() == (tmp_path / "plain" / "tracks.csv").read_bytes()
+    smoothing = smooth_finished_run(summary.out_dir, cfg, summary.source_fps, summary.outputs)
+    assert smoothing["filled"] == len(GAP_FRAMES) and smoothing["fps"] == 7.0
     assert (tmp_path / "api" / "tracks.raw.csv").read_bytes() == (tmp_path / "plain" / "tracks.csv").read_bytes()
-    assert tmp_path / "api" / "tracks.raw.txt" in summary.outputs
+    assert tmp_path / "api" / "tracks.raw.txt" in smoothing["raw"]
 
 
 def test_smooth_after_ctrl_c_smooths_the_frames_written(tmp_path, gap_det, capsys, monkeypatch):

@@ -12,8 +12,10 @@ Two steps, each usable alone:
 
 :func:`smooth_tracks` does both; :func:`smooth_run` rewrites ``tracks.csv`` /
 ``tracks.txt`` of a run folder, keeping the originals as ``tracks.raw.csv`` /
-``tracks.raw.txt``; :func:`smooth_finished_run` is how :func:`tracker.pipeline.run`
-applies it when ``smoothing.enabled`` is true (``tracker track --smooth``).
+``tracks.raw.txt``; :func:`smooth_finished_run` is the step ``tracker track`` runs after
+:func:`tracker.pipeline.run`, which smooths when ``smoothing.enabled`` is true
+(``--smooth``). It reads the tracks back from the files: what it smooths is exactly what
+the run wrote (boxes to 0.01 px), however the run ended.
 """
 
 from __future__ import annotations
@@ -221,22 +223,31 @@ def read_mot(path: Path) -> np.ndarray:
     return rows
 
 
+def _write(sink, frames: list[tuple[int, Tracks]], frame_times: dict[int, float] | None = None) -> None:
+    """Write ``frames`` (from :func:`tracks_by_frame`) to ``sink`` and close it."""
+    with sink:
+        for frame, tracks in frames:
+            time_s = 0.0 if frame_times is None else frame_times[frame]
+            sink.write(FrameResult(frame_index=frame, time_s=time_s, tracks=tracks, detections=Detections.empty()))
+
+
+def _csv_sink(path: Path, class_names: dict[int, str]) -> CsvSink:
+    top = max(class_names, default=-1)
+    return CsvSink(path, [class_names.get(c, str(c)) for c in range(top + 1)])
+
+
+def _frame_times(rows: np.ndarray, times: np.ndarray) -> dict[int, float]:
+    return dict(zip(rows[:, FRAME].astype(np.int64).tolist(), np.asarray(times, np.float64).tolist()))
+
+
 def write_mot(path: Path, rows: np.ndarray) -> None:
     """Write rows as a MOTChallenge txt (the same format as the run's tracks.txt)."""
-    with MotSink(path) as sink:
-        for frame, tracks in tracks_by_frame(rows):
-            sink.write(FrameResult(frame_index=frame, time_s=0.0, tracks=tracks, detections=Detections.empty()))
+    _write(MotSink(path), tracks_by_frame(rows))
 
 
 def write_csv(path: Path, rows: np.ndarray, times: np.ndarray, class_names: dict[int, str]) -> None:
     """Write rows as a tracks.csv; ``times`` holds each row's time_s."""
-    frame_times = dict(zip(rows[:, FRAME].astype(np.int64).tolist(), np.asarray(times, np.float64).tolist()))
-    top = max(class_names, default=-1)
-    names = [class_names.get(c, str(c)) for c in range(top + 1)]
-    with CsvSink(path, names) as sink:
-        for frame, tracks in tracks_by_frame(rows):
-            sink.write(FrameResult(frame_index=frame, time_s=frame_times[frame], tracks=tracks,
-                                   detections=Detections.empty()))
+    _write(_csv_sink(path, class_names), tracks_by_frame(rows), _frame_times(rows, times))
 
 
 def _run_fps(times: np.ndarray, frames: np.ndarray) -> float | None:
@@ -286,12 +297,14 @@ def smooth_run(
     for path in present:  # keep the originals first, so a failure below loses nothing
         if keep[path]:
             replace_atomically(raw_path(path), lambda tmp, src=path: shutil.copyfile(src, tmp))
+    frames = tracks_by_frame(smoothed)  # once, for both files
     if csv_path in source:
         order = np.argsort(rows[:, FRAME], kind="stable")
         new_times = np.interp(smoothed[:, FRAME], rows[order, FRAME], times[order]) if len(rows) else np.zeros(0)
-        replace_atomically(csv_path, lambda tmp: write_csv(tmp, smoothed, new_times, class_names))
+        frame_times = _frame_times(smoothed, new_times)
+        replace_atomically(csv_path, lambda tmp: _write(_csv_sink(tmp, class_names), frames, frame_times))
     if mot_path in source:
-        replace_atomically(mot_path, lambda tmp: write_mot(tmp, smoothed))
+        replace_atomically(mot_path, lambda tmp: _write(MotSink(tmp), frames))
     return {
         "rows_in": len(rows),
         "rows_out": len(smoothed),
@@ -303,7 +316,8 @@ def smooth_run(
 
 
 def smooth_finished_run(out_dir: str | os.PathLike, cfg: Config, fps: float, written: list[Path]) -> dict | None:
-    """The last step of :func:`tracker.pipeline.run`, however the run ended: ``written`` are its outputs.
+    """The step after :func:`tracker.pipeline.run`, however the run ended: ``written`` are its outputs
+    (``RunSummary.outputs``), ``fps`` its ``RunSummary.source_fps``.
 
     With ``cfg.smoothing.enabled``, :func:`smooth_run` of the tracks files the run wrote;
     returns its counts. Otherwise deletes raw copies an earlier smoothed run in the same

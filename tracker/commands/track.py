@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .. import pipeline
+from ..analyze.smoothing import smooth_finished_run
 from ..config import load_config
 from ..errors import ConfigError
 from .common import EXAMPLES, EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int
@@ -52,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
             "Drop --no-video or add --show",
         )
     summary = pipeline.run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
-    print(format_summary(summary), file=sys.stderr)
+    # smoothing.enabled (--smooth): fill gaps and RTS-smooth the tracks the run wrote, however it ended
+    smoothing = smooth_finished_run(summary.out_dir, cfg, summary.source_fps, summary.outputs)
+    if smoothing is not None:
+        summary.outputs += smoothing["raw"]
+    print(format_summary(summary, smoothing), file=sys.stderr)
     return EXIT_INTERRUPTED if summary.interrupted else 0
 
 
@@ -60,8 +65,9 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
-def format_summary(summary) -> str:
-    """The lines printed after a run: counts, what was skipped or dropped, and the output files."""
+def format_summary(summary, smoothing: dict | None = None) -> str:
+    """The lines printed after a run: counts, what was skipped or dropped, what smoothing changed (the counts
+    :func:`~tracker.analyze.smoothing.smooth_run` returns) and the output files."""
     state = "interrupted after" if summary.interrupted else "tracked"
     counts = f"{_count(summary.frames, 'frame')}, {_count(summary.tracks, 'track')}"
     lines = [f"{state} {counts}, {summary.fps:.1f} fps -> {summary.out_dir}"]
@@ -75,7 +81,6 @@ def format_summary(summary) -> str:
             f"  live source: {_count(stats.get('dropped_frames', 0), 'stale frame')} skipped to keep up, "
             f"{_count(stats.get('outages', 0), 'outage')}, {_count(stats.get('reconnects', 0), 'reconnect')}"
         )
-    smoothing = summary.smoothing
     if smoothing is not None:
         lines.append(
             f"  smoothed {_count(smoothing['tracks'], 'track')} ({smoothing['fps']:g} fps): "
