@@ -164,7 +164,7 @@ def test_video_sink_writes_a_playable_file(tmp_path):
     path = tmp_path / "raw.mp4"
     with VideoSink(path, 12.5, SIZE, "mp4v") as sink:
         for i in range(10):
-            sink.write(result(i, [], [], image=gray(20 * i)))
+            sink.write_image(gray(20 * i))
     cap = cv2.VideoCapture(str(path))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 10 and cap.get(cv2.CAP_PROP_FPS) == 12.5
     levels = []
@@ -252,7 +252,10 @@ def test_close_is_idempotent_and_write_after_close_raises(tmp_path):
         sink.close()
         assert sink.closed
         with pytest.raises(ValueError, match="closed"):
-            sink.write(result(0, [], [], image=gray(0)))
+            if isinstance(sink, VideoSink):  # an image sink: SinkSet hands it annotated frames
+                sink.write_image(gray(0))
+            else:
+                sink.write(result(0, [], [], image=gray(0)))
 
 
 def test_sink_set_closes_every_sink_when_one_fails(tmp_path):
@@ -294,7 +297,8 @@ def test_window_stops_on_q_esc_or_close(monkeypatch, key, visible, stops):
     monkeypatch.setattr(cv2, "destroyWindow", lambda *a: None)
     from tracker.io.drawing import Annotator
 
-    with WindowSink("tracker", Annotator(5, 2), CLASS_NAMES) as window:
+    with SinkSet(Annotator(5, 2), CLASS_NAMES) as window:
+        window.add_image(WindowSink("tracker"))
         if stops:
             with pytest.raises(StopRequested):
                 window.write(result(0, [[10, 10, 30, 40]], [1], image=gray(100)))

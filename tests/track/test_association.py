@@ -10,17 +10,60 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
 from tracker.track.association import (
-    cosine_distance,
     cosine_pairs,
     fuse_score,
     gallery_distance,
-    giou_matrix,
-    iou_matrix,
     iou_pairs,
     linear_assignment,
     overlapping_pairs,
     sparse_assignment,
 )
+
+# ----- oracles: the dense (N,M) forms of the costs, which the trackers no longer use ----------------------
+EPS = 1e-9  # guards divisions by zero areas
+
+
+def _overlap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    """Length of the overlap of intervals [a0, a1] and [b0, b1], every pair, (N,M)."""
+    out = np.minimum(a1[:, None], b1[None, :])
+    out -= np.maximum(a0[:, None], b0[None, :])
+    return np.maximum(out, 0, out=out)
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU (N,M) between xyxy boxes ``a`` (N,4) and ``b`` (M,4), in float32, as separable x and y overlaps."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    inter = _overlap(a[:, 0], a[:, 2], b[:, 0], b[:, 2])
+    inter *= _overlap(a[:, 1], a[:, 3], b[:, 1], b[:, 3])
+    union = _area(a)[:, None] + _area(b)[None, :]
+    union -= inter
+    np.maximum(union, EPS, out=union)
+    return np.divide(inter, union, out=inter)
+
+
+def giou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Generalised IoU (N,M) in [-1, 1]: IoU minus the empty share of the enclosing box."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    inter = _overlap(a[:, 0], a[:, 2], b[:, 0], b[:, 2]) * _overlap(a[:, 1], a[:, 3], b[:, 1], b[:, 3])
+    union = _area(a)[:, None] + _area(b)[None, :] - inter
+    hull_w = np.maximum(a[:, None, 2], b[None, :, 2]) - np.minimum(a[:, None, 0], b[None, :, 0])
+    hull_h = np.maximum(a[:, None, 3], b[None, :, 3]) - np.minimum(a[:, None, 1], b[None, :, 1])
+    hull = hull_w * hull_h
+    return inter / np.maximum(union, EPS) - (hull - union) / np.maximum(hull, EPS)
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1 - cosine similarity (N,M) of L2-normalised rows, in [0, 2]."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    return np.clip(1.0 - np.asarray(a, np.float64) @ np.asarray(b, np.float64).T, 0.0, 2.0)
+
 
 coords = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=32)
 

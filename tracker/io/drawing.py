@@ -184,11 +184,6 @@ class Annotator:
         self._last_seen: dict[int, int] = {}
         self._calls = 0
 
-    @property
-    def trail_ids(self) -> list[int]:
-        """Track ids whose trail is currently remembered."""
-        return list(self._trails)
-
     def trail(self, track_id: int) -> list[tuple[int, int]]:
         """The remembered bottom-centre points of ``track_id``, oldest first."""
         return list(self._trails.get(int(track_id), ()))

@@ -26,14 +26,12 @@ from .sinks import (
     COUNTS_HEADER,
     COUNTS_NAME,
     CROSSINGS_HEADER,
-    CROSSINGS_NAME,
     CSV_HEADER,
     CSV_NAME,
     JSONL_NAME,
     MOT_NAME,
     RUN_INFO_NAME,
     SUMMARY_HEADER,
-    SUMMARY_NAME,
 )
 
 NOT_APPLICABLE = -1  # counts.csv: value of an empty cell (a line's occupancy, a zone's in / out)
@@ -191,11 +189,3 @@ def load_tracks(run_dir: str | os.PathLike) -> TrackRecords:
 
 def counts_path(run_dir: str | os.PathLike) -> Path:
     return Path(run_dir) / COUNTS_NAME
-
-
-def crossings_path(run_dir: str | os.PathLike) -> Path:
-    return Path(run_dir) / CROSSINGS_NAME
-
-
-def summary_path(run_dir: str | os.PathLike) -> Path:
-    return Path(run_dir) / SUMMARY_NAME

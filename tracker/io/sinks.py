@@ -1,7 +1,8 @@
 """Output sinks: CSV, JSON lines and MOTChallenge text files, per-track summary, counts, annotated video, window.
 
-Every sink is a context manager with ``write(result)`` and ``close()``; ``close`` is
-idempotent and a write after it raises ``ValueError``. Text sinks are crash safe: they
+Every sink is a context manager with ``write(result)`` (the video and the window:
+``write_image(frame)``, of the frame :class:`SinkSet` annotates once for both) and
+``close()``; ``close`` is idempotent and a write after it raises ``ValueError``. Text sinks are crash safe: they
 keep whole frames in memory and hand them to the operating system with one unbuffered
 write every ``flush_every`` frames, so a killed process leaves complete lines, except that
 Linux may stop a write of several pages at a page boundary: the file can then end in part
@@ -101,26 +102,6 @@ class Sink:
         self.close()
 
     def close(self) -> None:
-        raise NotImplementedError
-
-
-class _ImageSink(Sink):
-    """An output of whole frames: draws the tracks on the frame (when there is an annotator), then ``write_image``."""
-
-    annotator: Annotator | None
-    class_names: list[str]
-
-    def write(self, result: FrameResult) -> None:
-        if result.image is None:
-            raise ValueError(f"{type(self).__name__} needs FrameResult.image: track with keep_images=True")
-        image = result.image
-        if self.annotator is not None:
-            image = self.annotator.draw(
-                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s
-            )
-        self.write_image(image)
-
-    def write_image(self, image: np.ndarray) -> None:
         raise NotImplementedError
 
 
@@ -426,22 +407,13 @@ def check_video_codec(path: str | os.PathLike, codec: str, fps: float, size: tup
         raise _codec_error(path, codec)
 
 
-class VideoSink(_ImageSink):
-    """Annotated video; frames of another size than ``size`` are resized to it."""
+class VideoSink(Sink):
+    """Annotated video, written a frame at a time by :meth:`write_image` (the :class:`SinkSet` annotates);
+    frames of another size than ``size`` are resized to it."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        fps: float,
-        size: tuple[int, int],
-        codec: str,
-        annotator: Annotator | None = None,
-        class_names: Sequence[str] = (),
-    ):
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], codec: str):
         self.path = Path(path)
         self.size = (int(size[0]), int(size[1]))  # width, height
-        self.annotator = annotator
-        self.class_names = list(class_names)
         self.frames = 0
         check_video_codec(self.path, codec, fps, self.size)  # before an earlier file at path is replaced
         os.close(open_for_writing(self.path))  # a clear error for an unwritable folder
@@ -474,13 +446,12 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class WindowSink(_ImageSink):
-    """Live window; raises :class:`StopRequested` when the user presses q / Esc or closes it."""
+class WindowSink(Sink):
+    """Live window showing the frames :meth:`write_image` is given (the :class:`SinkSet` annotates them);
+    raises :class:`StopRequested` when the user presses q / Esc or closes it."""
 
-    def __init__(self, title: str, annotator: Annotator | None = None, class_names: Sequence[str] = ()):
+    def __init__(self, title: str):
         self.title = title
-        self.annotator = annotator
-        self.class_names = list(class_names)
         if not _has_display():
             # checked first: OpenCV's Qt backend aborts the process when it finds no display
             raise OutputError("cannot open a window: no display (DISPLAY is not set)", "Run without --show")

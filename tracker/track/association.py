@@ -3,8 +3,9 @@
 All functions are pure numpy over whole arrays. Costs are distances (lower is
 better); ``np.inf`` marks a pair that must never match.
 
-Two forms of the same costs: dense ``(N,M)`` matrices (``*_matrix``, ``*_distance``)
-and row-paired vectors (``*_pairs``) over candidate pairs. Every IoU-gated stage
+Costs are row-paired vectors (``*_pairs``) over candidate pairs (the dense ``(N,M)``
+forms they replaced are the tests' oracles, in ``tests/track/test_association.py``); the
+appearance gallery distance is a dense ``(T,M)`` matrix. Every IoU-gated stage
 only needs the pairs whose boxes overlap (:func:`overlapping_pairs`): a pair that
 does not overlap has IoU distance 1 and can never pass a threshold below 1. With
 many objects that is a few pairs per track instead of a full matrix, and
@@ -30,31 +31,8 @@ DENSE_HUNGARIAN_MAX = 10_000
 _PERMUTATIONS = np.array(list(itertools.permutations(range(SMALL_GROUP))), np.int64)
 
 
-def _overlap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
-    """Length of the overlap of intervals [a0, a1] and [b0, b1], every pair, (N,M)."""
-    out = np.minimum(a1[:, None], b1[None, :])
-    out -= np.maximum(a0[:, None], b0[None, :])
-    return np.maximum(out, 0, out=out)
-
-
 def _area(boxes: np.ndarray) -> np.ndarray:
     return np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU (N,M) between xyxy boxes ``a`` (N,4) and ``b`` (M,4), in float32.
-
-    Written as separable x and y overlaps on (N,M) planes, with no (N,M,2)
-    temporaries: this is the hottest function of every tracker.
-    """
-    a = np.asarray(a, np.float32).reshape(-1, 4)
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    inter = _overlap(a[:, 0], a[:, 2], b[:, 0], b[:, 2])
-    inter *= _overlap(a[:, 1], a[:, 3], b[:, 1], b[:, 3])
-    union = _area(a)[:, None] + _area(b)[None, :]
-    union -= inter
-    np.maximum(union, EPS, out=union)
-    return np.divide(inter, union, out=inter)
 
 
 def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -93,29 +71,6 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     overlap = np.minimum(ax1[ia], bx1[pos]) > np.maximum(ax0[ia], bx0[pos])
     overlap &= np.minimum(ay1[ia], by1[pos]) > np.maximum(ay0[ia], by0[pos])
     return ia[overlap], order[pos[overlap]]
-
-
-def giou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Generalised IoU (N,M) in [-1, 1]: IoU minus the empty share of the enclosing box."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    inter = _overlap(a[:, 0], a[:, 2], b[:, 0], b[:, 2]) * _overlap(a[:, 1], a[:, 3], b[:, 1], b[:, 3])
-    union = _area(a)[:, None] + _area(b)[None, :] - inter
-    hull_w = np.maximum(a[:, None, 2], b[None, :, 2]) - np.minimum(a[:, None, 0], b[None, :, 0])
-    hull_h = np.maximum(a[:, None, 3], b[None, :, 3]) - np.minimum(a[:, None, 1], b[None, :, 1])
-    hull = hull_w * hull_h
-    return inter / np.maximum(union, EPS) - (hull - union) / np.maximum(hull, EPS)
-
-
-def iou_distance(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray) -> np.ndarray:
-    return 1.0 - iou_matrix(tracks_xyxy, dets_xyxy)
-
-
-def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """1 - cosine similarity (N,M) of L2-normalised rows, in [0, 2]."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    return np.clip(1.0 - np.asarray(a, np.float64) @ np.asarray(b, np.float64).T, 0.0, 2.0)
 
 
 def cosine_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
