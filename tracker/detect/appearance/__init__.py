@@ -19,8 +19,6 @@ import numpy as np
 
 from ...config import EMBEDDERS, AppearanceConfig
 
-NORM_EPS = 1e-12  # floor of a vector norm, so an all-zero feature stays finite
-
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -33,13 +31,6 @@ class Embedder(Protocol):
         ...
 
 
-def l2_normalise(features: np.ndarray) -> np.ndarray:
-    """Rows of ``features`` scaled to unit length, as contiguous float32."""
-    features = np.asarray(features, np.float32)
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return np.ascontiguousarray(features / np.maximum(norms, NORM_EPS), dtype=np.float32)
-
-
 def build_embedder(cfg: AppearanceConfig) -> Embedder | None:
     """The embedder ``cfg.name`` names in :data:`tracker.config.EMBEDDERS`, imported now; None for ``none``.
     Raises ModelError for unusable weights."""
@@ -47,4 +38,4 @@ def build_embedder(cfg: AppearanceConfig) -> Embedder | None:
     return None if embedder is None else embedder(cfg)
 
 
-__all__ = ["Embedder", "build_embedder", "l2_normalise"]
+__all__ = ["Embedder", "build_embedder"]

@@ -22,7 +22,7 @@ from ...config import AppearanceConfig
 from ...errors import ConfigError, ModelError
 from ..devices import resolve_device
 from ..onnx_session import RUN_ERRORS, open_session
-from . import l2_normalise
+from .common import l2_normalise
 from .crops import crop_batch
 
 log = logging.getLogger(__name__)

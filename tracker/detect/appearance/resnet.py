@@ -33,7 +33,7 @@ from ...config import AppearanceConfig
 from ...errors import ModelError
 from ..checkpoints import load_checkpoint
 from ..devices import resolve_device
-from . import NORM_EPS
+from .common import NORM_EPS
 from .crops import crop_batch
 
 log = logging.getLogger(__name__)
