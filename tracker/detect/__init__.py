@@ -1,0 +1,1 @@
+"""Detection: frames to Detections (detectors/) and crops to appearance embeddings (appearance/)."""
