@@ -102,12 +102,12 @@ class Session:
             self.tracker = build_tracker(cfg.tracker, self.fps, len(self.detector.class_names))
             wants = self.tracker.uses_appearance and cfg.appearance.name != "none"
             self.embedder = (embedder or build_embedder(embedder_config(cfg, self.tracker))) if wants else None
+            # Camera motion is estimated here and handed to the tracker (BoT-SORT's tracker.cmc section sets it up).
+            cmc = getattr(cfg.tracker, "cmc", None)
+            self.camera_motion = CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
         except BaseException:
             self.source.close()
             raise
-        # Camera motion is estimated here and handed to the tracker (BoT-SORT's tracker.cmc section configures it).
-        cmc = getattr(cfg.tracker, "cmc", None)
-        self.camera_motion = CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
         self.last_warp: np.ndarray | None = None  # camera motion of the latest frame, for tuning to record
         self._stages: list[Stage] = []  # detection workers still running; stopped by close()
 

@@ -5,7 +5,9 @@ per sequence; each Optuna trial then only runs the tracker over them and scores 
 result with TrackEval. The objective is the mean HOTA over the sequences. The first
 trial is always the starting config, so the best config is never worse than it on
 the tuning data. The best ``tracker:`` section is written as a YAML that
-``tracker track --config best.yaml`` loads.
+``tracker track --config best.yaml`` loads. What is searched, and over which range, is
+written beside each default in ``configs/<tracker>.yaml`` (:func:`search_space`); camera
+motion, when the tracker compensates it, is recorded with the detections and replayed.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from enum import IntEnum
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -56,7 +57,7 @@ class Tracker:
     :func:`tracker.track.build_tracker` builds the policy a config names.
     """
 
-    policies: dict[type, type[Tracker]] = {}  # config class -> the policy it configures
+    policies: ClassVar[dict[type, type[Tracker]]] = {}  # config class -> the policy it configures
 
     uses_appearance = False  # whether detections need embeddings
     embeds_on_demand = False  # whether it asks for a subset through update(embed=...) rather than all of them
