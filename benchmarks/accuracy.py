@@ -17,8 +17,8 @@ import numpy as np
 
 from common import ROOT, cached_detections, machine, markdown_table, sequences  # noqa: F401
 
-from tracker.config import load_config
 from tracker.analyze.evaluation import score_tracks
+from tracker.config import load_config
 from tracker.structures import Tracks
 from tracker.track import build_tracker
 

@@ -36,8 +36,8 @@ from common import CACHE, ROOT, SHARED, machine, markdown_table, write_section
 
 import torch  # noqa: E402
 
-from tracker.detect.appearance import build_embedder  # noqa: E402
 from tracker.config import load_config  # noqa: E402
+from tracker.detect.appearance import build_embedder  # noqa: E402
 from tracker.detect.appearance.training import (  # noqa: E402
     TrainOptions, read_frames, spread_sample, train, usable_rows,
 )  # fmt: skip

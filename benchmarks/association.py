@@ -18,9 +18,9 @@ import numpy as np
 from common import machine, markdown_table
 
 from tracker.config import load_config
-from tracker.track.camera_motion import CameraMotion
 from tracker.structures import Detections
 from tracker.track import build_tracker
+from tracker.track.camera_motion import CameraMotion
 
 FPS = 30.0
 SCENE = (1920, 1080)

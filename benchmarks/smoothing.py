@@ -16,9 +16,9 @@ import argparse
 from common import cached_detections, machine, markdown_table, sequences
 
 from accuracy import run_ours
-from tracker.config import load_config
 from tracker.analyze.evaluation import score_tracks
 from tracker.analyze.smoothing import interpolate_gaps, rows_from_tracks, smooth_tracks, tracks_by_frame
+from tracker.config import load_config
 
 COLUMNS = ["sequence", "output", "HOTA", "DetA", "AssA", "IDF1", "MOTA", "IDSW"]
 TRACKER = "botsort"

@@ -21,10 +21,10 @@ from helpers import write_sample_det_file
 
 from tracker.config import load_config
 from tracker.detect.detectors import build_detector
-from tracker.errors import ConfigError, ModelError
 from tracker.detect.onnx_session import session_options
-from tracker.pipeline import Session, _time_step, run, track
+from tracker.errors import ConfigError, ModelError
 from tracker.io.sources import open_source
+from tracker.pipeline import Session, _time_step, run, track
 from tracker.stages import Stage
 from tracker.structures import Detections
 from tracker.track import build_tracker

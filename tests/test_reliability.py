@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from tracker.commands import EXIT_INTERNAL, EXIT_INTERRUPTED, main
 from tracker.config import TRACKERS, load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
-from tracker.track.kalman import KalmanFilter, StateSpace
 from tracker.pipeline import Session, run, track
 from tracker.structures import Detections
 from tracker.track import build_tracker
+from tracker.track.kalman import KalmanFilter, StateSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"

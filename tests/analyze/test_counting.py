@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.config import CountingConfig, load_config
 from tracker.analyze.counting import Counter, anchor_points, points_in_polygon, signed_distances
-from tracker.io.drawing import COUNT_LINE_COLOR, ZONE_COLOR
+from tracker.config import CountingConfig, load_config
 from tracker.errors import ConfigError
+from tracker.io.drawing import COUNT_LINE_COLOR, ZONE_COLOR
 from tracker.io.readers import read_counts, read_crossings
 from tracker.io.sinks import COUNTS_HEADER, CountsSink, open_sinks
 from tracker.io.sources import SourceInfo

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
+from tracker.analyze.evaluation import evaluate_sequences, format_table, score
 from tracker.config import load_config
 from tracker.errors import SourceError
-from tracker.analyze.evaluation import evaluate_sequences, format_table, score
 from tracker.io.mot import find_sequence, read_gt
 
 from conftest import SAMPLE_SEQ, SAMPLE_VIDEO

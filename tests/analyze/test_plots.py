@@ -13,10 +13,9 @@ from tracker.commands import main
 from tracker.commands import plot as plot_command
 from tracker.config import load_config
 from tracker.errors import DataError
-from tracker.structures import TrackRecords
 from tracker.io.sinks import open_sinks
 from tracker.io.sources import SourceInfo
-from tracker.structures import Detections, FrameResult, Tracks
+from tracker.structures import Detections, FrameResult, TrackRecords, Tracks
 
 W, H, N_FRAMES, FPS = 160, 120, 12, 10.0
 CLASSES = ["person", "car"]

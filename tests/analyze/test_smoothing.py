@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.config import apply_overrides, load_config
-from tracker.errors import DataError
 from tracker.analyze.smoothing import (
     BOX,
     FRAME,
@@ -24,6 +22,8 @@ from tracker.analyze.smoothing import (
     write_csv,
     write_mot,
 )
+from tracker.config import apply_overrides, load_config
+from tracker.errors import DataError
 from tracker.structures import Tracks
 
 FPS = 7.0

@@ -17,6 +17,7 @@ from tracker.config import TRACKERS, load_config
 from tracker.errors import ConfigError
 from tracker.pipeline import track
 
+
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="tracker")
     sub = parser.add_subparsers(dest="command")

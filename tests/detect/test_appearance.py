@@ -13,6 +13,7 @@ import torchvision
 from helpers import read_frames
 from onnx import TensorProto, helper, numpy_helper
 
+from tracker.config import load_config
 from tracker.detect.appearance import Embedder, build_embedder
 from tracker.detect.appearance.crops import (
     IMAGENET_MEAN,
@@ -24,7 +25,6 @@ from tracker.detect.appearance.crops import (
 )
 from tracker.detect.appearance.osnet import DEFAULT_WEIGHTS, make_batch_dynamic
 from tracker.detect.appearance.resnet import CHECKPOINT_FORMAT, ReIDNet, TrackerResNet34, save_checkpoint
-from tracker.config import load_config
 from tracker.errors import ConfigError, ModelError
 
 ROOT = Path(__file__).resolve().parents[2]

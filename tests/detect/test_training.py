@@ -11,14 +11,12 @@ import pytest
 import torch
 import torchvision
 
+from tracker.commands import main
+from tracker.commands.train_reid import add_parser, run
+from tracker.config import load_config
 from tracker.detect.appearance import build_embedder
 from tracker.detect.appearance.crops import crop_batch
 from tracker.detect.appearance.resnet import ReIDNet, save_checkpoint
-from tracker.config import load_config
-from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
-from tracker.io.mot import find_sequence
-from tracker.commands import main
-from tracker.commands.train_reid import add_parser, run
 from tracker.detect.appearance.training import (
     PKBatchSampler,
     TrainOptions,
@@ -32,6 +30,8 @@ from tracker.detect.appearance.training import (
     train,
     usable_rows,
 )
+from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
+from tracker.io.mot import find_sequence
 
 CROP = (64, 32)  # small crops keep CPU training fast
 FRAME_HW = (240, 320)

@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from tracker.analyze.track_state import TrackState
 from tracker.config import load_config
 from tracker.errors import DataError
+from tracker.io.mot import read_results
 from tracker.io.readers import (
     load_tracks,
     read_csv,
@@ -16,8 +18,6 @@ from tracker.io.readers import (
     read_run_info,
     read_summary,
 )
-from tracker.analyze.track_state import TrackState
-from tracker.io.mot import read_results
 from tracker.io.sinks import JsonlSink, SummarySink, open_sinks
 from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
