@@ -20,7 +20,7 @@ from common import ROOT, cached_detections, machine, markdown_table, sequences  
 from tracker.analyze.evaluation import score_tracks
 from tracker.config import load_config
 from tracker.structures import Tracks
-from tracker.track import build_tracker
+from tracker.tracking import build_tracker
 
 OURS = ["sort", "deepsort", "bytetrack", "botsort"]
 ULTRALYTICS = ["ul-bytetrack", "ul-botsort", "ul-botsort-reid"]

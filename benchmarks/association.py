@@ -19,8 +19,8 @@ from common import machine, markdown_table
 
 from tracker.config import load_config
 from tracker.structures import Detections
-from tracker.track import build_tracker
-from tracker.track.camera_motion import CameraMotion
+from tracker.tracking import build_tracker
+from tracker.tracking.camera_motion import CameraMotion
 
 FPS = 30.0
 SCENE = (1920, 1080)

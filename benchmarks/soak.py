@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from tracker.config import load_config  # noqa: E402
 from tracker.io.sinks import CsvSink, MotSink  # noqa: E402
 from tracker.structures import Detections, FrameResult  # noqa: E402
-from tracker.track import build_tracker  # noqa: E402
+from tracker.tracking import build_tracker  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Soak (benchmarks/soak.py)"

@@ -84,7 +84,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_package_has_no_import_cycle():
     graph = import_graph(PACKAGE)
-    assert len(graph) > 40 and graph["tracker.pipeline"] >= {"tracker.io.sinks", "tracker.track"}
+    assert len(graph) > 40 and graph["tracker.pipeline"] >= {"tracker.io.sinks", "tracker.tracking"}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
@@ -97,3 +97,12 @@ def test_the_walk_finds_a_cycle_hidden_in_a_function(tmp_path):
     (package / "x" / "a.py").write_text("from .b import f\n")
     (package / "x" / "b.py").write_text("def f():\n    from . import a  # not at module level\n    return a\n")
     assert find_cycle(import_graph(package)) == ["tracker.x.a", "tracker.x.b", "tracker.x.a"]
+
+
+def test_no_module_shadows_a_public_name_of_the_package():
+    """``import tracker.X`` sets the attribute ``tracker.X`` to the module: a subpackage named like a
+    public function (``tracker.track``) would replace that function once anything imports it."""
+    import tracker
+
+    modules = {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file()}
+    assert not modules & set(tracker.__all__)

@@ -27,7 +27,7 @@ from tracker.io.sources import open_source
 from tracker.pipeline import Session, _time_step, run, track
 from tracker.stages import Stage
 from tracker.structures import Detections
-from tracker.track import build_tracker
+from tracker.tracking import build_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"

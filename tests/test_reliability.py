@@ -28,8 +28,8 @@ from tracker.config import TRACKERS, load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
 from tracker.pipeline import Session, run, track
 from tracker.structures import Detections
-from tracker.track import build_tracker
-from tracker.track.kalman import KalmanFilter, StateSpace
+from tracker.tracking import build_tracker
+from tracker.tracking.kalman import KalmanFilter, StateSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
@@ -531,7 +531,7 @@ def test_sigkill_leaves_files_that_parse_to_the_last_whole_frame(tmp_path, long_
 
 
 def test_internal_error_mid_run_still_finalises_outputs(tmp_path, det_file, capsys, monkeypatch):
-    from tracker.track.core import Tracker
+    from tracker.tracking.core import Tracker
 
     real_update = Tracker.update
     calls = {"n": 0}
@@ -583,7 +583,7 @@ def test_stop_signal_during_a_write_waits_for_the_whole_frame(signum, tmp_path, 
 
 def test_keyboard_interrupt_in_process_returns_summary(tmp_path, det_file, monkeypatch):
     """pipeline.run turns Ctrl-C into summary.interrupted and closes every output."""
-    from tracker.track.core import Tracker
+    from tracker.tracking.core import Tracker
 
     real_update = Tracker.update
     calls = {"n": 0}

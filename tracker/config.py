@@ -164,13 +164,13 @@ class BotSortConfig(ByteTrackConfig):
     appearance_thresh: Prob  # appearance only counts for cosine distance below this
     appearance_reject_thresh: Prob  # pairs whose (halved) cosine distance exceeds this never match; 1 disables
     ema_alpha: Prob  # feature smoothing: new = alpha * old + (1 - alpha) * detection
-    embed_on_demand: bool  # embed only detections whose appearance can change a decision (see track/botsort.py)
+    embed_on_demand: bool  # embed only detections whose appearance can change a decision (see tracking/botsort.py)
     feature_refresh_s: Annotated[float, Field(ge=0.0)]  # on demand: re-embed a track seen alone after this long
     cmc: CMCConfig
 
 
 # Trackers by name, with the schema of their section; each policy class registers for its config class
-# (tracker.track.core.Tracker).
+# (tracker.tracking.core.Tracker).
 TRACKERS = Registry("tracker", {
     "sort": SortConfig, "deepsort": DeepSortConfig, "bytetrack": ByteTrackConfig, "botsort": BotSortConfig,
 })  # fmt: skip

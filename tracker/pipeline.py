@@ -38,8 +38,8 @@ from .io.sinks import open_sinks
 from .io.sources import open_source
 from .stages import Stage
 from .structures import FrameResult
-from .track import build_tracker
-from .track.camera_motion import CameraMotion
+from .tracking import build_tracker
+from .tracking.camera_motion import CameraMotion
 
 log = logging.getLogger(__name__)
 

@@ -187,7 +187,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_internal_error_is_one_line_with_exit_code_1(tmp_path, capsys, monkeypatch):
     """A bug (here: an exception from the tracker) prints one line, exit code 1; --debug re-raises it."""
-    from tracker.track.core import Tracker
+    from tracker.tracking.core import Tracker
 
     def broken(self, *args, **kwargs):
         raise ZeroDivisionError("simulated bug\nsecond line")
@@ -364,7 +364,7 @@ def test_python_api_run_writes_the_trackers_tracks_and_smoothing_is_the_step_aft
 
 
 def test_smooth_after_ctrl_c_smooths_the_frames_written(tmp_path, gap_det, capsys, monkeypatch):
-    from tracker.track.core import Tracker
+    from tracker.tracking.core import Tracker
 
     original, calls = Tracker.update, []
 

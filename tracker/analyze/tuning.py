@@ -24,7 +24,7 @@ from ..errors import ConfigError, TrackerError
 from ..io.mot import Sequence, find_sequence
 from ..pipeline import Session
 from ..structures import Detections, Tracks
-from ..track import build_tracker
+from ..tracking import build_tracker
 from .evaluation import score_tracks, sequence_config
 
 DECIMALS = 4  # sampled floats are rounded to this many decimals, so the YAML is readable and reproduces its trial

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tracker.config import load_config
-from tracker.track.camera_motion import CameraMotion, apply_warp
-from tracker.track.kalman import LAYOUTS
+from tracker.tracking.camera_motion import CameraMotion, apply_warp
+from tracker.tracking.kalman import LAYOUTS
 
 
 def _cfg(method):

@@ -54,7 +54,7 @@ class Tracker:
     """Base tracker: shared parts and the update loop. Subclasses implement :meth:`associate`.
 
     A policy registers for the config class of its section, ``class Sort(Tracker, config=SortConfig)``:
-    :func:`tracker.track.build_tracker` builds the policy a config names.
+    :func:`tracker.tracking.build_tracker` builds the policy a config names.
     """
 
     policies: ClassVar[dict[type, type[Tracker]]] = {}  # config class -> the policy it configures

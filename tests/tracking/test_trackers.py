@@ -7,7 +7,7 @@ import pytest
 
 from tracker.config import TRACKERS, load_config
 from tracker.structures import Detections
-from tracker.track import build_tracker
+from tracker.tracking import build_tracker
 
 ALL = sorted(TRACKERS.names)
 FPS = 10.0

@@ -7,8 +7,8 @@ import pytest
 from filterpy.kalman import KalmanFilter as FilterpyKF
 
 from tracker.config import load_config
-from tracker.track import kalman
-from tracker.track.kalman import KalmanFilter, StateSpace, xyah_to_xyxy, xywh_to_xyxy, xyxy_to_xyah, xyxy_to_xywh
+from tracker.tracking import kalman
+from tracker.tracking.kalman import KalmanFilter, StateSpace, xyah_to_xyxy, xywh_to_xyxy, xyxy_to_xyah, xyxy_to_xywh
 
 
 def _cfg(state):

@@ -4,7 +4,7 @@ All functions are pure numpy over whole arrays. Costs are distances (lower is
 better); ``np.inf`` marks a pair that must never match.
 
 Costs are row-paired vectors (``*_pairs``) over candidate pairs (the dense ``(N,M)``
-forms they replaced are the tests' oracles, in ``tests/track/test_association.py``); the
+forms they replaced are the tests' oracles, in ``tests/tracking/test_association.py``); the
 appearance gallery distance is a dense ``(T,M)`` matrix. Every IoU-gated stage
 only needs the pairs whose boxes overlap (:func:`overlapping_pairs`): a pair that
 does not overlap has IoU distance 1 and can never pass a threshold below 1. With

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from tracker.track.association import (
+from tracker.tracking.association import (
     cosine_pairs,
     fuse_score,
     gallery_distance,
@@ -207,7 +207,7 @@ def test_sparse_assignment_matches_hungarian_on_the_full_matrix(cost, threshold,
 
 
 def test_packs_keep_within_the_cell_limit(monkeypatch):
-    import tracker.track.association as association
+    import tracker.tracking.association as association
 
     monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", 100)
     ids = np.arange(6)
@@ -233,7 +233,7 @@ def test_crowd_path_solves_each_group_optimally(seed, limit, monkeypatch):
     """Above DENSE_HUNGARIAN_MAX the contested pairs are solved group by group (stars, every permutation of
     small groups, Hungarian for large ones, alone (limit 0) or packed several to a matrix): same matches
     count and total cost as Hungarian on the full matrix."""
-    import tracker.track.association as association
+    import tracker.tracking.association as association
 
     monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", limit)  # force the crowd path at test sizes
     rng = np.random.default_rng(seed)
