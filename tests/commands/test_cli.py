@@ -165,6 +165,26 @@ def test_max_frames_limits_every_output(tmp_path, capsys):
     assert frames.max() <= 7 and decoded_frames(out / "annotated.mp4") == 7
 
 
+def test_start_line_is_printed_before_the_models_load(tmp_path, capsys):
+    """Without --quiet the run says at once what it starts: source, models, tracker and device, then loads them
+    (here the detector weights are missing, so the error comes after the line)."""
+    from tracker.detect.onnx_session import onnx_device
+
+    out = tmp_path / "run"
+    code = main(["track", str(SAMPLE_VIDEO), "--out", str(out), "--weights", str(tmp_path / "nope.onnx")])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 4 and len(lines) == 2 and lines[1].startswith("error: weights file not found"), lines
+    assert lines[0] == (
+        f"tracking {SAMPLE_VIDEO} -> {out}: detector yolox (nope.onnx), appearance osnet (osnet_x0_25_msmt17.onnx, "
+        f"packaged), tracker botsort, device {onnx_device('auto')}"
+    )
+    det = write_det_file(tmp_path / "det.txt")
+    assert main(["track", str(SAMPLE_VIDEO), "--out", str(out), "--max-frames", "2", *fast_args(det),
+                 "--tracker", "sort"]) == 0  # fmt: skip
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == f"tracking {SAMPLE_VIDEO} -> {out}: detector mot (det.txt), appearance none, tracker sort, device cpu"
+
+
 # errors ------------------------------------------------------------------------------------
 
 

@@ -150,6 +150,37 @@ def test_nms_removes_duplicates_per_class():
     assert batched_nms(np.zeros((0, 4)), np.zeros(0), np.zeros(0), 0.5).shape == (0,)
 
 
+def test_nms_keeps_what_torchvision_keeps():
+    """OpenCV's batched NMS (no torch at start-up) against torchvision's, the oracle: same boxes, same order."""
+    from torchvision.ops import batched_nms as torchvision_nms
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(1, 200))
+        corner = rng.uniform(0, 300, (n, 2))
+        boxes = np.concatenate([corner, corner + rng.uniform(0.5, 80, (n, 2))], axis=1).astype(np.float32)
+        scores = rng.uniform(0, 1, n).astype(np.float32)
+        classes = rng.integers(0, 3, n).astype(np.int32)
+        iou = float(rng.uniform(0.2, 0.8))
+        expected = torchvision_nms(
+            torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(classes.astype(np.int64)), iou
+        ).numpy()
+        np.testing.assert_array_equal(batched_nms(boxes, scores, classes, iou), expected)
+
+
+def test_onnx_device_asks_onnxruntime_not_torch(monkeypatch):
+    import onnxruntime
+
+    from tracker.detect.onnx_session import onnx_device
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert onnx_device("auto") == "cpu" and onnx_device("CPU") == "cpu" and onnx_device("cuda:1") == "cuda:1"
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert onnx_device("auto") == "cuda"
+    with pytest.raises(ConfigError, match="unknown device 'gpu'"):
+        onnx_device("gpu")
+
+
 def test_output_filter_clips_thresholds_sorts_and_caps():
     f = OutputFilter(conf_threshold=0.3, keep_ids=np.array([0, 2], np.int32), max_detections=2)
     boxes = np.array([[-5, -5, 20, 20], [10, 10, 200, 90], [5, 5, 9, 9], [165, 10, 170, 30], [1, 1, 5, 5]], np.float32)

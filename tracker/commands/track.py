@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .. import pipeline
 from ..config import load_config
@@ -22,7 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/track", metavar="DIR", help="output folder (default: runs/track)")
     p.add_argument("--show", action="store_true", help="show a live window (q or Esc stops)")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no start line and no progress bar")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames (default: all)")
     p.add_argument(
         "--smooth", action="store_true",
@@ -51,9 +52,51 @@ def run(args: argparse.Namespace) -> int:
             "--blur has nothing to blur: the video is off (--no-video or output.video=false) and there is no window",
             "Drop --no-video or add --show",
         )
+    if not args.quiet:  # at once, before the models load: the user sees what is starting
+        print(start_line(args.source, args.out, cfg), file=sys.stderr, flush=True)
     summary = pipeline.run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
     print(format_summary(summary), file=sys.stderr)
     return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+ONNX_MODELS = frozenset({"yolox", "osnet"})  # run by onnxruntime: their device is known without importing torch
+
+
+def _device(model: str, spec: str) -> str:
+    """The device a model will run on; torch models show ``auto`` as it is, since only torch can resolve it."""
+    from ..detect.devices import check_device
+    from ..detect.onnx_session import onnx_device
+
+    return onnx_device(spec) if model in ONNX_MODELS else check_device(spec)
+
+
+def _weights_name(weights: str | None, default: str) -> str:
+    return Path(weights).name if weights else default
+
+
+def start_line(source: str, out: str, cfg) -> str:
+    """The line printed as a run starts: source, detector, appearance model, tracker and device."""
+    from ..track import TRACKERS
+
+    det, app = cfg.detector, cfg.appearance
+    if det.name == "mot":
+        detector = f"mot ({_weights_name(det.det_file, 'det/det.txt')})"
+    elif det.name == "torchvision":
+        detector = f"torchvision ({_weights_name(det.weights, str(det.model))})"
+    else:
+        default = "yolox_nano.onnx, packaged" if det.name == "yolox" else "yolo11n.pt"
+        detector = f"{det.name} ({_weights_name(det.weights, default)})"
+    devices = [] if det.name == "mot" else [_device(det.name, det.device)]
+    if app.name == "none" or not TRACKERS[cfg.tracker.name].appearance_wanted(cfg.tracker):
+        appearance = "none"
+    else:
+        appearance = f"{app.name} ({_weights_name(app.weights, 'osnet_x0_25_msmt17.onnx, packaged')})"
+        devices.append(_device(app.name, app.device))
+    device = " / ".join(dict.fromkeys(devices)) or "cpu"  # no model: the tracker alone, on the CPU
+    return (
+        f"tracking {source} -> {out}: detector {detector}, appearance {appearance}, "
+        f"tracker {cfg.tracker.name}, device {device}"
+    )
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:

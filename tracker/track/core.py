@@ -67,6 +67,11 @@ class Tracker:
         if config is not None:
             Tracker.policies[config] = cls
 
+    @classmethod
+    def appearance_wanted(cls, cfg: BaseTrackerConfig) -> bool:
+        """Whether a tracker built from ``cfg`` will use appearance (:attr:`uses_appearance`), known before building it."""
+        return cls.uses_appearance
+
     def __init__(self, cfg: BaseTrackerConfig, fps: float, num_classes: int = 1):
         if not fps or not np.isfinite(fps) or fps <= 0:
             raise ValueError(f"fps must be a positive number, got {fps!r}")
