@@ -32,9 +32,9 @@ import numpy as np
 from .config import Config, apply_overrides, load_config
 from .detect.appearance import build_embedder
 from .detect.detectors import build_detector
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, OutputError, SourceError
 from .io.files import prepare_out_dir
-from .io.sinks import open_sinks
+from .io.sinks import StopRequested, open_sinks
 from .io.sources import open_source
 from .stages import Stage
 from .structures import FrameResult
@@ -229,7 +229,12 @@ class RunSummary:
     frames: int = 0  # frames written to every output
     tracks: int = 0  # distinct track ids reported
     seconds: float = 0.0  # tracking time, model loading excluded
-    interrupted: bool = False  # stopped by Ctrl-C, SIGTERM or the window
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
+    quit: bool = False  # the user pressed q / Esc in the live window or closed it: a normal end
+    last_frame: int | None = None  # source frame index of the last frame written (0-based, as in tracks.csv)
+    # The source failed after the run started (a truncated or corrupt file, a stream that did not come back):
+    # the outputs are complete and valid up to ``last_frame``. None when the source ended normally.
+    source_error: SourceError | None = None
     outputs: list[Path] = field(default_factory=list)
     source_stats: dict = field(default_factory=dict)  # SourceStats: frames_read, failed_reads, dropped_frames, ...
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
@@ -313,7 +318,10 @@ def run(
 
     max_frames: stop after this many frames (None: the whole source).
     Everything processed is flushed and the video finalised even when the run is
-    stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True) or fails.
+    stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True), from the live window
+    (``summary.quit``) or fails. A source that fails after frames were written (a truncated
+    file, a stream that does not come back) does not raise: ``summary.source_error`` holds
+    the error, and the outputs are complete up to ``summary.last_frame``.
     """
     cfg = _resolve_config(config, overrides)
     _check_max_frames(max_frames)
@@ -335,14 +343,24 @@ def run(
                 try:
                     for result in session.results(keep_images=keep_images, max_frames=max_frames):
                         with signals.deferred():  # a frame reaches every output, or none
-                            sinks.write(result)
+                            try:
+                                sinks.write(result)
+                            except StopRequested:  # q / Esc or a closed window: the user ended the run
+                                summary.quit = True  # the window is the last output: the frame is in every file
                             summary.frames += 1
+                            summary.last_frame = result.frame_index
                             seen_ids.update(result.tracks.track_ids.tolist())
+                        if summary.quit:
+                            break
                         if bar is not None:
                             bar.set_postfix_str(f"tracks={len(result.tracks)}", refresh=False)
                             bar.update(1)
                 except KeyboardInterrupt:
                     summary.interrupted = True
+                except SourceError as exc:  # the source broke mid-run; every frame before it is written
+                    if summary.frames == 0:
+                        raise
+                    summary.source_error = exc
                 finally:
                     if bar is not None:
                         bar.close()

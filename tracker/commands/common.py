@@ -9,6 +9,9 @@ from ..config import DETECTORS, EMBEDDERS, TRACKERS
 from ..errors import ConfigError
 
 EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT (SIGTERM is treated the same)
+# The source failed mid-run (a truncated or corrupt file, a stream that did not come back): the outputs are
+# complete and valid up to the last frame written. Distinct from 3, a source that could not be read at all.
+EXIT_ENDED_EARLY = 7
 
 EXAMPLES = """examples:
   tracker track samples/pets09_s2l1_150.mp4 --out runs/demo
@@ -25,7 +28,9 @@ EXAMPLES = """examples:
   tracker train-reid MOT17-02-FRCNN/ MOT17-04-FRCNN/ --init random --out runs/reid
 
 Ctrl-C (or SIGTERM) stops a run cleanly: the outputs keep every frame processed so far.
-exit codes: 0 done, 1 internal error, 2 config, 3 source, 4 model, 5 output, 6 data, 130 interrupted
+exit codes: 0 done (also when stopped with q / Esc in the --show window), 1 internal error, 2 config,
+  3 source, 4 model, 5 output, 6 data, 7 source ended early (outputs complete up to the frame it names),
+  130 interrupted (Ctrl-C / SIGTERM)
 """
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import pipeline
 from ..config import load_config
 from ..errors import ConfigError
-from .common import EXAMPLES, EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int
+from .common import EXAMPLES, EXIT_ENDED_EARLY, EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -56,7 +56,17 @@ def run(args: argparse.Namespace) -> int:
         print(start_line(args.source, args.out, cfg), file=sys.stderr, flush=True)
     summary = pipeline.run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
     print(format_summary(summary), file=sys.stderr)
+    if summary.source_error is not None:  # the last line: what broke, and that the outputs are still good
+        print(ended_early_line(summary), file=sys.stderr)
+        return EXIT_ENDED_EARLY
     return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+def ended_early_line(summary) -> str:
+    """``error: <problem>; outputs up to frame N are complete. <fix>`` for a source that failed mid-run."""
+    error = summary.source_error
+    text = " ".join(f"{error.problem}; outputs up to frame {summary.last_frame} are complete".split())
+    return f"error: {text}" + (f". {error.fix}" if error.fix else "")
 
 
 ONNX_MODELS = frozenset({"yolox", "osnet"})  # run by onnxruntime: their device is known without importing torch
@@ -105,7 +115,14 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
 
 def format_summary(summary) -> str:
     """The lines printed after a run: counts, what was skipped or dropped, and the output files."""
-    state = "interrupted after" if summary.interrupted else "tracked"
+    if summary.interrupted:
+        state = "interrupted after"
+    elif summary.quit:
+        state = "stopped from the window after"
+    elif summary.source_error is not None:
+        state = "source ended early after"
+    else:
+        state = "tracked"
     counts = f"{_count(summary.frames, 'frame')}, {_count(summary.tracks, 'track')}"
     lines = [f"{state} {counts}, {summary.fps:.1f} fps -> {summary.out_dir}"]
     stats = summary.source_stats
