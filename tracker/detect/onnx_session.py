@@ -63,6 +63,18 @@ def providers(device: str, label: str) -> list:
     return ["CPUExecutionProvider"]
 
 
+def model_metadata(path: str | Path) -> dict[str, str]:
+    """The custom metadata of an ONNX file (e.g. Ultralytics' exports say ``author: Ultralytics``); {} when it
+    cannot be read (the detector that loads it reports why)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # only the metadata is wanted
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except LOAD_ERRORS:
+        return {}
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
 def open_session(
     model: str | bytes, device: str, label: str, path: Path, fix: str, threads: int | None = None
 ) -> ort.InferenceSession:

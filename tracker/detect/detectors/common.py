@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
 import numpy as np
 
+from ...config import default_value
 from ...errors import ConfigError
 from ...structures import Detections
+
+log = logging.getLogger(__name__)
 
 # The 80 COCO classes in the order used by YOLOX and Ultralytics (index = class id).
 COCO_CLASSES: tuple[str, ...] = (
@@ -63,6 +67,22 @@ def resolve_classes(classes: Sequence[str | int] | None, class_names: Sequence[s
     return np.unique(np.asarray(ids, np.int32))
 
 
+def class_filter(classes: Sequence[str | int] | None, class_names: Sequence[str]) -> np.ndarray | None:
+    """:func:`resolve_classes`, except for the default filter (configs/default.yaml's ``detector.classes``,
+    ``[person]``) on a model that has none of its classes, e.g. custom weights with classes Normal / Fall:
+    every class is kept, with one warning, so any weights track out of the box. A filter the user chose
+    that names an unknown class stays an error."""
+    if classes is not None and list(classes) == list(default_value("detector.classes")):
+        lookup = {str(name).lower() for name in class_names}
+        if not any(str(c).lower() in lookup for c in classes if isinstance(c, str)):
+            log.warning(
+                "detector.classes %s (the default) names no class of this model (%s): keeping every class; "
+                "choose with --classes", list(classes), ", ".join(map(str, class_names[:NAMES_IN_ERROR])),
+            )  # fmt: skip
+            return None
+    return resolve_classes(classes, class_names)
+
+
 @dataclass(frozen=True)
 class OutputFilter:
     """What every detector applies to its raw output: score threshold, class filter, clip, cap."""
@@ -74,7 +94,7 @@ class OutputFilter:
     @classmethod
     def from_config(cls, cfg, class_names: Sequence[str]) -> "OutputFilter":
         """Built from a DetectorConfig; raises ConfigError for unknown classes."""
-        return cls(cfg.conf_threshold, resolve_classes(cfg.classes, class_names), cfg.max_detections)
+        return cls(cfg.conf_threshold, class_filter(cfg.classes, class_names), cfg.max_detections)
 
     def mask(self, scores: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
         """Rows that pass the score threshold and the class filter."""
