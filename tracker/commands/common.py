@@ -19,6 +19,9 @@ EXAMPLES = """examples:
   tracker track 0 --show                                  # webcam 0, live window
   tracker track rtsp://camera/stream --out runs/cam --tracker bytetrack
   tracker track video.mp4 --detector yolo --weights yolo11n.pt --classes person,car
+  tracker track video.mp4 --weights best.pt --classes all # Ultralytics .pt: the detector is picked from the file
+  tracker track video.mp4 --config runs/x/config.yaml --tracker sort   # a saved run's settings, another tracker
+  tracker track video.mp4 --appearance-weights runs/reid/best.pt      # a train-reid checkpoint
   tracker track MOT17-04-FRCNN/ --detector mot --set tracker.max_age=60
   tracker track video.mp4 --max-frames 100 --no-video     # a quick look at the first 100 frames
   tracker track video.mp4 --out runs/x --smooth           # then fill short gaps and RTS-smooth each track
