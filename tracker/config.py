@@ -30,6 +30,7 @@ from .errors import ConfigError
 from .registry import Registry
 
 log = logging.getLogger(__name__)
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 TUNABLE_KEYS = frozenset({"default", "range", "log", "when"})  # {default: v, range: [lo, hi], ...} in a YAML
 # Detectors and appearance models by name; each is imported when built (tracker.detect), so naming one never

@@ -129,29 +129,36 @@ def _device(model: str, spec: str) -> str:
     return onnx_device(spec) if model in ONNX_MODELS else check_device(spec)
 
 
-def _weights_name(weights: str | None, default: str) -> str:
-    return Path(weights).name if weights else default
+def _model(name: str, weights: str | None, default: Path | str | None) -> str:
+    """``name (file)``: the weights file's name, or the model's default one."""
+    if weights:
+        return f"{name} ({Path(weights).name})"
+    return f"{name} ({Path(default).name}, packaged)" if isinstance(default, Path) else f"{name} ({default})"
 
 
 def start_line(source: str, out: str, cfg) -> str:
     """The line printed as a run starts: source, detector, appearance model, tracker and device."""
+    from ..detect.appearance.osnet import DEFAULT_WEIGHTS as OSNET_WEIGHTS
+    from ..detect.detectors.yolo import DEFAULT_WEIGHTS as YOLO_WEIGHTS
+    from ..detect.detectors.yolox import DEFAULT_WEIGHTS as YOLOX_WEIGHTS
     from ..track import TRACKERS
 
     det, app = cfg.detector, cfg.appearance
+    devices = {}  # model -> device
     if det.name == "mot":
-        detector = f"mot ({_weights_name(det.det_file, 'det/det.txt')})"
-    elif det.name == "torchvision":
-        detector = f"torchvision ({_weights_name(det.weights, str(det.model))})"
+        detector = f"mot ({Path(det.det_file or 'det/det.txt').name})"
     else:
-        default = "yolox_nano.onnx, packaged" if det.name == "yolox" else "yolo11n.pt"
-        detector = f"{det.name} ({_weights_name(det.weights, default)})"
-    devices = [] if det.name == "mot" else [_device(det.name, det.device)]
+        defaults = {"yolox": YOLOX_WEIGHTS, "yolo": YOLO_WEIGHTS, "torchvision": f"{det.model}, COCO"}
+        detector, devices["detector"] = _model(det.name, det.weights, defaults[det.name]), _device(det.name, det.device)
     if app.name == "none" or not TRACKERS[cfg.tracker.name].appearance_wanted(cfg.tracker):
         appearance = "none"
     else:
-        appearance = f"{app.name} ({_weights_name(app.weights, 'osnet_x0_25_msmt17.onnx, packaged')})"
-        devices.append(_device(app.name, app.device))
-    device = " / ".join(dict.fromkeys(devices)) or "cpu"  # no model: the tracker alone, on the CPU
+        appearance = _model(app.name, app.weights, OSNET_WEIGHTS if app.name == "osnet" else "no weights")
+        devices["appearance"] = _device(app.name, app.device)
+    if len(set(devices.values())) > 1:
+        device = ", ".join(f"{where} {device}" for where, device in devices.items())
+    else:  # one device; none when no model runs: the tracker alone, on the CPU
+        device = next(iter(devices.values()), "cpu")
     return (
         f"tracking {source} -> {out}: detector {detector}, appearance {appearance}, "
         f"tracker {cfg.tracker.name}, device {device}"

@@ -196,12 +196,12 @@ def sparse_assignment(
 
 def _dense_hungarian(rows, cols, cost, threshold: float) -> np.ndarray:
     """Optimal matches (K,2) of feasible candidate pairs, by one Hungarian over their rows and columns."""
+    from scipy.optimize import linear_sum_assignment
+
     r_ids, r = np.unique(rows, return_inverse=True)
     c_ids, c = np.unique(cols, return_inverse=True)
     # Absent pairs cost more than all candidates together, so the solver never trades a
     # candidate pair for them; they are dropped afterwards.
-    from scipy.optimize import linear_sum_assignment
-
     absent = threshold + 1.0 + float(np.abs(cost).sum())
     dense = np.full((len(r_ids), len(c_ids)), absent)
     dense[r, c] = cost

@@ -97,22 +97,27 @@ class OSNetEmbedder:
         batch = self._check_io(self.session, path, tuple(cfg.crop_size))
         self.crop_size = tuple(cfg.crop_size)
         self.input_name = self.session.get_inputs()[0].name
-        batched = not isinstance(batch, int)
-        if not batched:  # exported with a fixed batch of 1: try the rewritten graph
-            dynamic = _batch_dynamic_copy(path, fix)
-            if dynamic is not None:
-                original, batched = self.session, False
-                try:
-                    self.session = open_session(dynamic, device, "OSNet", path, fix, cfg.threads)
-                    batched = self._batches_agree()
-                except ModelError:
-                    pass
-                if not batched:
-                    self.session = original
-            if not batched:
-                log.info("%s: the batch-1 graph cannot be batched; embedding crop by crop", path.name)
+        batched = not isinstance(batch, int) or self._batch_dynamic(path, device, fix, cfg.threads)
+        if not batched:
+            log.info("%s: the batch-1 graph cannot be batched; embedding crop by crop", path.name)
         self.batch_size = cfg.batch_size if batched else 1
         self.dim = int(self._run(self._probe()[:1]).shape[1])
+
+    def _batch_dynamic(self, path: Path, device: str, fix: str, threads: int | None) -> bool:
+        """For a model exported with a fixed batch of 1: switch to its :func:`make_batch_dynamic` rewrite when
+        that gives every crop the features it gets alone; whether it did."""
+        dynamic = _batch_dynamic_copy(path, fix)
+        if dynamic is None:
+            return False
+        original = self.session
+        try:
+            self.session = open_session(dynamic, device, "OSNet", path, fix, threads)
+            if self._batches_agree():
+                return True
+        except ModelError:
+            pass
+        self.session = original
+        return False
 
     @staticmethod
     def _check_io(session: ort.InferenceSession, path: Path, crop_size: tuple[int, int]) -> int | str | None:

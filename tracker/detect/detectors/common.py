@@ -72,7 +72,8 @@ def class_filter(classes: Sequence[str | int] | None, class_names: Sequence[str]
     ``[person]``) on a model that has none of its classes, e.g. custom weights with classes Normal / Fall:
     every class is kept, with one warning, so any weights track out of the box. A filter the user chose
     that names an unknown class stays an error."""
-    if classes is not None and list(classes) == list(default_value("detector.classes")):
+    default = default_value("detector.classes")
+    if classes is not None and default is not None and list(classes) == list(default):
         lookup = {str(name).lower() for name in class_names}
         if not any(str(c).lower() in lookup for c in classes if isinstance(c, str)):
             log.warning(
