@@ -342,11 +342,14 @@ def test_train_reid_command(tmp_path, capsys):
         "--max-crops-per-id", "2", "--min-height", "16", "--quiet",
     ]) == 0  # fmt: skip
     printed = capsys.readouterr().out
-    assert f"best checkpoint: {out / 'best.pt'}" in printed and "appearance.embedding_dim=8" in printed
+    assert f"best checkpoint: {out / 'best.pt'}" in printed
     assert torch.load(out / "best.pt", weights_only=True)["meta"]["epochs"] == 1
-    # the printed settings load the checkpoint as the tracker's appearance model
-    settings = printed.split("use it with:", 1)[1].replace("'", "").split("--set")
-    cfg = load_config(overrides=[item.strip() for item in settings if item.strip()] + ["appearance.device=cpu"])
+    # the printed option loads the checkpoint as the tracker's appearance model
+    from tracker.commands.common import appearance_weight_overrides
+
+    option, path = printed.split("use it with: ", 1)[1].split()
+    assert option == "--appearance-weights" and path == str(out / "best.pt")
+    cfg = load_config(overrides=appearance_weight_overrides(path) + ["appearance.device=cpu"])
     embedder = build_embedder(cfg.appearance)
     image = cv2.imread(str(seq / "img1" / "000001.jpg"))
     assert embedder.embed(image, np.array([[10, 5, 38, 77]], np.float32)).shape == (1, 8)
