@@ -7,7 +7,10 @@ just before the process is spawned and stops when
 - ``start line``: stderr shows the ``tracking ...`` line (printed before any model loads);
 - ``first frame``: ``tracks.csv`` holds its first data row (the sample has people, and BoT-SORT
   reports tracks on the first frame, so this is frame 0 written to every output);
-- ``exit``: the process has ended after ``N`` frames.
+- ``exit``: the process has ended after ``N`` frames (default 1);
+- ``CPU``: the user + system CPU seconds the whole process used. On a busy machine the wall
+  times above stretch with the load; the CPU time barely does, and on an idle machine the time
+  to the first frame is at most about this (start-up is mostly one thread).
 
 ``--baseline DIR`` times another checkout of the project as well (e.g. one exported with
 ``git archive <commit> | tar -x -C DIR``), its package put first on PYTHONPATH like this one's.
@@ -16,13 +19,14 @@ machine's load hits both alike; the load average is printed with the table. Only
 rounds are compared.
 
     python benchmarks/startup.py                                   # this checkout, 5 rounds
-    python benchmarks/startup.py --baseline /tmp/tracker-before --rounds 7 --write
+    python benchmarks/startup.py --baseline /tmp/tracker-before --label "main 3309d84" --rounds 5 --write
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,13 +54,20 @@ def _first_row_written(path: Path) -> bool:
         return False
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # of the children waited for: the runs so far
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_run(root: Path, frames: int) -> dict:
-    """Seconds from spawning ``python -m tracker track`` (package of ``root``) to its start line, first frame, exit."""
+    """Seconds from spawning ``python -m tracker track`` (package of ``root``) to its start line, first frame, exit;
+    and the CPU seconds the process used."""
     with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
         out = Path(tmp) / "run"
         env = {**os.environ, "PYTHONPATH": str(root)}
         command = [sys.executable, "-m", "tracker", "track", str(SAMPLE), "--out", str(out), "--max-frames", str(frames)]
         times: dict[str, float] = {}
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         proc = subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
 
@@ -74,6 +85,7 @@ def time_run(root: Path, frames: int) -> dict:
             time.sleep(POLL_S)
         proc.wait(timeout=max(1.0, deadline - time.perf_counter()))
         times["exit"] = time.perf_counter() - started
+        times["cpu"] = _children_cpu() - cpu_before
         reader.join(timeout=5)
         if "first" not in times and _first_row_written(out / "tracks.csv"):
             times["first"] = times["exit"]  # the whole run fitted between two polls
@@ -93,15 +105,18 @@ def _range(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", type=Path, metavar="DIR", help="another checkout to time alongside this one")
+    parser.add_argument("--label", default="baseline", help="what the baseline is, for the table (e.g. a commit)")
     parser.add_argument("--rounds", type=int, default=5, help="runs of each variant (interleaved)")
-    parser.add_argument("--frames", type=int, default=10, help="--max-frames of each run")
+    parser.add_argument("--frames", type=int, default=1, help="--max-frames of each run")
     parser.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
     args = parser.parse_args()
 
     variants = {"this checkout": ROOT}
     if args.baseline is not None:
-        variants = {"baseline": args.baseline.resolve(), **variants}
-    results: dict[str, dict[str, list[float]]] = {name: {"line": [], "first": [], "exit": []} for name in variants}
+        variants = {args.label: args.baseline.resolve(), **variants}
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"line": [], "first": [], "exit": [], "cpu": []} for name in variants
+    }
     loads = [os.getloadavg()[0]]
     time_run(ROOT, 1)  # warm the page cache (Python files, shared libraries, the models) before any clock runs
     for round_index in range(args.rounds):
@@ -116,11 +131,12 @@ def main() -> None:
 
     rows = [
         {
-            "variant": f"{name} ({variants[name]})",
+            "variant": name,
             "start line (s)": _median(r["line"]),
             "first frame (s)": _median(r["first"]),
             "first frame, range (s)": _range(r["first"]),
-            f"exit after {args.frames} frames (s)": _median(r["exit"]),
+            f"exit after {args.frames} frame{'s' if args.frames > 1 else ''} (s)": _median(r["exit"]),
+            "CPU of the run (s)": _median(r["cpu"]),
         }
         for name, r in results.items()
     ]
@@ -129,7 +145,8 @@ def main() -> None:
     note = (
         f"{date.today()}, {machine()}; medians of {args.rounds} interleaved rounds; 1-minute load average "
         f"{min(loads):.1f}-{max(loads):.1f} during the runs (other jobs shared the cores); target: first frame "
-        f"under {TARGET_FIRST_FRAME_S:g} s. `-`: no start line printed."
+        f"under {TARGET_FIRST_FRAME_S:g} s; the CPU column (the whole 1-frame run, user + system) changes little "
+        "with the load: the wall times stretch with it. `-`: no start line printed."
     )
     print(table)
     print(note)
