@@ -95,8 +95,8 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     assert load_config(f) == cfg
 
 
-@pytest.mark.parametrize("saved", TRACKER_NAMES)
-@pytest.mark.parametrize("chosen", TRACKER_NAMES)
+@pytest.mark.parametrize("saved", TRACKERS.names)
+@pytest.mark.parametrize("chosen", TRACKERS.names)
 def test_a_saved_config_runs_with_another_tracker(saved, chosen, tmp_path, caplog):
     """A run's config.yaml names its tracker; --tracker (or tracker.name) picks another: the saved tracker section
     is left out with one warning, the chosen tracker starts from its own defaults, every other section is kept."""

@@ -141,7 +141,7 @@ def start_line(source: str, out: str, cfg) -> str:
     from ..detect.appearance.osnet import DEFAULT_WEIGHTS as OSNET_WEIGHTS
     from ..detect.detectors.yolo import DEFAULT_WEIGHTS as YOLO_WEIGHTS
     from ..detect.detectors.yolox import DEFAULT_WEIGHTS as YOLOX_WEIGHTS
-    from ..track import TRACKERS
+    from ..track import Tracker
 
     det, app = cfg.detector, cfg.appearance
     devices = {}  # model -> device
@@ -150,7 +150,7 @@ def start_line(source: str, out: str, cfg) -> str:
     else:
         defaults = {"yolox": YOLOX_WEIGHTS, "yolo": YOLO_WEIGHTS, "torchvision": f"{det.model}, COCO"}
         detector, devices["detector"] = _model(det.name, det.weights, defaults[det.name]), _device(det.name, det.device)
-    if app.name == "none" or not TRACKERS[cfg.tracker.name].appearance_wanted(cfg.tracker):
+    if app.name == "none" or not Tracker.policies[type(cfg.tracker)].appearance_wanted(cfg.tracker):
         appearance = "none"
     else:
         appearance = _model(app.name, app.weights, OSNET_WEIGHTS if app.name == "osnet" else "no weights")
