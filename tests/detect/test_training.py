@@ -253,6 +253,32 @@ def test_checkpoint_loads_through_build_embedder(trained, sequence):
     np.testing.assert_allclose(embedder.embed(image, boxes), expected, atol=1e-5)
 
 
+def test_appearance_weights_alone_load_a_checkpoint(trained, sequence, tmp_path, capsys):
+    """--appearance-weights best.pt: resnet, the file, and the architecture, embedding size and crop size it
+    records; the run embeds with it (DeepSORT embeds every detection)."""
+    result, _ = trained
+    out = tmp_path / "run"
+    code = main([
+        "track", str(sequence.root), "--out", str(out), "--quiet", "--no-video", "--tracker", "deepsort",
+        "--detector", "mot", "--set", f"detector.det_file={sequence.gt_file}", "--device", "cpu",
+        "--appearance-weights", str(result.best), "--max-frames", "3",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    saved = load_config(out / "config.yaml").appearance
+    assert (saved.name, saved.weights, saved.arch, saved.embedding_dim) == ("resnet", str(result.best), "resnet18", 16)
+    assert tuple(saved.crop_size) == CROP
+    # a torchvision backbone records none of it: the configured arch (resnet18) and embedding_dim 0 stay
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "backbone.pth")
+    from tracker.commands.common import appearance_weight_overrides
+
+    assert appearance_weight_overrides(str(tmp_path / "backbone.pth")) == [
+        "appearance.name=resnet", f'appearance.weights="{tmp_path / "backbone.pth"}"',
+    ]
+    assert appearance_weight_overrides("reid.onnx") == ["appearance.name=osnet", 'appearance.weights="reid.onnx"']
+    with pytest.raises(ModelError, match="appearance weights file not found"):
+        appearance_weight_overrides(str(tmp_path / "missing.pt"))
+
+
 def test_init_from_checkpoints(tmp_path):
     torch.manual_seed(5)
     ours = ReIDNet("resnet18", 16)
@@ -299,7 +325,7 @@ def test_cli_trains_and_prints_the_settings(tmp_path, sequence, capsys):
     ])  # fmt: skip
     assert run(args) == 0
     printed = capsys.readouterr().out
-    assert f"appearance.weights={tmp_path / 'reid' / 'best.pt'}" in printed and "appearance.embedding_dim=8" in printed
+    assert f"use it with: --appearance-weights {tmp_path / 'reid' / 'best.pt'}" in printed
     assert torch.load(tmp_path / "reid" / "best.pt", weights_only=True)["meta"]["options"]["batch_k"] == 2
     with pytest.raises(SystemExit):
         parser.parse_args(["train-reid", str(sequence.root)])  # --init is required: random init must be explicit
@@ -316,11 +342,14 @@ def test_train_reid_command(tmp_path, capsys):
         "--max-crops-per-id", "2", "--min-height", "16", "--quiet",
     ]) == 0  # fmt: skip
     printed = capsys.readouterr().out
-    assert f"best checkpoint: {out / 'best.pt'}" in printed and "appearance.embedding_dim=8" in printed
+    assert f"best checkpoint: {out / 'best.pt'}" in printed
     assert torch.load(out / "best.pt", weights_only=True)["meta"]["epochs"] == 1
-    # the printed settings load the checkpoint as the tracker's appearance model
-    settings = printed.split("use it with:", 1)[1].replace("'", "").split("--set")
-    cfg = load_config(overrides=[item.strip() for item in settings if item.strip()] + ["appearance.device=cpu"])
+    # the printed option loads the checkpoint as the tracker's appearance model
+    from tracker.commands.common import appearance_weight_overrides
+
+    option, path = printed.split("use it with: ", 1)[1].split()
+    assert option == "--appearance-weights" and path == str(out / "best.pt")
+    cfg = load_config(overrides=appearance_weight_overrides(path) + ["appearance.device=cpu"])
     embedder = build_embedder(cfg.appearance)
     image = cv2.imread(str(seq / "img1" / "000001.jpg"))
     assert embedder.embed(image, np.array([[10, 5, 38, 77]], np.float32)).shape == (1, 8)

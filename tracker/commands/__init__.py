@@ -8,7 +8,9 @@ in :mod:`.common`. Building the parser imports no torch, matplotlib or optuna.
 Every user mistake ends in one line ``error: <problem>. <fix>`` and the exit code
 of its :class:`~tracker.errors.TrackerError` class; a bug ends in one line
 ``error: internal error: ...`` and exit code 1; ``--debug`` shows tracebacks. Outputs
-are finalised in every case, and Ctrl-C or SIGTERM stop a run cleanly with exit code 130.
+are finalised in every case: Ctrl-C or SIGTERM stop a run cleanly with exit code 130, q / Esc in the
+live window with 0, and a source that fails mid-run (outputs complete up to the frame the last line
+names) with :data:`~.common.EXIT_ENDED_EARLY`.
 """
 
 from __future__ import annotations

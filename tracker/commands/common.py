@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..config import DETECTORS, EMBEDDERS, TRACKERS
 from ..errors import ConfigError
 
 EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT (SIGTERM is treated the same)
+# The source failed mid-run (a truncated or corrupt file, a stream that did not come back): the outputs are
+# complete and valid up to the last frame written. Distinct from 3, a source that could not be read at all.
+EXIT_ENDED_EARLY = 7
 
 EXAMPLES = """examples:
   tracker track samples/pets09_s2l1_150.mp4 --out runs/demo
   tracker track 0 --show                                  # webcam 0, live window
   tracker track rtsp://camera/stream --out runs/cam --tracker bytetrack
   tracker track video.mp4 --detector yolo --weights yolo11n.pt --classes person,car
+  tracker track video.mp4 --weights best.pt --classes all # Ultralytics .pt: the detector is picked from the file
+  tracker track video.mp4 --config runs/x/config.yaml --tracker sort   # a saved run's settings, another tracker
+  tracker track video.mp4 --appearance-weights runs/reid/best.pt      # a train-reid checkpoint
   tracker track MOT17-04-FRCNN/ --detector mot --set tracker.max_age=60
   tracker track video.mp4 --max-frames 100 --no-video     # a quick look at the first 100 frames
   tracker track video.mp4 --out runs/x --smooth           # then fill short gaps and RTS-smooth each track
@@ -25,8 +32,17 @@ EXAMPLES = """examples:
   tracker train-reid MOT17-02-FRCNN/ MOT17-04-FRCNN/ --init random --out runs/reid
 
 Ctrl-C (or SIGTERM) stops a run cleanly: the outputs keep every frame processed so far.
-exit codes: 0 done, 1 internal error, 2 config, 3 source, 4 model, 5 output, 6 data, 130 interrupted
+exit codes: 0 done (also when stopped with q / Esc in the --show window), 1 internal error, 2 config,
+  3 source, 4 model, 5 output, 6 data, 7 source ended early (outputs complete up to the frame it names),
+  130 interrupted (Ctrl-C / SIGTERM)
 """
+
+
+ONNX_SUFFIX = ".onnx"
+ULTRALYTICS_SUFFIX = ".pt"  # Ultralytics' PyTorch weights (YOLOv5u, v8, 11, ...)
+TORCHVISION_SUFFIX = ".pth"  # a torchvision detector's state dict
+ULTRALYTICS_AUTHOR = "Ultralytics"  # the `author` Ultralytics' exporter writes into an ONNX file's metadata
+ALL_CLASSES = "all"  # --classes all: no class filter
 
 
 def positive_int(text: str) -> int:
@@ -43,10 +59,24 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="YAML", help="YAML merged over configs/default.yaml")
     p.add_argument("--tracker", choices=TRACKERS.names, help="tracker (default: botsort)")
     p.add_argument("--detector", choices=DETECTORS.names, help="detector (default: yolox, offline)")
-    p.add_argument("--weights", metavar="PATH", help="detector weights file (yolo: e.g. yolo11n.pt)")
-    p.add_argument("--classes", metavar="LIST", help="comma-separated class names or ids to keep, e.g. person,car")
+    p.add_argument(
+        "--weights", metavar="PATH",
+        help="detector weights file; without --detector the file picks it: .pt -> yolo (Ultralytics), .onnx -> "
+        "yolo when Ultralytics exported it, else yolox, .pth -> torchvision",
+    )
+    p.add_argument(
+        "--classes", metavar="LIST",
+        help="comma-separated class names or ids to keep, e.g. person,car; 'all' or '' keeps every class "
+        "(default: person, or every class when the model has no person class)",
+    )
     p.add_argument("--conf", type=float, metavar="X", help="detection confidence threshold (0-1)")
     p.add_argument("--appearance", choices=EMBEDDERS.names, help="appearance model for ReID")
+    p.add_argument(
+        "--appearance-weights", metavar="PATH",
+        help="ReID weights, the model taken from the file: a train-reid checkpoint (best.pt: resnet, with the "
+        "architecture, embedding size and crop size it was trained with), a torchvision / torchreid .pth "
+        "(resnet; give --set appearance.arch if not resnet18) or a ReID .onnx (osnet)",
+    )
     p.add_argument("--device", metavar="DEV", help="auto | cpu | cuda | cuda:N for detector and appearance")
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -56,15 +86,21 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 def model_overrides(args: argparse.Namespace) -> list[str]:
     out = []
-    if args.detector:
-        out.append(f"detector.name={args.detector}")
+    detector = args.detector or (detector_for_weights(args.weights) if args.weights else None)
+    if detector:
+        out.append(f"detector.name={detector}")
     if args.weights:
         out.append(f"detector.weights={args.weights}")
-    if args.classes:
+    if args.classes is not None:
         items = [c.strip() for c in args.classes.split(",") if c.strip()]
-        out.append("detector.classes=[" + ", ".join(f"'{c}'" if not c.isdigit() else c for c in items) + "]")
+        if not items or [c.lower() for c in items] == [ALL_CLASSES]:
+            out.append("detector.classes=null")
+        else:
+            out.append("detector.classes=[" + ", ".join(f"'{c}'" if not c.isdigit() else c for c in items) + "]")
     if args.conf is not None:
         out.append(f"detector.conf_threshold={args.conf}")
+    if getattr(args, "appearance_weights", None):
+        out += appearance_weight_overrides(args.appearance_weights)
     if args.appearance:
         out.append(f"appearance.name={args.appearance}")
     if args.device:
@@ -74,6 +110,32 @@ def model_overrides(args: argparse.Namespace) -> list[str]:
     if getattr(args, "blur", None) is not None:  # track
         out.append("output.blur_classes=" + json.dumps(names(args.blur, "--blur", "--blur person,car")))
     return out + list(args.overrides)
+
+
+def detector_for_weights(path: str) -> str | None:
+    """The detector that reads a ``--weights`` file given without ``--detector``; None keeps the configured one."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ULTRALYTICS_SUFFIX:
+        return "yolo"
+    if suffix == TORCHVISION_SUFFIX:
+        return "torchvision"
+    if suffix == ONNX_SUFFIX:
+        from ..detect.onnx_session import model_metadata
+
+        return "yolo" if model_metadata(path).get("author") == ULTRALYTICS_AUTHOR else "yolox"
+    return None
+
+
+def appearance_weight_overrides(path: str) -> list[str]:
+    """``--appearance-weights PATH``: the appearance model that reads the file, the file, and for a train-reid
+    checkpoint the settings it records (a resnet needs the architecture it was trained with)."""
+    out = [f"appearance.weights={json.dumps(path)}"]
+    if Path(path).suffix.lower() == ONNX_SUFFIX:
+        return ["appearance.name=osnet", *out]
+    from ..detect.appearance.resnet import checkpoint_settings  # torch: imported for a .pt / .pth file only
+
+    settings = checkpoint_settings(path)
+    return ["appearance.name=resnet", *out, *(f"appearance.{k}={json.dumps(v)}" for k, v in settings.items())]
 
 
 def names(text: str, option: str, example: str) -> list[str]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from pathlib import Path
 
 from .. import pipeline
 from ..analyze.smoothing import smooth_finished_run
 from ..config import load_config
 from ..errors import ConfigError
-from .common import EXAMPLES, EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int
+from .common import EXAMPLES, EXIT_ENDED_EARLY, EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -23,7 +25,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/track", metavar="DIR", help="output folder (default: runs/track)")
     p.add_argument("--show", action="store_true", help="show a live window (q or Esc stops)")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no start line and no progress bar")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames (default: all)")
     p.add_argument(
         "--smooth", action="store_true",
@@ -52,13 +54,120 @@ def run(args: argparse.Namespace) -> int:
             "--blur has nothing to blur: the video is off (--no-video or output.video=false) and there is no window",
             "Drop --no-video or add --show",
         )
+    if not args.quiet:  # at once, before the models load: the user sees what is starting
+        print(start_line(args.source, args.out, cfg), file=sys.stderr, flush=True)
     summary = pipeline.run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
     # smoothing.enabled (--smooth): fill gaps and RTS-smooth the tracks the run wrote, however it ended
     smoothing = smooth_finished_run(summary.out_dir, cfg, summary.source_fps, summary.outputs)
     if smoothing is not None:
         summary.outputs += smoothing["raw"]
     print(format_summary(summary, smoothing), file=sys.stderr)
+    reason = no_tracks_line(summary, cfg)
+    if reason is not None:
+        print(reason, file=sys.stderr)
+    if summary.source_error is not None:  # the last line: what broke, and that the outputs are still good
+        print(ended_early_line(summary), file=sys.stderr)
+        return EXIT_ENDED_EARLY
     return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+SUGGESTION_STEP = 0.05  # a suggested threshold is rounded down to this step (or to 0.01 below it)
+
+
+def _round_down(score: float) -> float:
+    for step in (SUGGESTION_STEP, 0.01):
+        value = math.floor(round(score / step, 6)) * step
+        if value > 0:
+            return round(value, 2)
+    return score
+
+
+def no_tracks_line(summary, cfg) -> str | None:
+    """For a run that wrote frames but reported no track: why, and the option that changes it; else None.
+
+    When every score is below a threshold that starts tracks, the suggested value is the median over frames
+    of each frame's best score, rounded down: a detection in at least half the frames could then start a track.
+    """
+    if summary.tracks or not summary.frames:
+        return None
+    stats, frames = summary.detection_stats, _count(summary.frames, "frame")
+    if stats.detections == 0:
+        det = cfg.detector
+        classes = "every class" if det.classes is None else "classes " + ", ".join(map(str, det.classes))
+        return (
+            f"warning: 0 tracks: the detector found nothing in {frames} (detector.conf_threshold "
+            f"{det.conf_threshold:g}, {classes}). Check --classes (--classes all keeps every class) or lower --conf"
+        )
+    if stats.startable == 0 and stats.max_score is not None:
+        binding = {key: value for key, value in stats.start_thresholds.items() if value > stats.max_score}
+        suggestion = _round_down(stats.typical_frame_best())
+        return (
+            f"warning: 0 tracks: {_count(stats.detections, 'detection')} in {frames}, all scores below "
+            + " and ".join(f"tracker.{key} {value:g}" for key, value in binding.items())
+            + f" (max {stats.max_score:.2f}), which a detection must reach to start a track. Lower it: "
+            + " ".join(f"--set tracker.{key}={suggestion:g}" for key in binding)
+        )
+    if cfg.tracker.n_init > 1:
+        return (
+            f"warning: 0 tracks: {stats.startable} of {_count(stats.detections, 'detection')} in {frames} "
+            f"could start a track, but none was matched in tracker.n_init={cfg.tracker.n_init} frames in a row "
+            "to be confirmed. Lower it: --set tracker.n_init=1"
+        )
+    return None
+
+
+def ended_early_line(summary) -> str:
+    """``error: <problem>; outputs up to frame N are complete. <fix>`` for a source that failed mid-run."""
+    error = summary.source_error
+    text = " ".join(f"{error.problem}; outputs up to frame {summary.last_frame} are complete".split())
+    return f"error: {text}" + (f". {error.fix}" if error.fix else "")
+
+
+ONNX_MODELS = frozenset({"yolox", "osnet"})  # run by onnxruntime: their device is known without importing torch
+
+
+def _device(model: str, spec: str) -> str:
+    """The device a model will run on; torch models show ``auto`` as it is, since only torch can resolve it."""
+    from ..detect.devices import check_device
+    from ..detect.onnx_session import onnx_device
+
+    return onnx_device(spec) if model in ONNX_MODELS else check_device(spec)
+
+
+def _model(name: str, weights: str | None, default: Path | str | None) -> str:
+    """``name (file)``: the weights file's name, or the model's default one."""
+    if weights:
+        return f"{name} ({Path(weights).name})"
+    return f"{name} ({Path(default).name}, packaged)" if isinstance(default, Path) else f"{name} ({default})"
+
+
+def start_line(source: str, out: str, cfg) -> str:
+    """The line printed as a run starts: source, detector, appearance model, tracker and device."""
+    from ..detect.appearance.osnet import DEFAULT_WEIGHTS as OSNET_WEIGHTS
+    from ..detect.detectors.yolo import DEFAULT_WEIGHTS as YOLO_WEIGHTS
+    from ..detect.detectors.yolox import DEFAULT_WEIGHTS as YOLOX_WEIGHTS
+    from ..tracking import Tracker
+
+    det, app = cfg.detector, cfg.appearance
+    devices = {}  # model -> device
+    if det.name == "mot":
+        detector = f"mot ({Path(det.det_file or 'det/det.txt').name})"
+    else:
+        defaults = {"yolox": YOLOX_WEIGHTS, "yolo": YOLO_WEIGHTS, "torchvision": f"{det.model}, COCO"}
+        detector, devices["detector"] = _model(det.name, det.weights, defaults[det.name]), _device(det.name, det.device)
+    if app.name == "none" or not Tracker.policies[type(cfg.tracker)].appearance_wanted(cfg.tracker):
+        appearance = "none"
+    else:
+        appearance = _model(app.name, app.weights, OSNET_WEIGHTS if app.name == "osnet" else "no weights")
+        devices["appearance"] = _device(app.name, app.device)
+    if len(set(devices.values())) > 1:
+        device = ", ".join(f"{where} {device}" for where, device in devices.items())
+    else:  # one device; none when no model runs: the tracker alone, on the CPU
+        device = next(iter(devices.values()), "cpu")
+    return (
+        f"tracking {source} -> {out}: detector {detector}, appearance {appearance}, "
+        f"tracker {cfg.tracker.name}, device {device}"
+    )
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:
@@ -68,7 +177,14 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
 def format_summary(summary, smoothing: dict | None = None) -> str:
     """The lines printed after a run: counts, what was skipped or dropped, what smoothing changed (the counts
     :func:`~tracker.analyze.smoothing.smooth_run` returns) and the output files."""
-    state = "interrupted after" if summary.interrupted else "tracked"
+    if summary.interrupted:
+        state = "interrupted after"
+    elif summary.quit:
+        state = "stopped from the window after"
+    elif summary.source_error is not None:
+        state = "source ended early after"
+    else:
+        state = "tracked"
     counts = f"{_count(summary.frames, 'frame')}, {_count(summary.tracks, 'track')}"
     lines = [f"{state} {counts}, {summary.fps:.1f} fps -> {summary.out_dir}"]
     stats = summary.source_stats

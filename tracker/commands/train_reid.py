@@ -23,7 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train-reid", help="fine-tune the ResNet appearance embedder on MOTChallenge ground truth",
         description="Train a ResNet re-identification embedder on annotated sequences (gt/gt.txt + img1/ or a "
-        "video) and write best.pt / last.pt for --set appearance.name=resnet --set appearance.weights=PATH.",
+        "video) and write best.pt / last.pt, which tracker track / eval / tune load with --appearance-weights PATH.",
     )  # fmt: skip
     p.add_argument("sequences", nargs="+", help="MOTChallenge sequence folders (gt/gt.txt + img1/ or a video)")
     p.add_argument("--video", metavar="PATH", help="read frames from this video instead (one sequence)")
@@ -69,11 +69,7 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     sequences = [find_sequence(path, args.video) for path in args.sequences]
     result = train(sequences, options, args.out)
-    h, w = options.crop_size
     print(f"best checkpoint: {result.best}")
-    print(
-        f"use it with: --set appearance.name=resnet --set appearance.weights={result.best} "
-        f"--set appearance.arch={options.arch} --set appearance.embedding_dim={options.embedding_dim} "
-        f"--set 'appearance.crop_size=[{h}, {w}]'"
-    )
+    # the checkpoint records its architecture, embedding size and crop size: the one option sets them all
+    print(f"use it with: --appearance-weights {result.best}")
     return 0

@@ -10,8 +10,11 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ..errors import ModelError
+from .devices import check_device
 
 log = logging.getLogger(__name__)
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
 
 LOAD_ERRORS = (
     ort_state.InvalidProtobuf,
@@ -40,14 +43,36 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     return options
 
 
+def onnx_device(spec: str) -> str:
+    """``detector.device`` / ``appearance.device`` for an ONNX model: 'auto' -> 'cuda' when onnxruntime has its
+    CUDA provider, else 'cpu'. Asks onnxruntime, not torch: the ONNX models never import torch (seconds at start-up).
+    """
+    spec = check_device(spec)
+    if spec == "auto":
+        return "cuda" if CUDA_PROVIDER in ort.get_available_providers() else "cpu"
+    return spec
+
+
 def providers(device: str, label: str) -> list:
     """Execution providers for a resolved device ('cpu', 'cuda', 'cuda:N'); CPU when onnxruntime lacks CUDA."""
     if device.startswith("cuda"):
-        if "CUDAExecutionProvider" in ort.get_available_providers():
+        if CUDA_PROVIDER in ort.get_available_providers():
             index = int(device.partition(":")[2] or 0)
-            return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+            return [(CUDA_PROVIDER, {"device_id": index}), "CPUExecutionProvider"]
         log.warning("onnxruntime has no CUDA support here (install onnxruntime-gpu); running %s on the CPU", label)
     return ["CPUExecutionProvider"]
+
+
+def model_metadata(path: str | Path) -> dict[str, str]:
+    """The custom metadata of an ONNX file (e.g. Ultralytics' exports say ``author: Ultralytics``); {} when it
+    cannot be read (the detector that loads it reports why)."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # only the metadata is wanted
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except LOAD_ERRORS:
+        return {}
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def open_session(

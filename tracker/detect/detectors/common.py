@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
 import numpy as np
 
+from ...config import default_value
 from ...errors import ConfigError
 from ...structures import Detections
+
+log = logging.getLogger(__name__)
 
 # The 80 COCO classes in the order used by YOLOX and Ultralytics (index = class id).
 COCO_CLASSES: tuple[str, ...] = (
@@ -27,6 +31,8 @@ COCO_CLASSES: tuple[str, ...] = (
 
 LETTERBOX_PAD_VALUE = 114  # grey used by YOLOX (and YOLOv5+) to pad the letterboxed input
 NAMES_IN_ERROR = 8  # how many valid class names an unknown-class error lists
+# OpenCV's NMS also drops boxes scoring at or below a threshold; the detectors threshold scores themselves
+NMS_KEEP_EVERY_SCORE = -1.0
 
 
 def resolve_classes(classes: Sequence[str | int] | None, class_names: Sequence[str]) -> np.ndarray | None:
@@ -61,6 +67,23 @@ def resolve_classes(classes: Sequence[str | int] | None, class_names: Sequence[s
     return np.unique(np.asarray(ids, np.int32))
 
 
+def class_filter(classes: Sequence[str | int] | None, class_names: Sequence[str]) -> np.ndarray | None:
+    """:func:`resolve_classes`, except for the default filter (configs/default.yaml's ``detector.classes``,
+    ``[person]``) on a model that has none of its classes, e.g. custom weights with classes Normal / Fall:
+    every class is kept, with one warning, so any weights track out of the box. A filter the user chose
+    that names an unknown class stays an error."""
+    default = default_value("detector.classes")
+    if classes is not None and default is not None and list(classes) == list(default):
+        lookup = {str(name).lower() for name in class_names}
+        if not any(str(c).lower() in lookup for c in classes if isinstance(c, str)):
+            log.warning(
+                "detector.classes %s (the default) names no class of this model (%s): keeping every class; "
+                "choose with --classes", list(classes), ", ".join(map(str, class_names[:NAMES_IN_ERROR])),
+            )  # fmt: skip
+            return None
+    return resolve_classes(classes, class_names)
+
+
 @dataclass(frozen=True)
 class OutputFilter:
     """What every detector applies to its raw output: score threshold, class filter, clip, cap."""
@@ -72,7 +95,7 @@ class OutputFilter:
     @classmethod
     def from_config(cls, cfg, class_names: Sequence[str]) -> "OutputFilter":
         """Built from a DetectorConfig; raises ConfigError for unknown classes."""
-        return cls(cfg.conf_threshold, resolve_classes(cfg.classes, class_names), cfg.max_detections)
+        return cls(cfg.conf_threshold, class_filter(cfg.classes, class_names), cfg.max_detections)
 
     def mask(self, scores: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
         """Rows that pass the score threshold and the class filter."""
@@ -114,16 +137,17 @@ def letterbox(image: np.ndarray, size: int, pad_value: int = LETTERBOX_PAD_VALUE
 
 
 def batched_nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices kept by per-class non-maximum suppression, highest score first."""
+    """Indices kept by per-class non-maximum suppression, highest score first.
+
+    OpenCV's ``NMSBoxesBatched``: the same boxes, in the same order, as torchvision's
+    ``batched_nms`` (tests/detect/test_detectors.py checks it against torchvision), without
+    importing torch, which the ONNX detectors otherwise never need (about 3 s of CPU at start-up).
+    """
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
-    import torch
-    from torchvision.ops import batched_nms as _batched_nms
-
-    keep = _batched_nms(
-        torch.from_numpy(np.ascontiguousarray(boxes, np.float32)),
-        torch.from_numpy(np.ascontiguousarray(scores, np.float32)),
-        torch.from_numpy(np.ascontiguousarray(class_ids, np.int64)),
-        float(iou_threshold),
+    xywh = np.array(boxes, np.float64).reshape(-1, 4)
+    xywh[:, 2:] -= xywh[:, :2]
+    keep = cv2.dnn.NMSBoxesBatched(
+        xywh, np.asarray(scores, np.float32), np.asarray(class_ids, np.int32), NMS_KEEP_EVERY_SCORE, float(iou_threshold)
     )
-    return keep.numpy()
+    return np.asarray(keep, np.int64).reshape(-1)

@@ -16,8 +16,7 @@ import numpy as np
 from ...config import DetectorConfig
 from ...errors import ConfigError, ModelError
 from ...structures import Detections
-from ..devices import resolve_device
-from ..onnx_session import open_session
+from ..onnx_session import onnx_device, open_session
 from .common import COCO_CLASSES, OutputFilter, batched_nms, letterbox
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class YoloxDetector:
                 f"weights file not found: {path}", "Give an existing YOLOX .onnx file with --set detector.weights=PATH"
             )
         self.session = open_session(
-            str(path), resolve_device(cfg.device), "YOLOX", path,
+            str(path), onnx_device(cfg.device), "YOLOX", path,
             "Give a valid YOLOX .onnx file with --set detector.weights=PATH",
         )
         self.input_name, batch, self.input_size = self._check_io(path, cfg.input_size)
