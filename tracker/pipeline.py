@@ -183,6 +183,7 @@ class Session:
                     tracks=tracks,
                     detections=dets,
                     image=frame.image if keep_images else None,
+                    lost=self.tracker.lost_tracks(),
                 )
         finally:
             stage.request_stop()

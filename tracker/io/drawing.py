@@ -15,7 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from ..structures import Tracks
+from ..structures import Detections, Tracks
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE_AT_720P = 0.5  # label text size on a 720-pixel-high frame; scales with frame height
@@ -203,21 +203,22 @@ class Annotator:
         time_s: float | None = None,
         fps: float | None = None,
         underlay: Callable[[np.ndarray], None] | None = None,
+        hidden: Sequence[Detections | None] = (),
     ) -> np.ndarray:
         """A copy of ``image`` with tracks, trails and an info line drawn on it.
 
         frame_index: the frame's position (trails age by it; default: one per call).
         time_s / fps: shown in the info line when given.
         underlay: draws on the copy after the privacy blur and before the tracks (counting lines, zones).
+        hidden: more boxes the privacy blur covers when of a blurred class, drawn or not: the frame's
+            detections (tentative and unmatched ones too) and the predicted boxes of lost tracks.
         """
         out = image.copy()
         frame = self._calls if frame_index is None else int(frame_index)
         self._calls += 1
         valid = tracks.valid_mask()
         if self.blur_classes:
-            blurred = valid & np.isin(tracks.class_ids, self._blur_ids(class_names))
-            if blurred.any():
-                blur_boxes(out, tracks.boxes[blurred], self.blur_method)
+            self._blur(out, [tracks, *(h for h in hidden if h is not None)], class_names)
         if underlay is not None:
             underlay(out)
         boxes = np.rint(np.clip(tracks.boxes[valid], -COORD_LIMIT, COORD_LIMIT)).astype(np.int64)
@@ -250,6 +251,13 @@ class Annotator:
         return out
 
     # helpers ---------------------------------------------------------------------
+    def _blur(self, out: np.ndarray, groups: Sequence[Detections], class_names: list[str]) -> None:
+        """Blur every box of a blurred class in ``groups`` (invalid boxes are skipped by :func:`blur_boxes`)."""
+        ids = self._blur_ids(class_names)
+        boxes = np.concatenate([g.boxes[np.isin(g.class_ids, ids)] for g in groups])
+        if len(boxes):
+            blur_boxes(out, boxes, self.blur_method)
+
     def _blur_ids(self, class_names: list[str]) -> np.ndarray:
         """Class ids of ``blur_classes`` in ``class_names`` (cached for the latest list)."""
         key = tuple(class_names)

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -38,6 +37,7 @@ from .drawing import Annotator, draw_counting
 from .files import open_for_writing, prepare_out_dir, write_atomically
 from .mot import format_results
 from .sources import SourceInfo
+from .video import VIDEO_STEM, check_video_codec, open_video_writer, resolve_codec, video_path  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +57,10 @@ SUMMARY_HEADER = (
     "track_id", "class_name", "first_frame", "last_frame", "frames_seen", "duration_s", "path_length_px", "mean_score"
 )
 LENGTH_FORMAT = "%.2f"  # pixels of path length
-VIDEO_STEM = "annotated"
 CSV_HEADER = ("frame", "time_s", "track_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2")
 BOX_FORMAT = "%.2f"  # pixels
 SCORE_FORMAT = "%.4f"
 TIME_FORMAT = "%.3f"  # seconds
-# Container for each codec (fourcc, lower-case); any other codec goes into AVI, which accepts almost all.
-VIDEO_EXTENSIONS = {
-    "mp4v": ".mp4", "avc1": ".mp4", "h264": ".mp4", "x264": ".mp4", "hev1": ".mp4", "hvc1": ".mp4",
-    "mjpg": ".avi", "xvid": ".avi", "divx": ".avi", "vp80": ".webm", "vp09": ".webm",
-}
-DEFAULT_VIDEO_EXTENSION = ".avi"
 # tracks.jsonl: one object per frame; a track is {"id","class_id","class","score","box":[x1,y1,x2,y2]}
 JSONL_FRAME = '{"frame":%d,"time_s":%s,"tracks":[%s]}\n'
 JSONL_TRACK = '{"id":%s,"class_id":%s,"class":%s,"score":%s,"box":[%s,%s,%s,%s]}'
@@ -115,13 +108,21 @@ class _ImageSink(Sink):
             raise ValueError(f"{type(self).__name__} needs FrameResult.image: track with keep_images=True")
         image = result.image
         if self.annotator is not None:
-            image = self.annotator.draw(
-                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s
-            )
-        self.write_image(image)
+            image = annotate(self.annotator, result, self.class_names)
+        self.write_image(image, result.time_s)
 
-    def write_image(self, image: np.ndarray) -> None:
+    def write_image(self, image: np.ndarray, time_s: float | None = None) -> None:
+        """Show or append an annotated frame; ``time_s``: the source time of its frame (None: the next one)."""
         raise NotImplementedError
+
+
+def annotate(annotator: Annotator, result: FrameResult, class_names: Sequence[str], **options) -> np.ndarray:
+    """``result``'s frame drawn by ``annotator``; the privacy blur covers every detection and every lost track's
+    predicted box of a blurred class, not only the tracks reported."""
+    return annotator.draw(
+        result.image, result.tracks, list(class_names), frame_index=result.frame_index, time_s=result.time_s,
+        hidden=(result.detections, result.lost), **options,
+    )
 
 
 class _TextSink(Sink):
@@ -399,35 +400,12 @@ class RunInfoSink(Sink):
         self._save()
 
 
-def video_path(out_dir: str | os.PathLike, codec: str) -> Path:
-    """Where the annotated video goes: ``annotated.mp4`` for mp4v, ``annotated.avi`` for MJPG, ..."""
-    return Path(out_dir) / (VIDEO_STEM + VIDEO_EXTENSIONS.get(codec.lower(), DEFAULT_VIDEO_EXTENSION))
-
-
-def _codec_error(path: Path, codec: str) -> OutputError:
-    return OutputError(
-        f"cannot write {path.name} with codec {codec!r}: this OpenCV build or the {path.suffix} container "
-        "does not support it",
-        "Set output.codec to mp4v (.mp4) or MJPG (.avi), or turn output.video off",
-    )
-
-
-def check_video_codec(path: str | os.PathLike, codec: str, fps: float, size: tuple[int, int]) -> None:
-    """Raise OutputError unless OpenCV can write ``codec`` into a file named like ``path``, without touching ``path``
-    (the check writes a scratch file in the temp folder)."""
-    path = Path(path)
-    if len(codec) != 4:
-        raise OutputError(f"output.codec {codec!r} is not a four-character code", "Use e.g. mp4v (.mp4) or MJPG (.avi)")
-    with tempfile.TemporaryDirectory(prefix="tracker-codec-") as scratch:
-        writer = cv2.VideoWriter(str(Path(scratch) / path.name), cv2.VideoWriter_fourcc(*codec), float(fps), size)
-        supported = writer.isOpened()
-        writer.release()
-    if not supported:
-        raise _codec_error(path, codec)
-
-
 class VideoSink(_ImageSink):
-    """Annotated video; frames of another size than ``size`` are resized to it."""
+    """Annotated video (see :mod:`tracker.io.video`); frames of another size than ``size`` are resized to it.
+
+    live: the frames come from a camera or stream, stamped with their capture time.
+    settings: the output config's H.264 ``crf``, ``preset`` and ``keyframe_interval_s`` (default: the defaults).
+    """
 
     def __init__(
         self,
@@ -437,6 +415,9 @@ class VideoSink(_ImageSink):
         codec: str,
         annotator: Annotator | None = None,
         class_names: Sequence[str] = (),
+        *,
+        live: bool = False,
+        settings: OutputConfig | None = None,
     ):
         self.path = Path(path)
         self.size = (int(size[0]), int(size[1]))  # width, height
@@ -445,19 +426,15 @@ class VideoSink(_ImageSink):
         self.frames = 0
         check_video_codec(self.path, codec, fps, self.size)  # before an earlier file at path is replaced
         os.close(open_for_writing(self.path))  # a clear error for an unwritable folder
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
-        if not self._writer.isOpened():
-            self._writer.release()
-            self.path.unlink(missing_ok=True)
-            raise _codec_error(self.path, codec)
+        self._writer = open_video_writer(self.path, codec, fps, self.size, live=live, settings=settings)
 
-    def write_image(self, image: np.ndarray) -> None:
-        """Append an already annotated BGR frame."""
+    def write_image(self, image: np.ndarray, time_s: float | None = None) -> None:
+        """Append an already annotated BGR frame shown at ``time_s`` (seconds of the source)."""
         if self._closed:
             raise ValueError(f"write to closed sink {self.path}")
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        self._writer.write(image)
+        self._writer.write(image, time_s)
         self.frames += 1
 
     def close(self) -> None:
@@ -465,7 +442,7 @@ class VideoSink(_ImageSink):
         if self._closed:
             return
         self._closed = True
-        self._writer.release()
+        self._writer.close()
 
 
 def _has_display() -> bool:
@@ -490,7 +467,7 @@ class WindowSink(_ImageSink):
             reason = str(exc).strip().splitlines()[-1]
             raise OutputError(f"cannot open a window: {reason}", "Run without --show") from None
 
-    def write_image(self, image: np.ndarray) -> None:
+    def write_image(self, image: np.ndarray, time_s: float | None = None) -> None:
         if self._closed:
             raise ValueError(f"write to closed window {self.title!r}")
         cv2.imshow(self.title, image)
@@ -576,15 +553,15 @@ class SinkSet(Sink):
         image = result.image
         fps = self._processing_fps()
         if self.annotator is not None:
-            image = self.annotator.draw(
-                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s,
-                fps=fps, underlay=self._draw_overlays if self._overlays else None,
+            image = annotate(
+                self.annotator, result, self.class_names, fps=fps,
+                underlay=self._draw_overlays if self._overlays else None,
             )
         elif self._overlays:
             image = image.copy()
             self._draw_overlays(image)
         for sink in self._image_sinks:
-            sink.write_image(image)
+            sink.write_image(image, result.time_s)
 
     def close(self) -> None:
         """Close every sink, even when one fails; the first failure is raised afterwards."""
@@ -745,8 +722,9 @@ def open_sinks(
         # replaced: a failed start keeps an earlier run's outputs.
         if cfg.show:
             window = WindowSink(f"tracker: {info.name}")
+        codec = resolve_codec(cfg.codec)
         if cfg.video:
-            check_video_codec(video_path(out, cfg.codec), cfg.codec, info.fps, size)
+            check_video_codec(video_path(out, codec), codec, info.fps, size)
         sinks.add(RunInfoSink(out / RUN_INFO_NAME, info, class_names))
         if cfg.csv:
             sinks.add(CsvSink(out / CSV_NAME, class_names, cfg.flush_every))
@@ -762,7 +740,9 @@ def open_sinks(
             if wants_images:
                 sinks.add_overlay(counts)
         if cfg.video:
-            sinks.add_image(VideoSink(video_path(out, cfg.codec), info.fps, size, cfg.codec))
+            sinks.add_image(
+                VideoSink(video_path(out, codec), info.fps, size, codec, live=info.is_live, settings=cfg)
+            )
         if window is not None:
             sinks.add_image(window)  # last: a frame is in every file before the window may stop the run
     except BaseException:
