@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from itertools import repeat
 from pathlib import Path
@@ -353,10 +353,11 @@ class SummarySink(Sink):
 
 
 class RunInfoSink(Sink):
-    """``run.json``: the source (uri, absolute path of files and folders), fps, frame size, frame count and
-    class names, written when the run starts and rewritten at close with the frames written.
+    """``run.json``: the source (uri, absolute path of files and folders), fps, frame size, frame count,
+    class names and the run's output files, written when the run starts and rewritten at close with the
+    frames written.
 
-    ``tracker plot`` reads it to find the source's first frame and the frame size.
+    ``tracker plot`` reads it to find the source's first frame, the frame size and which files are this run's.
     """
 
     def __init__(self, path: str | os.PathLike, info: SourceInfo, class_names: Sequence[str]):
@@ -378,7 +379,13 @@ class RunInfoSink(Sink):
             "frames_written": 0,
             "first_frame": None,
             "last_frame": None,
+            "outputs": [],
         }
+        self._save()
+
+    def set_outputs(self, names: Sequence[str]) -> None:
+        """Record the run's output files (paths relative to its folder): what ``tracker plot`` may read."""
+        self.data["outputs"] = list(names)
         self._save()
 
     def _save(self) -> None:
@@ -698,12 +705,15 @@ def open_sinks(
     info: SourceInfo,
     class_names: Sequence[str],
     counting: CountingConfig | None = None,
+    before_writing: Callable[[], None] | None = None,
 ) -> SinkSet:
     """Open the outputs ``cfg`` asks for in ``out_dir``.
 
     Always run.json; as configured tracks.csv, tracks.txt, tracks.jsonl, summary.csv, the
     annotated video and the window; with ``counting.enabled`` also counts.csv and crossings.csv,
-    and the lines and zones are drawn on the video and window.
+    and the lines and zones are drawn on the video and window. run.json lists them in ``outputs``.
+    before_writing: called once nothing can refuse to start any more, before the first file is written
+    (the pipeline clears an earlier run's files there).
     """
     out = prepare_out_dir(out_dir)
     wants_images = cfg.video or cfg.show
@@ -725,7 +735,10 @@ def open_sinks(
         codec = resolve_codec(cfg.codec)
         if cfg.video:
             check_video_codec(video_path(out, codec), codec, info.fps, size)
-        sinks.add(RunInfoSink(out / RUN_INFO_NAME, info, class_names))
+        if before_writing is not None:
+            before_writing()
+        run_info = RunInfoSink(out / RUN_INFO_NAME, info, class_names)
+        sinks.add(run_info)
         if cfg.csv:
             sinks.add(CsvSink(out / CSV_NAME, class_names, cfg.flush_every))
         if cfg.mot:
@@ -743,6 +756,7 @@ def open_sinks(
             sinks.add_image(
                 VideoSink(video_path(out, codec), info.fps, size, codec, live=info.is_live, settings=cfg)
             )
+        run_info.set_outputs([path.relative_to(out).as_posix() for path in sinks.paths if path != run_info.path])
         if window is not None:
             sinks.add_image(window)  # last: a frame is in every file before the window may stop the run
     except BaseException:
