@@ -69,6 +69,8 @@ FPS_SMOOTHING = 0.9  # info overlay: weight of the previous frame interval in th
 ESC_KEY = 27
 QUIT_KEYS = frozenset({ord("q"), ord("Q"), ESC_KEY})
 WAIT_KEY_MS = 1  # cv2.waitKey delay per shown frame: just enough to paint the window and read a key
+SCREEN_FRACTION = 0.9  # the live window opens at most this share of the screen's width and height (room for
+# the window's frame and a task bar)
 
 
 class StopRequested(KeyboardInterrupt):
@@ -458,10 +460,41 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class WindowSink(_ImageSink):
-    """Live window; raises :class:`StopRequested` when the user presses q / Esc or closes it."""
+def screen_size() -> tuple[int, int] | None:
+    """(width, height) of the primary screen (else the first one), or None when it cannot be found."""
+    import screeninfo
 
-    def __init__(self, title: str, annotator: Annotator | None = None, class_names: Sequence[str] = ()):
+    try:
+        monitors = screeninfo.get_monitors()
+    except screeninfo.common.ScreenInfoError as exc:
+        log.debug("screen size unknown: %s", exc)
+        return None
+    if not monitors:
+        return None
+    screen = next((m for m in monitors if m.is_primary), monitors[0])
+    return screen.width, screen.height
+
+
+def window_size(frame_size: tuple[int, int], screen: tuple[int, int] | None) -> tuple[int, int]:
+    """The frame's size, scaled down (keeping its shape) to fit SCREEN_FRACTION of the screen."""
+    w, h = frame_size
+    if screen is None:
+        return w, h
+    fit = min(1.0, SCREEN_FRACTION * screen[0] / w, SCREEN_FRACTION * screen[1] / h)
+    return max(1, round(w * fit)), max(1, round(h * fit))
+
+
+class WindowSink(_ImageSink):
+    """Live window at the frame's size (scaled down to fit the screen), resizable, keeping the frame's shape;
+    raises :class:`StopRequested` when the user presses q / Esc or closes it.
+
+    The window has no toolbar or status bar: they were all Qt drew text in, and OpenCV's wheels ship
+    its Qt without fonts, so Qt warned about missing fonts on every start.
+    """
+
+    def __init__(self, title: str, annotator: Annotator | None = None, class_names: Sequence[str] = (),
+                 size: tuple[int, int] | None = None):  # fmt: skip
+        """size: the frames' (width, height); None leaves the window at Qt's default size."""
         self.title = title
         self.annotator = annotator
         self.class_names = list(class_names)
@@ -469,7 +502,9 @@ class WindowSink(_ImageSink):
             # checked first: OpenCV's Qt backend aborts the process when it finds no display
             raise OutputError("cannot open a window: no display (DISPLAY is not set)", "Run without --show")
         try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            if size is not None:
+                cv2.resizeWindow(title, *window_size(size, screen_size()))
         except cv2.error as exc:
             reason = str(exc).strip().splitlines()[-1]
             raise OutputError(f"cannot open a window: {reason}", "Run without --show") from None
@@ -731,7 +766,7 @@ def open_sinks(
         # What can refuse to start (no display, an unsupported codec) does so before any file is
         # replaced: a failed start keeps an earlier run's outputs.
         if cfg.show:
-            window = WindowSink(f"tracker: {info.name}")
+            window = WindowSink(f"tracker: {info.name}", size=size)
         codec = resolve_codec(cfg.codec)
         if cfg.video:
             check_video_codec(video_path(out, codec), codec, info.fps, size)
