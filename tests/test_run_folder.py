@@ -31,7 +31,7 @@ def track(det: Path, *extra: str) -> list[str]:
 
 def every_output(det: Path, out: Path, frames: int) -> list[str]:
     """A run that writes every output there is: jsonl, counts, crossings, smoothing copies, an MJPG video."""
-    return track(det, "--out", str(out), "--max-frames", str(frames), "--smooth", "--codec", "MJPG",
+    return track(det, "--out", str(out), "--max-frames", str(frames), "--smooth", "--set", "output.codec=MJPG",
                  "--set", "output.jsonl=true", "--set", "counting.enabled=true", "--set", DOOR)  # fmt: skip
 
 
@@ -56,8 +56,6 @@ def test_a_rerun_leaves_nothing_of_the_earlier_run_and_keeps_the_users_files(det
 def test_plot_reads_only_the_files_that_run_json_lists(det_file, tmp_path):
     out = tmp_path / "run"
     assert main(track(det_file, "--out", str(out), "--max-frames", "10", "--no-video")) == 0
-    info = json.loads((out / "run.json").read_text())
-    assert sorted(info["outputs"]) == ["summary.csv", "tracks.csv", "tracks.txt"]
     stale = tmp_path / "other"  # a 60-frame run's tracks.jsonl and counts.csv, copied in after the run
     assert main(every_output(det_file, stale, 60)) == 0
     for name in ("tracks.jsonl", "counts.csv"):
@@ -65,6 +63,8 @@ def test_plot_reads_only_the_files_that_run_json_lists(det_file, tmp_path):
     assert load_tracks(out).frame.max() == 9
     assert main(["plot", str(out)]) == 0
     assert not (out / "plots" / "counting.png").exists()
+    info = json.loads((out / "run.json").read_text())
+    assert sorted(info["outputs"]) == ["summary.csv", "tracks.csv", "tracks.txt"]
 
 
 def test_runs_without_out_are_numbered_and_a_failed_start_leaves_no_folder(det_file, tmp_path, monkeypatch):
