@@ -37,7 +37,7 @@ from .drawing import Annotator, draw_counting
 from .files import open_for_writing, prepare_out_dir, write_atomically
 from .mot import format_results
 from .sources import SourceInfo
-from .video import VIDEO_STEM, check_video_codec, open_video_writer, resolve_codec, video_path  # noqa: F401
+from .video import check_video_codec, open_video_writer, resolve_codec, video_path
 
 log = logging.getLogger(__name__)
 
@@ -413,7 +413,8 @@ class VideoSink(_ImageSink):
     """Annotated video (see :mod:`tracker.io.video`); frames of another size than ``size`` are resized to it.
 
     live: the frames come from a camera or stream, stamped with their capture time.
-    settings: the output config's H.264 ``crf``, ``preset`` and ``keyframe_interval_s`` (default: the defaults).
+    settings: the output config, for H.264's ``crf``, ``preset`` and ``keyframe_interval_s``
+    (default: configs/default.yaml's).
     """
 
     def __init__(
@@ -767,7 +768,7 @@ def open_sinks(
         # replaced: a failed start keeps an earlier run's outputs.
         if cfg.show:
             window = WindowSink(f"tracker: {info.name}", size=size)
-        codec = resolve_codec(cfg.codec)
+        codec = resolve_codec(cfg.codec) if cfg.video else cfg.codec
         if cfg.video:
             check_video_codec(video_path(out, codec), codec, info.fps, size)
         if before_writing is not None:
