@@ -467,9 +467,11 @@ def _frames_in(path: Path) -> set[int]:
     return {int(line.split(",", 1)[0]) for line in lines if line}
 
 
-def _start_and_wait(tmp_path: Path, long_sequence: tuple[Path, Path]) -> tuple[subprocess.Popen, Path]:
+def _start_and_wait(
+    tmp_path: Path, long_sequence: tuple[Path, Path], frames: int = FRAMES_BEFORE_SIGNAL
+) -> tuple[subprocess.Popen, Path]:
     """Start tracking the long sequence (OSNet ReID on the gt boxes: real work, the outputs) and
-    return once tracks.csv holds FRAMES_BEFORE_SIGNAL frames."""
+    return once tracks.csv holds ``frames`` frames."""
     seq, det = long_sequence
     out = tmp_path / "run"
     proc = subprocess.Popen(
@@ -478,7 +480,7 @@ def _start_and_wait(tmp_path: Path, long_sequence: tuple[Path, Path]) -> tuple[s
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while len(_frames_in(out / "tracks.csv")) < FRAMES_BEFORE_SIGNAL:
+    while len(_frames_in(out / "tracks.csv")) < frames:
         if proc.poll() is not None:
             raise AssertionError(f"the run ended before it could be stopped: {proc.communicate()[1]}")
         if time.monotonic() > deadline:
@@ -539,6 +541,23 @@ def test_sigkill_leaves_files_that_parse_to_the_last_whole_frame(tmp_path, long_
     common = mot_frames.max()
     assert set(csv_frames[csv_frames > common].tolist()) <= {csv_frames.max()}
     assert (csv_frames <= common).sum() == len(mot_frames)
+
+
+def test_sigkill_leaves_a_playable_h264_video_missing_at_most_a_second(tmp_path, long_sequence):
+    """Fragmented MP4: a killed run's video plays up to its last keyframe, at most a second before the kill."""
+    av = pytest.importorskip("av")
+    fps = 7  # the long sequence's frame rate
+    proc, out = _start_and_wait(tmp_path, long_sequence, frames=4 * fps)
+    proc.kill()
+    proc.communicate(timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == -signal.SIGKILL
+    written = max(_frames_in(out / "tracks.csv")) + 1  # every frame has people: the video is at most this long
+    with av.open(str(out / "annotated.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        decoded = sum(1 for _ in container.decode(stream))
+    # the frame being written when killed, and the fragment in the making (a keyframe every second)
+    assert written - fps - 1 <= decoded <= written, (decoded, written)
 
 
 def test_internal_error_mid_run_still_finalises_outputs(tmp_path, det_file, capsys, monkeypatch):
@@ -719,6 +738,7 @@ def test_quitting_the_window_is_a_normal_end(key, visible, tmp_path, det_file, c
 
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "resizeWindow", lambda *a: None)
     monkeypatch.setattr(cv2, "imshow", lambda title, image: shown.append(1))
     monkeypatch.setattr(cv2, "waitKey", wait_key)
     monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: visible if len(shown) == 3 else 1.0)

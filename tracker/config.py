@@ -193,7 +193,10 @@ class OutputConfig(Strict):
     video: bool
     csv: bool
     mot: bool
-    codec: str  # fourcc of the annotated video
+    codec: str  # h264 (PyAV, browser-playable MP4) or an OpenCV fourcc (mp4v, MJPG, ...)
+    crf: Annotated[int, Field(ge=0, le=51)]  # h264 quality: lower is better and larger (x264's constant rate factor)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
+    keyframe_interval_s: Annotated[float, Field(gt=0.0)]  # h264: a keyframe (and a file fragment) this often
     trail_length: Annotated[int, Field(ge=0)]  # frames of trail drawn behind each track
     line_thickness: PositiveInt
     show: bool  # live window

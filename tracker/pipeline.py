@@ -36,6 +36,7 @@ from .errors import ConfigError, OutputError, SourceError
 from .io.files import prepare_out_dir
 from .io.sinks import StopRequested, open_sinks
 from .io.sources import open_source
+from .run_folder import CONFIG_NAME, check_out_dir, clear_run_files
 from .stages import Stage
 from .structures import FrameResult
 from .tracking import build_tracker
@@ -183,6 +184,7 @@ class Session:
                     tracks=tracks,
                     detections=dets,
                     image=frame.image if keep_images else None,
+                    lost=self.tracker.lost_tracks(),
                 )
         finally:
             stage.request_stop()
@@ -328,7 +330,7 @@ class _StopSignals:
 
 
 def _write_config(out: Path, cfg: Config) -> None:
-    path = out / "config.yaml"
+    path = out / CONFIG_NAME
     try:
         path.write_text(cfg.to_yaml())
     except OSError as exc:
@@ -349,6 +351,9 @@ def run(
 ) -> RunSummary:
     """Track ``source`` and write the outputs named in ``config.output`` into ``out_dir``.
 
+    Once the run starts (source and models loaded, outputs checked), the files an earlier run left
+    in ``out_dir`` are deleted (:func:`~tracker.run_folder.clear_run_files`; other files stay); a run
+    that fails before that leaves the folder as it was, and removes it when it made it.
     max_frames: stop after this many frames (None: the whole source).
     Everything processed is flushed and the video finalised even when the run is
     stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True), from the live window
@@ -361,16 +366,27 @@ def run(
     """
     cfg = _resolve_config(config, overrides)
     _check_max_frames(max_frames)
+    made = not check_out_dir(out_dir).exists()
     out = prepare_out_dir(out_dir)  # an unusable folder fails before the models load
     summary = RunSummary(out_dir=out)
     keep_images = cfg.output.video or cfg.output.show
     started = time.perf_counter()
     seen_ids: set[int] = set()
     with _StopSignals() as signals:
-        session = Session(source, cfg, detector=detector, embedder=embedder)
+        session = None
+        try:
+            session = Session(source, cfg, detector=detector, embedder=embedder)
+            sinks = open_sinks(
+                out, cfg.output, session.info, session.class_names, counting=cfg.counting,
+                before_writing=lambda: clear_run_files(out),  # the run starts: an earlier one's files go
+            )
+        except BaseException:
+            if session is not None:
+                session.close()
+            _remove_if_empty(out, made)
+            raise
         summary.is_live = session.info.is_live
         try:
-            sinks = open_sinks(out, cfg.output, session.info, session.class_names, counting=cfg.counting)
             try:
                 _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config
                 summary.outputs = list(getattr(sinks, "paths", []))
@@ -414,6 +430,13 @@ def run(
     summary.seconds = time.perf_counter() - started
     summary.source_fps = session.fps
     return summary
+
+
+def _remove_if_empty(out: Path, made: bool) -> None:
+    """A run that made ``out`` and failed before writing anything leaves no empty folder behind."""
+    if made:
+        with suppress(OSError):  # it holds something after all
+            out.rmdir()
 
 
 def _progress(info, enabled: bool, max_frames: int | None = None):

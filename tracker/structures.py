@@ -119,6 +119,7 @@ class FrameResult:
     tracks: Tracks
     detections: Detections
     image: np.ndarray | None = None  # BGR frame, kept only when a consumer asked for it
+    lost: Tracks | None = None  # tracks missing this frame but kept for max_age: their predicted boxes
 
 
 @dataclass

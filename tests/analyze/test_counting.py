@@ -246,7 +246,7 @@ def test_open_sinks_adds_counting_and_draws_lines_and_zones(tmp_path):
     class Grab:  # records the annotated frames the image sinks get
         path = None
 
-        def write_image(self, image):
+        def write_image(self, image, time_s=None):
             frames.append(image)
 
         def close(self):

@@ -145,10 +145,11 @@ def test_set_and_shortcut_options_reach_config_yaml(tmp_path, capsys):
     code = main([
         "track", str(SAMPLE_VIDEO), "--out", str(out), "--quiet", "--max-frames", "3", "--no-video",
         *fast_args(det), "--tracker", "bytetrack", "--conf", "0.4",
-        "--set", "tracker.match_thresh=0.7", "--set", "source.queue_size=4",
+        "--set", "tracker.match_thresh=0.7", "--set", "source.queue_size=4", "--codec", "MJPG",
     ])
     assert code == 0, capsys.readouterr().err
     saved = load_config(out / "config.yaml")
+    assert saved.output.codec == "MJPG"
     assert saved.tracker.name == "bytetrack" and saved.tracker.match_thresh == 0.7
     assert saved.source.queue_size == 4 and saved.detector.conf_threshold == 0.4
     assert saved.detector.name == "mot" and saved.detector.det_file == str(det)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from tracker.io.drawing import Annotator, text_colors, track_colors
+from tracker.io.drawing import (
+    FONT,
+    HIDDEN,
+    LABEL_PAD,
+    LABEL_SCALES,
+    Annotator,
+    _font_scale,
+    text_colors,
+    track_colors,
+)
 from tracker.structures import Tracks
 
 BACKGROUND = 128
@@ -169,3 +179,95 @@ def test_info_line_counts_classes_when_there_are_several():
 
     assert A._class_counts(np.array([0, 0, 1], np.int32), ["person", "car"]) == "(2 person, 1 car)"
     assert A._class_counts(np.array([0, 0], np.int32), ["person", "car"]) == ""
+
+
+# labels in crowded frames: every ID stays readable ----------------------------------------------------------
+
+READABLE_RMS = 30.0  # an ID is readable where its rendering matches the frame this closely (grey levels, RMS)
+
+
+def gt_frames(gt_path, n_most_crowded: int | None = None) -> list[tuple[int, Tracks]]:
+    """(frame, Tracks of its ground-truth people) of a MOTChallenge gt.txt; the most crowded frames when asked."""
+    gt = np.loadtxt(gt_path, delimiter=",", ndmin=2)
+    people = gt[:, 6] != 0  # MOTChallenge: conf 0 rows are ignored
+    if gt.shape[1] == 9:  # MOT16/17: then class (1: pedestrian) and visibility; MOT15: world coordinates
+        people &= gt[:, 7] == 1
+    gt = gt[people]
+    frames, counts = np.unique(gt[:, 0].astype(int), return_counts=True)
+    if n_most_crowded is not None:
+        frames = np.sort(frames[np.argsort(-counts, kind="stable")[:n_most_crowded]])
+    out = []
+    for f in frames.tolist():
+        g = gt[gt[:, 0] == f]
+        boxes = g[:, 2:6].copy()
+        boxes[:, 2:] += boxes[:, :2]
+        out.append((f, tracks(boxes, g[:, 1].astype(np.int64), scores=np.full(len(g), 0.87, np.float32))))
+    return out
+
+
+def unreadable_ids(out: np.ndarray, frame_tracks: Tracks) -> list[int]:
+    """IDs of ``frame_tracks`` whose ``#id``, in its label's colours at any label size, is nowhere near its box."""
+    scale = _font_scale(out)
+    colors = track_colors(frame_tracks.track_ids)
+    hidden = []
+    for tid, box, color, ink in zip(frame_tracks.track_ids.tolist(), frame_tracks.boxes, colors, text_colors(colors)):
+        text, best = f"#{tid}", np.inf
+        for size in scale * np.asarray(LABEL_SCALES):
+            (w, h), base = cv2.getTextSize(text, FONT, size, 1)
+            patch = np.empty((h + base + 2, w + 2, 3), np.uint8)
+            patch[:] = color
+            cv2.putText(patch, text, (1, 1 + h), FONT, size, tuple(int(v) for v in ink), 1, cv2.LINE_AA)
+            # a label sits above, inside or below its box, at its left or right edge, pushed into the frame
+            label_w = cv2.getTextSize(f"person {text} 0.00", FONT, size, 1)[0][0] + 2 * LABEL_PAD
+            reach = np.array([label_w, 2 * patch.shape[0] + 2 * LABEL_PAD])
+            x1, y1 = np.clip(box[:2] - reach, 0, None).astype(int)
+            x2, y2 = np.minimum(np.maximum(box[2:] + reach, reach), [out.shape[1], out.shape[0]]).astype(int)
+            roi = out[y1:y2, x1:x2]
+            if roi.shape[0] >= patch.shape[0] and roi.shape[1] >= patch.shape[1]:
+                best = min(best, np.sqrt(cv2.matchTemplate(roi, patch, cv2.TM_SQDIFF).min() / patch.size))
+        if best > READABLE_RMS:
+            hidden.append(tid)
+    return hidden
+
+
+def crowded_sequences():
+    from conftest import SAMPLE_SEQ, SHARED
+
+    yield pytest.param(SAMPLE_SEQ / "gt" / "gt.txt", (768, 576), 30, id="sample")
+    for name, size in [("MOT17-mini/train/MOT17-04-FRCNN", (1920, 1080)), ("MOT17-mini/train/MOT17-02-FRCNN",
+                       (1920, 1080)), ("MOT15/TUD-Campus", (640, 480))]:  # fmt: skip
+        path = SHARED / name / "gt" / "gt.txt"
+        yield pytest.param(path, size, 2 if "TUD" in name else 1, id=name.split("/")[-1],
+                           marks=pytest.mark.skipif(not path.is_file(), reason=f"shared data {name} not found"))
+
+
+@pytest.mark.parametrize("gt_path, size, n_frames", crowded_sequences())
+def test_no_label_hides_another_id_in_crowded_frames(gt_path, size, n_frames):
+    annotator = Annotator(trail_length=0, line_thickness=2)
+    hidden = {}
+    frames = gt_frames(gt_path, n_frames)
+    assert frames and max(len(t) for _, t in frames) >= 6  # crowded
+    for f, frame_tracks in frames:
+        out = annotator.draw(np.full((size[1], size[0], 3), 90, np.uint8), frame_tracks, ["person"], frame_index=f)
+        missing = unreadable_ids(out, frame_tracks)
+        if missing:
+            hidden[f] = missing
+    assert hidden == {}
+
+
+def test_labels_shrink_then_show_the_id_alone_before_hiding():
+    """Sixteen people in a row, 18 pixels apart: full labels cannot all fit above, inside or below them."""
+    crowd = tracks([[4 + 18 * i, 60, 22 + 18 * i, 200] for i in range(16)], list(range(101, 117)))
+    annotator = Annotator(trail_length=0, line_thickness=2)
+    out = annotator.draw(canvas(), crowd, ["person"])
+    layout = annotator.last_layout
+    assert (layout.choice != HIDDEN).all()  # everyone keeps a label
+    assert unreadable_ids(out, crowd) == []
+    shown = list(layout.placements())
+    assert any(size < _font_scale(out) for _, _, size, _ in shown)  # some shrink
+    assert any(text.startswith("#") for _, text, _, _ in shown)  # and then show their ID alone
+    ids = layout.id_rects()
+    for a, (i, _, _, rect) in enumerate(shown):  # no label drawn later covers one drawn earlier's ID
+        for j, _, _, _ in shown[:a]:
+            r = ids[j]
+            assert min(rect[2], r[2]) <= max(rect[0], r[0]) or min(rect[3], r[3]) <= max(rect[1], r[1])

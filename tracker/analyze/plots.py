@@ -23,7 +23,7 @@ from ..config import load_config
 from ..errors import SourceError
 from ..io.drawing import track_colors
 from ..io.files import prepare_out_dir
-from ..io.readers import counts_path, load_tracks, read_counts, read_run_info
+from ..io.readers import counts_path, load_tracks, read_counts, read_run_info, run_outputs
 from ..io.sources import open_source
 from ..structures import TrackRecords, bottom_centers
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLOTS_DIR = "plots"  # default output folder, inside the run folder
+TRAJECTORIES, TIMELINE, ACTIVE_TRACKS, COUNTING = CHART_NAMES = (
+    "trajectories.png", "timeline.png", "active_tracks.png", "counting.png"
+)
 DPI = 100
 FIG_WIDTH_IN = 10.0  # inches; heights follow the content
 CHART_HEIGHT_IN = 4.0  # time-series charts
@@ -229,10 +232,11 @@ def make_plots(
     else:
         size = (background.shape[1], background.shape[0])
     paths = [
-        plot_trajectories(records, out / "trajectories.png", size, background),
-        plot_timeline(records, out / "timeline.png"),
-        plot_active_tracks(records, out / "active_tracks.png", info.get("frame_count")),
+        plot_trajectories(records, out / TRAJECTORIES, size, background),
+        plot_timeline(records, out / TIMELINE),
+        plot_active_tracks(records, out / ACTIVE_TRACKS, info.get("frame_count")),
     ]
-    if counts_path(run).is_file():
-        paths.append(plot_counting(read_counts(counts_path(run)), out / "counting.png"))
+    outputs = run_outputs(run)
+    if counts_path(run).is_file() and (outputs is None or counts_path(run).name in outputs):
+        paths.append(plot_counting(read_counts(counts_path(run)), out / COUNTING))
     return paths

@@ -11,6 +11,7 @@ from .. import pipeline
 from ..analyze.smoothing import smooth_finished_run
 from ..config import load_config
 from ..errors import ConfigError
+from ..run_folder import DEFAULT_RUNS, next_run_folder
 from .common import EXAMPLES, EXIT_ENDED_EARLY, EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int
 
 
@@ -22,9 +23,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", help="video file, MOTChallenge sequence folder, webcam index (0) or rtsp/http URL")
-    p.add_argument("--out", default="runs/track", metavar="DIR", help="output folder (default: runs/track)")
+    p.add_argument(
+        "--out", metavar="DIR",
+        help="output folder; an earlier run's files in it are replaced, other files kept "
+        "(default: a new folder runs/track, runs/track2, ...)",
+    )
     p.add_argument("--show", action="store_true", help="show a live window (q or Esc stops)")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
+    p.add_argument(
+        "--codec", metavar="NAME",
+        help="video codec: h264 (default: MP4 that browsers and phones play) or an OpenCV fourcc such as "
+        "mp4v or MJPG (annotated.avi); same as --set output.codec=NAME",
+    )
     p.add_argument("--quiet", action="store_true", help="no start line and no progress bar")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames (default: all)")
     p.add_argument(
@@ -48,15 +58,18 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("output.show=true")
     if args.no_video:
         overrides.append("output.video=false")
+    if args.codec is not None:
+        overrides.append(f"output.codec={args.codec}")
     cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
     if args.blur is not None and not (cfg.output.video or cfg.output.show):
         raise ConfigError(
             "--blur has nothing to blur: the video is off (--no-video or output.video=false) and there is no window",
             "Drop --no-video or add --show",
         )
+    out = next_run_folder(DEFAULT_RUNS / "track") if args.out is None else args.out
     if not args.quiet:  # at once, before the models load: the user sees what is starting
-        print(start_line(args.source, args.out, cfg), file=sys.stderr, flush=True)
-    summary = pipeline.run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
+        print(start_line(args.source, str(out), cfg), file=sys.stderr, flush=True)
+    summary = pipeline.run(args.source, out, cfg, progress=not args.quiet, max_frames=args.max_frames)
     # smoothing.enabled (--smooth): fill gaps and RTS-smooth the tracks the run wrote, however it ended
     smoothing = smooth_finished_run(summary.out_dir, cfg, summary.source_fps, summary.outputs)
     if smoothing is not None:

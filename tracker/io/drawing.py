@@ -15,7 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from ..structures import Tracks
+from ..structures import Detections, Tracks
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE_AT_720P = 0.5  # label text size on a 720-pixel-high frame; scales with frame height
@@ -146,20 +146,152 @@ def _trail_ramp(segments: int, thickness: int) -> tuple[np.ndarray, tuple[int, .
     return fractions, widths
 
 
-class _LabelSpace:
-    """The rectangles of the labels drawn so far on one frame, for :meth:`Annotator._draw_label`."""
+LABEL_SCALES = (1.0, 0.8, 0.65)  # label text sizes tried, as fractions of the frame's, before one shows its ID only
+# Where a label may go, in order of preference: above its box, inside its top, below it, inside its bottom.
+ABOVE, INSIDE_TOP, BELOW, INSIDE_BOTTOM = range(4)
+HIDDEN = -1  # placement of a label that would cover another's ID wherever it went
 
-    def __init__(self, capacity: int):
-        self._rects = np.empty((capacity, 4), np.int64)  # x1, y1, x2, y2, inclusive as cv2.rectangle fills them
-        self._n = 0
 
-    def overlaps(self, x: int, y: int, w: int, h: int) -> bool:
-        r = self._rects[: self._n]
-        return bool(np.any((r[:, 0] <= x + w) & (x <= r[:, 2]) & (r[:, 1] <= y + h) & (y <= r[:, 3])))
+@lru_cache(maxsize=1)
+def _advances() -> np.ndarray:
+    """(256,) the Hershey font's advance of each byte at scale 1 (OpenCV draws non-ASCII as '?').
 
-    def add(self, x: int, y: int, w: int, h: int) -> None:
-        self._rects[self._n] = (x, y, x + w, y + h)
-        self._n += 1
+    cv2.getTextSize's width is ``round(sum(advances) * scale + thickness)``: with this table the
+    widths of every label at every size come from one array sum."""
+    ascii_ = np.array([cv2.getTextSize(chr(c), FONT, 1.0, 0)[0][0] for c in range(32, 127)], np.float64)
+    table = np.full(256, ascii_[ord("?") - 32])
+    table[32:127] = ascii_
+    return table
+
+
+def _text_advances(texts: Sequence[str], spans: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(whole text, before the span, the span) summed advances (scale 1, no thickness) of each text; spans: (N,2)
+    character ranges. Every character counts as one byte: OpenCV draws a non-ASCII one as one '?'."""
+    data = [t.encode("ascii", "replace") for t in texts]
+    lengths = np.fromiter(map(len, data), np.int64, len(data))
+    sums = np.cumsum(np.concatenate([[0.0], _advances()[np.frombuffer(b"".join(data), np.uint8)]]))
+    starts = np.cumsum(lengths) - lengths
+    a, b = starts + spans[:, 0], starts + spans[:, 1]
+    return sums[starts + lengths] - sums[starts], sums[a] - sums[starts], sums[b] - sums[a]
+
+
+def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., M) intersection areas of rectangles ``a`` (..., 4) with ``b`` (M, 4); x1, y1, x2, y2 exclusive."""
+    w = np.minimum(a[..., None, 2], b[:, 2]) - np.maximum(a[..., None, 0], b[:, 0])
+    h = np.minimum(a[..., None, 3], b[:, 3]) - np.maximum(a[..., None, 1], b[:, 1])
+    return np.maximum(w, 0) * np.maximum(h, 0)
+
+
+class LabelLayout:
+    """Where each track's label goes on one frame, and at what size, so that no label covers another's ID.
+
+    Every label has candidates: its full text and then its ID alone, each at the sizes of
+    LABEL_SCALES, each above its box, inside its top, below it or inside its bottom, each at its box's
+    left or right edge (kept inside the frame). Labels that overlap no other label's first choice take it at once (one array test); the
+    others, in order, take the candidate that overlaps the labels placed so far the least (the first
+    such one: larger before smaller, full text before the ID alone), never one that covers a placed
+    label's ID or a reserved area (the info line). A label with no such place is hidden.
+    """
+
+    def __init__(self, boxes: np.ndarray, texts: Sequence[str], id_spans: np.ndarray, frame_size: tuple[int, int],
+                 scale: float, thickness: int, reserved: np.ndarray):  # fmt: skip
+        """boxes: (N,4) int xyxy; texts: full labels; id_spans: (N,2) character range of the ID in each text;
+        frame_size: (width, height); reserved: (R,4) rectangles no label may touch."""
+        n = len(boxes)
+        self.texts = list(texts)
+        self.choice = np.full(n, HIDDEN, np.int64)  # index of each label's candidate
+        self.order: list[int] = []  # labels in the order they were placed: the order to draw them in
+        if n == 0:
+            return
+        self.id_texts = [t[a:b] for t, (a, b) in zip(texts, id_spans.tolist())]
+        scales = scale * np.asarray(LABEL_SCALES)
+        self.scales = scales
+        full, before, own = _text_advances(self.texts, id_spans)
+        # sizes per (text variant, scale, label): width, and where the ID starts and ends inside the label
+        width = np.stack([np.rint(full * scales[:, None] + thickness), np.rint(own * scales[:, None] + thickness)])
+        id_x0 = np.stack([np.rint(before * scales[:, None]), np.zeros((len(scales), n))]) + LABEL_PAD
+        id_x1 = np.minimum(id_x0 + np.rint(own * scales[:, None] + thickness), width + LABEL_PAD)
+        heights = np.array([sum(self.text_height(s, thickness)) for s in scales], np.float64)  # text + baseline
+        box_w = width + 2 * LABEL_PAD  # (2, S, N)
+        box_h = np.broadcast_to((heights + 2 * LABEL_PAD)[None, :, None], box_w.shape)
+        fw, fh = frame_size
+        b = boxes.astype(np.float64)
+        lefts = np.stack([b[:, 0] + 0 * box_w, b[:, 2] - box_w])  # (2 aligns, 2 variants, S, N): box's left, right
+        tops = np.stack([b[:, 1] - box_h, b[:, 1] + 0 * box_h, b[:, 3] + 0 * box_h, b[:, 3] - box_h])  # (4 sides,...)
+        shape = (4, 2, *box_w.shape)  # side, align, variant, scale, label
+        x = np.broadcast_to(np.clip(lefts, 0, np.maximum(fw - box_w, 0)), shape)
+        y = np.broadcast_to(np.clip(tops, 0, np.maximum(fh - box_h, 0))[:, None], shape)
+        w, h = np.broadcast_to(box_w, shape), np.broadcast_to(box_h, shape)
+        rects = np.stack([x, y, x + w, y + h], axis=-1)
+        ids = np.stack([x + np.broadcast_to(id_x0, shape), y, x + np.broadcast_to(id_x1, shape), y + h], axis=-1)
+        # candidates of each label, in order of preference: (N, C, 4) with C = variant x scale x side x align
+        order = (4, 2, 3, 0, 1, 5)  # (side, align, variant, scale, label, xyxy) -> (label, variant, scale, side, align)
+        self._shape = (2, len(scales), 4, 2)
+        self._rects = rects.transpose(order).reshape(n, int(np.prod(self._shape)), 4)
+        self._ids = ids.transpose(order).reshape(n, int(np.prod(self._shape)), 4)
+        self._place(np.asarray(reserved, np.float64).reshape(-1, 4))
+
+    @staticmethod
+    def text_height(scale: float, thickness: int) -> tuple[int, int]:
+        """(height above the baseline, baseline) of label text, as cv2.getTextSize gives them."""
+        (_, h), baseline = cv2.getTextSize("0", FONT, scale, thickness)  # the same for every text
+        return h, baseline
+
+    def _place(self, reserved: np.ndarray) -> None:
+        n = len(self.choice)
+        first = self._rects[:, 0]
+        crowded = (_intersections(first, first) > 0).sum(axis=1) > 1  # itself, and another
+        if len(reserved):
+            crowded |= _intersections(first, reserved).any(axis=1)
+        alone = np.flatnonzero(~crowded)
+        self.choice[alone] = 0
+        self.order = alone.tolist()
+        # what is taken so far, in one array: labels (their area costs) and IDs or reserved areas (forbidden)
+        taken = np.concatenate([first[alone], self._ids[alone, 0], reserved, np.empty((2 * n, 4))])
+        forbidden = np.zeros(len(taken), bool)
+        forbidden[len(alone) : 2 * len(alone) + len(reserved)] = True
+        m = 2 * len(alone) + len(reserved)
+        crowded = np.flatnonzero(crowded)
+        reach = np.concatenate([self._rects[crowded, :, :2].min(axis=1), self._rects[crowded, :, 2:].max(axis=1)], 1)
+        for i, (x1, y1, x2, y2) in zip(crowded.tolist(), reach.tolist()):
+            t = taken[:m]  # only what lies where this label could go
+            near = (t[:, 0] < x2) & (t[:, 2] > x1) & (t[:, 1] < y2) & (t[:, 3] > y1)
+            c = self._cheapest(self._rects[i], t[near], forbidden[:m][near])
+            if c is None:
+                continue  # hidden: every place covers an ID
+            self.choice[i] = c
+            self.order.append(i)
+            taken[m], taken[m + 1] = self._rects[i, c], self._ids[i, c]
+            forbidden[m + 1] = True
+            m += 2
+
+    @staticmethod
+    def _cheapest(candidates: np.ndarray, taken: np.ndarray, forbidden: np.ndarray) -> int | None:
+        """The first candidate that overlaps the taken labels least and no forbidden rectangle; None when
+        each touches a forbidden one."""
+        area = _intersections(candidates, taken)
+        cost = area.sum(axis=1)
+        cost[area[:, forbidden].any(axis=1)] = np.inf
+        best = int(cost.argmin())
+        return None if cost[best] == np.inf else best
+
+    def placements(self):
+        """(label row, text, font scale, rectangle x1, y1, x2, y2 exclusive) of each label shown, in drawing order."""
+        if not self.order:
+            return
+        shown = np.asarray(self.order, np.int64)
+        variant, scale, _, _ = np.unravel_index(self.choice[shown], self._shape)
+        rects = self._rects[shown, self.choice[shown]].astype(np.int64).tolist()
+        for i, v, k, rect in zip(shown.tolist(), variant.tolist(), scale.tolist(), rects):
+            yield i, self.texts[i] if v == 0 else self.id_texts[i], float(self.scales[k]), rect
+
+    def id_rects(self) -> np.ndarray:
+        """(N,4) where each shown label's ID is (x1, y1, x2, y2 exclusive); -1 for hidden labels."""
+        out = np.full((len(self.choice), 4), -1.0)
+        shown = self.choice != HIDDEN
+        if shown.any():
+            out[shown] = self._ids[shown, self.choice[shown]]
+        return out.astype(np.int64)
 
 
 class Annotator:
@@ -198,21 +330,22 @@ class Annotator:
         time_s: float | None = None,
         fps: float | None = None,
         underlay: Callable[[np.ndarray], None] | None = None,
+        hidden: Sequence[Detections | None] = (),
     ) -> np.ndarray:
         """A copy of ``image`` with tracks, trails and an info line drawn on it.
 
         frame_index: the frame's position (trails age by it; default: one per call).
         time_s / fps: shown in the info line when given.
         underlay: draws on the copy after the privacy blur and before the tracks (counting lines, zones).
+        hidden: more boxes the privacy blur covers when of a blurred class, drawn or not: the frame's
+            detections (tentative and unmatched ones too) and the predicted boxes of lost tracks.
         """
         out = image.copy()
         frame = self._calls if frame_index is None else int(frame_index)
         self._calls += 1
         valid = tracks.valid_mask()
         if self.blur_classes:
-            blurred = valid & np.isin(tracks.class_ids, self._blur_ids(class_names))
-            if blurred.any():
-                blur_boxes(out, tracks.boxes[blurred], self.blur_method)
+            self._blur(out, [tracks, *(h for h in hidden if h is not None)], class_names)
         if underlay is not None:
             underlay(out)
         boxes = np.rint(np.clip(tracks.boxes[valid], -COORD_LIMIT, COORD_LIMIT)).astype(np.int64)
@@ -224,27 +357,55 @@ class Annotator:
             self._draw_trail(out, tid, _bgr(color), thickness)
         scale = _font_scale(out)
         text_thickness = max(1, thickness // 2)
-        labels = self._labels(tracks, valid, class_names)
         ink = text_colors(colors)
-        box_list = boxes.tolist()
-        for (x1, y1, x2, y2), color in zip(box_list, colors):
+        for (x1, y1, x2, y2), color in zip(boxes.tolist(), colors):
             cv2.rectangle(out, (x1, y1), (x2, y2), _bgr(color), thickness, cv2.LINE_AA)
-        taken = _LabelSpace(len(box_list))  # labels after every box, so no box line crosses a label
-        for box, color, label, fg in zip(box_list, colors, labels, ink):
-            self._draw_label(out, label, (box[0], box[1]), _bgr(color), _bgr(fg), scale, text_thickness, taken=taken)
+        info = self._info_text(frame, time_s, fps, ids, tracks.class_ids[valid], class_names)
+        (w, h), baseline = cv2.getTextSize(info, FONT, scale, text_thickness)
+        info_rect = np.array([[0, 0, w + 2 * LABEL_PAD + 1, h + baseline + 2 * LABEL_PAD + 1]])
+        layout = self.layout(tracks, valid, boxes, class_names, out, scale, text_thickness, info_rect)
+        self.last_layout = layout  # the labels of the latest frame: where each went, its size, which were hidden
+        for i, text, size, (x1, y1, x2, y2) in layout.placements():  # after every box: no box line crosses a label
+            cv2.rectangle(out, (x1, y1), (x2 - 1, y2 - 1), _bgr(colors[i]), cv2.FILLED)
+            h_text = LabelLayout.text_height(size, text_thickness)[0]
+            cv2.putText(out, text, (x1 + LABEL_PAD, y1 + LABEL_PAD + h_text), FONT, size, _bgr(ink[i]),
+                        text_thickness, cv2.LINE_AA)  # fmt: skip
+        self._draw_label(out, info, (0, 0), INFO_BACKGROUND, INFO_TEXT, scale, text_thickness, inside=True)
+        return out
+
+    @staticmethod
+    def _info_text(frame: int, time_s, fps, ids: np.ndarray, class_ids: np.ndarray, class_names: list[str]) -> str:
         info = [f"frame {frame}"]
         if time_s is not None:
             info.append(f"{time_s:.2f} s")
         if fps is not None:
             info.append(f"{fps:.1f} fps")
         info.append(f"{len(ids)} tracks")
-        per_class = self._class_counts(tracks.class_ids[valid], class_names)
+        per_class = Annotator._class_counts(class_ids, class_names)
         if per_class:
             info.append(per_class)
-        self._draw_label(out, "  ".join(info), (0, 0), INFO_BACKGROUND, INFO_TEXT, scale, text_thickness, inside=True)
-        return out
+        return "  ".join(info)
+
+    @staticmethod
+    def layout(tracks: Tracks, valid: np.ndarray, boxes: np.ndarray, class_names: list[str], out: np.ndarray,
+               scale: float, thickness: int, reserved: np.ndarray) -> LabelLayout:  # fmt: skip
+        """Where the ``class #id score`` labels of the valid tracks go (boxes: their int xyxy boxes)."""
+        class_ids = tracks.class_ids[valid].tolist()
+        names = [class_names[c] if 0 <= c < len(class_names) else str(c) for c in class_ids]
+        tids = [f"#{t}" for t in tracks.track_ids[valid].tolist()]
+        texts = [f"{n} {t} {score:.2f}" for n, t, score in zip(names, tids, tracks.scores[valid].tolist())]
+        start = np.fromiter((len(n) + 1 for n in names), np.int64, len(names))
+        spans = np.stack([start, start + np.fromiter(map(len, tids), np.int64, len(tids))], axis=1)
+        return LabelLayout(boxes, texts, spans.reshape(-1, 2), (out.shape[1], out.shape[0]), scale, thickness, reserved)
 
     # helpers ---------------------------------------------------------------------
+    def _blur(self, out: np.ndarray, groups: Sequence[Detections], class_names: list[str]) -> None:
+        """Blur every box of a blurred class in ``groups`` (invalid boxes are skipped by :func:`blur_boxes`)."""
+        ids = self._blur_ids(class_names)
+        boxes = np.concatenate([g.boxes[np.isin(g.class_ids, ids)] for g in groups])
+        if len(boxes):
+            blur_boxes(out, boxes, self.blur_method)
+
     def _blur_ids(self, class_names: list[str]) -> np.ndarray:
         """Class ids of ``blur_classes`` in ``class_names`` (cached for the latest list)."""
         key = tuple(class_names)
@@ -261,15 +422,6 @@ class Annotator:
             return ""
         names = [class_names[c] if 0 <= c < len(class_names) else str(c) for c in classes.tolist()]
         return "(" + ", ".join(f"{n} {name}" for n, name in zip(counts.tolist(), names)) + ")"
-
-    @staticmethod
-    def _labels(tracks: Tracks, valid: np.ndarray, class_names: list[str]) -> list[str]:
-        class_ids = tracks.class_ids[valid].tolist()
-        names = [class_names[c] if 0 <= c < len(class_names) else str(c) for c in class_ids]
-        return [
-            f"{name} #{tid} {score:.2f}"
-            for name, tid, score in zip(names, tracks.track_ids[valid].tolist(), tracks.scores[valid].tolist())
-        ]
 
     def _update_trails(self, frame: int, ids: np.ndarray, boxes: np.ndarray) -> None:
         if self.trail_length <= 0:
@@ -305,22 +457,12 @@ class Annotator:
         scale: float,
         thickness: int,
         inside: bool = False,
-        taken: _LabelSpace | None = None,
     ) -> None:
-        """Text on a filled box: above ``anchor`` (a box's top-left) when there is room, else below it.
-
-        taken: the labels already drawn on this frame; a label that would cover one of them goes
-        below the anchor instead (just inside its box) when that place is free, and is added.
-        """
+        """Text on a filled box: above ``anchor`` when there is room, else below it (``inside``: always below)."""
         (w, h), baseline = cv2.getTextSize(text, FONT, scale, thickness)
         box_w, box_h = w + 2 * LABEL_PAD, h + baseline + 2 * LABEL_PAD
         x = min(max(anchor[0], 0), max(out.shape[1] - box_w, 0))
         lowest = max(out.shape[0] - box_h, 0)
         top = min(max(anchor[1] if inside or anchor[1] - box_h < 0 else anchor[1] - box_h, 0), lowest)
-        if taken is not None:
-            below = min(max(anchor[1], 0), lowest)
-            if taken.overlaps(x, top, box_w, box_h) and not taken.overlaps(x, below, box_w, box_h):
-                top = below
-            taken.add(x, top, box_w, box_h)
         cv2.rectangle(out, (x, top), (x + box_w, top + box_h), background, cv2.FILLED)
         cv2.putText(out, text, (x + LABEL_PAD, top + LABEL_PAD + h), FONT, scale, foreground, thickness, cv2.LINE_AA)

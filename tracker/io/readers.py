@@ -168,14 +168,22 @@ def read_run_info(run_dir: str | os.PathLike) -> dict:
     return data
 
 
+def run_outputs(run_dir: str | os.PathLike) -> set[str] | None:
+    """The output files run.json lists (paths relative to the run folder); None without such a list."""
+    outputs = read_run_info(run_dir).get("outputs")
+    return None if outputs is None else set(outputs)
+
+
 def load_tracks(run_dir: str | os.PathLike) -> TrackRecords:
-    """The tracks of a run folder, from tracks.jsonl, tracks.csv or tracks.txt (the first one present)."""
+    """The tracks of a run folder, from tracks.jsonl, tracks.csv or tracks.txt: the first one present that is
+    the run's (run.json lists its outputs; a folder without that list takes any of them)."""
     run = Path(run_dir)
     if not run.is_dir():
         raise DataError(f"run folder not found: {run}", "Pass the --out folder of a `tracker track` run")
+    outputs = run_outputs(run)
     for name in TRACK_FILES:
         path = run / name
-        if path.is_file():
+        if path.is_file() and (outputs is None or name in outputs):
             if name == JSONL_NAME:
                 return read_jsonl(path)
             if name == CSV_NAME:

@@ -20,9 +20,8 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from itertools import repeat
 from pathlib import Path
@@ -39,6 +38,7 @@ from .drawing import Annotator, draw_counting
 from .files import open_for_writing, prepare_out_dir, write_atomically
 from .mot import format_results
 from .sources import SourceInfo
+from .video import check_video_codec, open_video_writer, resolve_codec, video_path
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +58,10 @@ SUMMARY_HEADER = (
     "track_id", "class_name", "first_frame", "last_frame", "frames_seen", "duration_s", "path_length_px", "mean_score"
 )
 LENGTH_FORMAT = "%.2f"  # pixels of path length
-VIDEO_STEM = "annotated"
 CSV_HEADER = ("frame", "time_s", "track_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2")
 BOX_FORMAT = "%.2f"  # pixels
 SCORE_FORMAT = "%.4f"
 TIME_FORMAT = "%.3f"  # seconds
-# Container for each codec (fourcc, lower-case); any other codec goes into AVI, which accepts almost all.
-VIDEO_EXTENSIONS = {
-    "mp4v": ".mp4", "avc1": ".mp4", "h264": ".mp4", "x264": ".mp4", "hev1": ".mp4", "hvc1": ".mp4",
-    "mjpg": ".avi", "xvid": ".avi", "divx": ".avi", "vp80": ".webm", "vp09": ".webm",
-}
-DEFAULT_VIDEO_EXTENSION = ".avi"
 # tracks.jsonl: one object per frame; a track is {"id","class_id","class","score","box":[x1,y1,x2,y2]}
 JSONL_FRAME = '{"frame":%d,"time_s":%s,"tracks":[%s]}\n'
 JSONL_TRACK = '{"id":%s,"class_id":%s,"class":%s,"score":%s,"box":[%s,%s,%s,%s]}'
@@ -77,6 +70,8 @@ FPS_SMOOTHING = 0.9  # info overlay: weight of the previous frame interval in th
 ESC_KEY = 27
 QUIT_KEYS = frozenset({ord("q"), ord("Q"), ESC_KEY})
 WAIT_KEY_MS = 1  # cv2.waitKey delay per shown frame: just enough to paint the window and read a key
+SCREEN_FRACTION = 0.9  # the live window opens at most this share of the screen's width and height (room for
+# the window's frame and a task bar)
 
 
 class StopRequested(KeyboardInterrupt):
@@ -103,6 +98,15 @@ class Sink:
 
     def close(self) -> None:
         raise NotImplementedError
+
+
+def annotate(annotator: Annotator, result: FrameResult, class_names: Sequence[str], **options) -> np.ndarray:
+    """``result``'s frame drawn by ``annotator``; the privacy blur covers every detection and every lost track's
+    predicted box of a blurred class, not only the tracks reported."""
+    return annotator.draw(
+        result.image, result.tracks, list(class_names), frame_index=result.frame_index, time_s=result.time_s,
+        hidden=(result.detections, result.lost), **options,
+    )
 
 
 class _TextSink(Sink):
@@ -333,10 +337,11 @@ class SummarySink(Sink):
 
 
 class RunInfoSink(Sink):
-    """``run.json``: the source (uri, absolute path of files and folders), fps, frame size, frame count and
-    class names, written when the run starts and rewritten at close with the frames written.
+    """``run.json``: the source (uri, absolute path of files and folders), fps, frame size, frame count,
+    class names and the run's output files, written when the run starts and rewritten at close with the
+    frames written.
 
-    ``tracker plot`` reads it to find the source's first frame and the frame size.
+    ``tracker plot`` reads it to find the source's first frame, the frame size and which files are this run's.
     """
 
     def __init__(self, path: str | os.PathLike, info: SourceInfo, class_names: Sequence[str]):
@@ -358,7 +363,13 @@ class RunInfoSink(Sink):
             "frames_written": 0,
             "first_frame": None,
             "last_frame": None,
+            "outputs": [],
         }
+        self._save()
+
+    def set_outputs(self, names: Sequence[str]) -> None:
+        """Record the run's output files (paths relative to its folder): what ``tracker plot`` may read."""
+        self.data["outputs"] = list(names)
         self._save()
 
     def _save(self) -> None:
@@ -380,56 +391,39 @@ class RunInfoSink(Sink):
         self._save()
 
 
-def video_path(out_dir: str | os.PathLike, codec: str) -> Path:
-    """Where the annotated video goes: ``annotated.mp4`` for mp4v, ``annotated.avi`` for MJPG, ..."""
-    return Path(out_dir) / (VIDEO_STEM + VIDEO_EXTENSIONS.get(codec.lower(), DEFAULT_VIDEO_EXTENSION))
-
-
-def _codec_error(path: Path, codec: str) -> OutputError:
-    return OutputError(
-        f"cannot write {path.name} with codec {codec!r}: this OpenCV build or the {path.suffix} container "
-        "does not support it",
-        "Set output.codec to mp4v (.mp4) or MJPG (.avi), or turn output.video off",
-    )
-
-
-def check_video_codec(path: str | os.PathLike, codec: str, fps: float, size: tuple[int, int]) -> None:
-    """Raise OutputError unless OpenCV can write ``codec`` into a file named like ``path``, without touching ``path``
-    (the check writes a scratch file in the temp folder)."""
-    path = Path(path)
-    if len(codec) != 4:
-        raise OutputError(f"output.codec {codec!r} is not a four-character code", "Use e.g. mp4v (.mp4) or MJPG (.avi)")
-    with tempfile.TemporaryDirectory(prefix="tracker-codec-") as scratch:
-        writer = cv2.VideoWriter(str(Path(scratch) / path.name), cv2.VideoWriter_fourcc(*codec), float(fps), size)
-        supported = writer.isOpened()
-        writer.release()
-    if not supported:
-        raise _codec_error(path, codec)
-
-
 class VideoSink(Sink):
-    """Annotated video, written a frame at a time by :meth:`write_image` (the :class:`SinkSet` annotates);
-    frames of another size than ``size`` are resized to it."""
+    """Annotated video (see :mod:`tracker.io.video`), written a frame at a time by :meth:`write_image` (the
+    :class:`SinkSet` annotates); frames of another size than ``size`` are resized to it.
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], codec: str):
+    live: the frames come from a camera or stream, stamped with their capture time.
+    settings: the output config, for H.264's ``crf``, ``preset`` and ``keyframe_interval_s``
+    (default: configs/default.yaml's).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        size: tuple[int, int],
+        codec: str,
+        *,
+        live: bool = False,
+        settings: OutputConfig | None = None,
+    ):
         self.path = Path(path)
         self.size = (int(size[0]), int(size[1]))  # width, height
         self.frames = 0
         check_video_codec(self.path, codec, fps, self.size)  # before an earlier file at path is replaced
         os.close(open_for_writing(self.path))  # a clear error for an unwritable folder
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
-        if not self._writer.isOpened():
-            self._writer.release()
-            self.path.unlink(missing_ok=True)
-            raise _codec_error(self.path, codec)
+        self._writer = open_video_writer(self.path, codec, fps, self.size, live=live, settings=settings)
 
-    def write_image(self, image: np.ndarray) -> None:
-        """Append an already annotated BGR frame."""
+    def write_image(self, image: np.ndarray, time_s: float | None = None) -> None:
+        """Append an already annotated BGR frame shown at ``time_s`` (seconds of the source)."""
         if self._closed:
             raise ValueError(f"write to closed sink {self.path}")
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        self._writer.write(image)
+        self._writer.write(image, time_s)
         self.frames += 1
 
     def close(self) -> None:
@@ -437,7 +431,7 @@ class VideoSink(Sink):
         if self._closed:
             return
         self._closed = True
-        self._writer.release()
+        self._writer.close()
 
 
 def _has_display() -> bool:
@@ -446,22 +440,54 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class WindowSink(Sink):
-    """Live window showing the frames :meth:`write_image` is given (the :class:`SinkSet` annotates them);
-    raises :class:`StopRequested` when the user presses q / Esc or closes it."""
+def screen_size() -> tuple[int, int] | None:
+    """(width, height) of the primary screen (else the first one), or None when it cannot be found."""
+    import screeninfo
 
-    def __init__(self, title: str):
+    try:
+        monitors = screeninfo.get_monitors()
+    except screeninfo.common.ScreenInfoError as exc:
+        log.debug("screen size unknown: %s", exc)
+        return None
+    if not monitors:
+        return None
+    screen = next((m for m in monitors if m.is_primary), monitors[0])
+    return screen.width, screen.height
+
+
+def window_size(frame_size: tuple[int, int], screen: tuple[int, int] | None) -> tuple[int, int]:
+    """The frame's size, scaled down (keeping its shape) to fit SCREEN_FRACTION of the screen."""
+    w, h = frame_size
+    if screen is None:
+        return w, h
+    fit = min(1.0, SCREEN_FRACTION * screen[0] / w, SCREEN_FRACTION * screen[1] / h)
+    return max(1, round(w * fit)), max(1, round(h * fit))
+
+
+class WindowSink(Sink):
+    """Live window at the frame's size (scaled down to fit the screen), resizable, keeping the frame's shape;
+    shows the frames :meth:`write_image` is given (the :class:`SinkSet`
+    annotates them); raises :class:`StopRequested` when the user presses q / Esc or closes it.
+
+    The window has no toolbar or status bar: they were all Qt drew text in, and OpenCV's wheels ship
+    its Qt without fonts, so Qt warned about missing fonts on every start.
+    """
+
+    def __init__(self, title: str, size: tuple[int, int] | None = None):
+        """size: the frames' (width, height); None leaves the window at Qt's default size."""
         self.title = title
         if not _has_display():
             # checked first: OpenCV's Qt backend aborts the process when it finds no display
             raise OutputError("cannot open a window: no display (DISPLAY is not set)", "Run without --show")
         try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            if size is not None:
+                cv2.resizeWindow(title, *window_size(size, screen_size()))
         except cv2.error as exc:
             reason = str(exc).strip().splitlines()[-1]
             raise OutputError(f"cannot open a window: {reason}", "Run without --show") from None
 
-    def write_image(self, image: np.ndarray) -> None:
+    def write_image(self, image: np.ndarray, time_s: float | None = None) -> None:
         if self._closed:
             raise ValueError(f"write to closed window {self.title!r}")
         cv2.imshow(self.title, image)
@@ -547,15 +573,15 @@ class SinkSet(Sink):
         image = result.image
         fps = self._processing_fps()
         if self.annotator is not None:
-            image = self.annotator.draw(
-                image, result.tracks, self.class_names, frame_index=result.frame_index, time_s=result.time_s,
-                fps=fps, underlay=self._draw_overlays if self._overlays else None,
+            image = annotate(
+                self.annotator, result, self.class_names, fps=fps,
+                underlay=self._draw_overlays if self._overlays else None,
             )
         elif self._overlays:
             image = image.copy()
             self._draw_overlays(image)
         for sink in self._image_sinks:
-            sink.write_image(image)
+            sink.write_image(image, result.time_s)
 
     def close(self) -> None:
         """Close every sink, even when one fails; the first failure is raised afterwards."""
@@ -692,12 +718,15 @@ def open_sinks(
     info: SourceInfo,
     class_names: Sequence[str],
     counting: CountingConfig | None = None,
+    before_writing: Callable[[], None] | None = None,
 ) -> SinkSet:
     """Open the outputs ``cfg`` asks for in ``out_dir``.
 
     Always run.json; as configured tracks.csv, tracks.txt, tracks.jsonl, summary.csv, the
     annotated video and the window; with ``counting.enabled`` also counts.csv and crossings.csv,
-    and the lines and zones are drawn on the video and window.
+    and the lines and zones are drawn on the video and window. run.json lists them in ``outputs``.
+    before_writing: called once nothing can refuse to start any more, before the first file is written
+    (the pipeline clears an earlier run's files there).
     """
     out = prepare_out_dir(out_dir)
     wants_images = cfg.video or cfg.show
@@ -715,10 +744,14 @@ def open_sinks(
         # What can refuse to start (no display, an unsupported codec) does so before any file is
         # replaced: a failed start keeps an earlier run's outputs.
         if cfg.show:
-            window = WindowSink(f"tracker: {info.name}")
+            window = WindowSink(f"tracker: {info.name}", size=size)
+        codec = resolve_codec(cfg.codec) if cfg.video else cfg.codec
         if cfg.video:
-            check_video_codec(video_path(out, cfg.codec), cfg.codec, info.fps, size)
-        sinks.add(RunInfoSink(out / RUN_INFO_NAME, info, class_names))
+            check_video_codec(video_path(out, codec), codec, info.fps, size)
+        if before_writing is not None:
+            before_writing()
+        run_info = RunInfoSink(out / RUN_INFO_NAME, info, class_names)
+        sinks.add(run_info)
         if cfg.csv:
             sinks.add(CsvSink(out / CSV_NAME, class_names, cfg.flush_every))
         if cfg.mot:
@@ -733,7 +766,10 @@ def open_sinks(
             if wants_images:
                 sinks.add_overlay(counts)
         if cfg.video:
-            sinks.add_image(VideoSink(video_path(out, cfg.codec), info.fps, size, cfg.codec))
+            sinks.add_image(
+                VideoSink(video_path(out, codec), info.fps, size, codec, live=info.is_live, settings=cfg)
+            )
+        run_info.set_outputs([path.relative_to(out).as_posix() for path in sinks.paths if path != run_info.path])
         if window is not None:
             sinks.add_image(window)  # last: a frame is in every file before the window may stop the run
     except BaseException:

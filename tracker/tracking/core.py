@@ -276,7 +276,15 @@ class Tracker:
         show = (table.state == State.CONFIRMED) & (table.since_update == 0)
         if self.cfg.output_lost:
             show |= table.state == State.LOST
-        rows = np.flatnonzero(show)
+        return self._tracks(np.flatnonzero(show))
+
+    def lost_tracks(self) -> Tracks:
+        """The tracks lost after the latest update (confirmed ones that missed, kept until ``max_age``): their
+        predicted boxes, ids, last scores and classes; ``det_index`` is -1. Read-only: nothing changes."""
+        return self._tracks(self.rows_in(State.LOST))
+
+    def _tracks(self, rows: np.ndarray) -> Tracks:
+        table = self.table
         emb = None
         if table.features.ready and table.features.budget == 1:
             emb = table.features.smoothed[rows]
