@@ -166,6 +166,7 @@ class Session:
         embed_ahead = self.embedder is not None and not on_demand
         stage = Stage("detect", lambda: self._detected(frames, batch_size, embed_ahead), queue_size)
         self._stages.append(stage)
+        class_names = tuple(self.detector.class_names)
         previous = None
         try:
             for frame, dets in stage:
@@ -183,6 +184,7 @@ class Session:
                     tracks=tracks,
                     detections=dets,
                     image=frame.image if keep_images else None,
+                    class_names=class_names,
                 )
         finally:
             stage.request_stop()

@@ -34,6 +34,7 @@ from ..analyze.track_state import TrackState
 from ..config import CountingConfig, OutputConfig
 from ..errors import ConfigError, OutputError
 from ..structures import FrameResult, bottom_centers
+from ..structures import class_name as _class_name
 from .drawing import Annotator, draw_counting
 from .files import open_for_writing, prepare_out_dir, write_atomically
 from .mot import format_results
@@ -222,10 +223,6 @@ class MotSink(_TextSink):
 
     def _lines(self, result: FrameResult) -> str:
         return format_results(result.frame_index, result.tracks)
-
-
-def _class_name(class_names: Sequence[str], class_id: int) -> str:
-    return class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
 
 
 def _numbers(values: np.ndarray, fmt: str) -> np.ndarray:
