@@ -65,6 +65,7 @@ class SourceConfig(Strict):
     fps: Positive | None  # override the frame rate the source reports (e.g. wrong container metadata)
     default_fps: Positive  # frame rate used when the source reports none (0/NaN) and no seqinfo.ini gives one
     stream_timeout_s: Positive  # live streams: wait this long to connect or for a frame before counting an outage
+    vid_stride: PositiveInt  # process every vid_stride-th frame (1: all); time and tracker steps span the skipped ones
 
 
 class PipelineConfig(Strict):

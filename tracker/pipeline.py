@@ -237,6 +237,7 @@ class RunSummary:
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
     is_live: bool = False  # camera or stream
     smoothing: dict | None = None  # smoothing.smooth_run's counts when cfg.smoothing.enabled, else None
+    counts: dict | None = None  # with counting: every line's and zone's totals (analyze.counting.Counter.report)
 
     @property
     def fps(self) -> float:
@@ -351,6 +352,7 @@ def run(
             finally:
                 with signals.deferred(raise_after=False):  # a second Ctrl-C must not tear the video
                     sinks.close()
+                summary.counts = sinks.counter.report() if sinks.counter is not None else None
         finally:
             with signals.deferred(raise_after=False):
                 summary.source_stats = dict(vars(session.source.stats)) if hasattr(session.source, "stats") else {}
@@ -371,7 +373,7 @@ def _progress(info, enabled: bool, max_frames: int | None = None):
         return None
     from tqdm import tqdm
 
-    total = info.frame_count
+    total = info.processed_frames
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
     return tqdm(total=total, unit="frame", desc=info.name, dynamic_ncols=True, leave=True)

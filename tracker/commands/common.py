@@ -39,6 +39,43 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _named_points(text: str, option: str, example: str, min_points: int, max_points: int | None) -> dict:
+    """``[NAME=]x1,y1,x2,y2,...`` -> {"name": NAME or None, "points": [[x1, y1], ...]}."""
+    name, _, numbers = text.rpartition("=")
+    try:
+        values = [float(v) for v in numbers.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{option} {text!r}: coordinates must be numbers, e.g. {example}") from None
+    points = [values[i : i + 2] for i in range(0, len(values), 2)]
+    if len(values) % 2 or len(points) < min_points or (max_points is not None and len(points) > max_points):
+        want = f"{min_points} x,y points" if max_points == min_points else f"at least {min_points} x,y points"
+        raise argparse.ArgumentTypeError(f"{option} {text!r} needs {want}, e.g. {example}")
+    return {"name": name.strip() or None, "points": points}
+
+
+def counting_line(text: str) -> dict:
+    """``--line [NAME=]x1,y1,x2,y2``: a counting line from (x1, y1) to (x2, y2), in pixels."""
+    return _named_points(text, "--line", "door=100,400,600,400", 2, 2)
+
+
+def counting_zone(text: str) -> dict:
+    """``--zone [NAME=]x1,y1,x2,y2,x3,y3,...``: a counting zone, a polygon of at least 3 points."""
+    return _named_points(text, "--zone", "queue=0,0,200,0,200,150", 3, None)
+
+
+def counting_overrides(lines: list[dict], zones: list[dict]) -> list[str]:
+    """``counting.*`` overrides that turn counting on with these lines and zones (unnamed ones become
+    line1, line2, ... and zone1, ...); none when both lists are empty."""
+    if not lines and not zones:
+        return []
+    out = ["counting.enabled=true"]
+    for key, kind, items, field in (("lines", "line", lines, "points"), ("zones", "zone", zones, "polygon")):
+        if items:
+            named = [{"name": item["name"] or f"{kind}{i}", field: item["points"]} for i, item in enumerate(items, 1)]
+            out.append(f"counting.{key}=" + json.dumps(named))
+    return out
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="YAML", help="YAML merged over configs/default.yaml")
     p.add_argument("--tracker", choices=TRACKERS.names, help="tracker (default: botsort)")
@@ -46,6 +83,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", metavar="PATH", help="detector weights file (yolo: e.g. yolo11n.pt)")
     p.add_argument("--classes", metavar="LIST", help="comma-separated class names or ids to keep, e.g. person,car")
     p.add_argument("--conf", type=float, metavar="X", help="detection confidence threshold (0-1)")
+    p.add_argument("--imgsz", type=positive_int, metavar="N",
+                   help="detector input size in pixels, e.g. 640 (same as --set detector.input_size=N)")  # fmt: skip
     p.add_argument("--appearance", choices=EMBEDDERS.names, help="appearance model for ReID")
     p.add_argument("--device", metavar="DEV", help="auto | cpu | cuda | cuda:N for detector and appearance")
     p.add_argument(
@@ -65,6 +104,8 @@ def model_overrides(args: argparse.Namespace) -> list[str]:
         out.append("detector.classes=[" + ", ".join(f"'{c}'" if not c.isdigit() else c for c in items) + "]")
     if args.conf is not None:
         out.append(f"detector.conf_threshold={args.conf}")
+    if args.imgsz is not None:
+        out.append(f"detector.input_size={args.imgsz}")
     if args.appearance:
         out.append(f"appearance.name={args.appearance}")
     if args.device:

@@ -8,7 +8,11 @@ import sys
 from .. import pipeline
 from ..config import load_config
 from ..errors import ConfigError
-from .common import EXAMPLES, EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int
+from ..analyze.counting import format_report
+from .common import (
+    EXAMPLES, EXIT_INTERRUPTED, add_model_options, counting_line, counting_overrides, counting_zone, model_overrides,
+    positive_int,
+)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -25,6 +29,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames (default: all)")
     p.add_argument(
+        "--vid-stride", type=positive_int, metavar="N",
+        help="process every Nth frame only; times and tracker steps still cover the skipped frames "
+        "(same as --set source.vid_stride=N)",
+    )
+    p.add_argument(
         "--smooth", action="store_true",
         help="after the run, fill short gaps and RTS-smooth every track in tracks.csv / tracks.txt, keeping "
         "the originals as tracks.raw.* (same as --set smoothing.enabled=true)",
@@ -34,17 +43,29 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="blur these classes' boxes in the video and window for privacy, e.g. person or person,car "
         "(same as --set output.blur_classes=[person,car])",
     )
+    p.add_argument(
+        "--line", type=counting_line, action="append", default=[], metavar="[NAME=]X1,Y1,X2,Y2",
+        help="count crossings of this line (pixels; 'in' = from its left to its right going from the first "
+        "point to the second), e.g. --line door=100,400,600,400; repeatable; replaces counting.lines",
+    )
+    p.add_argument(
+        "--zone", type=counting_zone, action="append", default=[], metavar="[NAME=]X1,Y1,X2,Y2,X3,Y3,...",
+        help="count tracks inside this polygon (pixels), e.g. --zone queue=0,0,200,0,200,150; repeatable; "
+        "replaces counting.zones",
+    )
     add_model_options(p)
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = model_overrides(args)
+    overrides = model_overrides(args) + counting_overrides(args.line, args.zone)
     if args.show:
         overrides.append("output.show=true")
     if args.no_video:
         overrides.append("output.video=false")
+    if args.vid_stride is not None:
+        overrides.append(f"source.vid_stride={args.vid_stride}")
     cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
     if args.blur is not None and not (cfg.output.video or cfg.output.show):
         raise ConfigError(
@@ -83,5 +104,7 @@ def format_summary(summary) -> str:
             f"RTS-smoothed {_count(smoothing['rows_out'], 'box', 'boxes')}; "
             f"originals in {', '.join(p.name for p in smoothing['raw'])}"
         )
+    if summary.counts:
+        lines += [f"  {line}" for line in format_report(summary.counts)]
     lines += [f"  {path}" for path in summary.outputs]
     return "\n".join(lines)

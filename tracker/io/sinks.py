@@ -368,6 +368,7 @@ class RunInfoSink(Sink):
             "height": info.height,
             "frame_count": info.frame_count,
             "is_live": info.is_live,
+            "vid_stride": info.vid_stride,
             "class_names": list(class_names),
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "finished_at": None,
@@ -525,6 +526,7 @@ class SinkSet(Sink):
         self._overlays: list = []
         self._last_write: float | None = None
         self._mean_interval: float | None = None
+        self.counter = None  # the run's counting.Counter when counting is on (its totals end the run's summary)
 
     def add(self, sink) -> None:
         """Add a sink taking FrameResults (CsvSink, MotSink, or any object with write/close).
@@ -743,7 +745,7 @@ def open_sinks(
         if cfg.show:
             window = WindowSink(f"tracker: {info.name}")
         if cfg.video:
-            check_video_codec(video_path(out, cfg.codec), cfg.codec, info.fps, size)
+            check_video_codec(video_path(out, cfg.codec), cfg.codec, info.processed_fps, size)
         sinks.add(RunInfoSink(out / RUN_INFO_NAME, info, class_names))
         if cfg.csv:
             sinks.add(CsvSink(out / CSV_NAME, class_names, cfg.flush_every))
@@ -756,10 +758,12 @@ def open_sinks(
         if counting is not None and counting.enabled:
             counts = CountsSink(out, counting, class_names, size, cfg.flush_every, line_thickness=cfg.line_thickness)
             sinks.add(counts)
+            sinks.counter = counts.counter
             if wants_images:
                 sinks.add_overlay(counts)
         if cfg.video:
-            sinks.add_image(VideoSink(video_path(out, cfg.codec), info.fps, size, cfg.codec))
+            # with source.vid_stride the video holds every Nth frame: it plays in real time at fps / N
+            sinks.add_image(VideoSink(video_path(out, cfg.codec), info.processed_fps, size, cfg.codec))
         if window is not None:
             sinks.add_image(window)  # last: a frame is in every file before the window may stop the run
     except BaseException:
