@@ -200,6 +200,10 @@ class OutputConfig(Strict):
     summary: bool  # summary.csv: one row per track (first/last frame, duration, path length, mean score)
     blur_classes: list[str]  # class names whose boxes are blurred in the video / window (privacy), e.g. [person]
     blur_method: Literal["pixelate", "gaussian"]
+    save_crops: bool  # crops/<track_id>/<frame>.jpg of matched tracks (never of blur_classes), bounded below
+    crops_per_track: PositiveInt  # at most this many crops of one track
+    crops_interval_s: Annotated[float, Field(ge=0.0)]  # at least this long between two crops of one track
+    crops_max_files: PositiveInt  # crops of the whole run; then cropping stops with a warning
 
 
 Point = tuple[float, float]  # x, y in pixels of the source frame

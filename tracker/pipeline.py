@@ -322,7 +322,7 @@ def run(
     _check_max_frames(max_frames)
     out = prepare_out_dir(out_dir)  # an unusable folder fails before the models load
     summary = RunSummary(out_dir=out)
-    keep_images = cfg.output.video or cfg.output.show
+    keep_images = cfg.output.video or cfg.output.show or cfg.output.save_crops
     started = time.perf_counter()
     seen_ids: set[int] = set()
     with _StopSignals() as signals:

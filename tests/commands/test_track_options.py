@@ -147,3 +147,48 @@ def test_line_and_zone_mistakes_are_one_line(option, fragment, tmp_path, capsys)
     err = capsys.readouterr().err
     assert code == ConfigError.exit_code
     assert fragment in err and err.count("\n") == 1 and err.startswith("error: ")
+
+
+# --save-crops ----------------------------------------------------------------------------------------------------
+
+
+def test_save_crops_writes_bounded_crops_of_each_track(tmp_path, det_file, capsys):
+    out = tmp_path / "run"
+    code = track(out, det_file, "--no-video", "--save-crops", "--set", "output.crops_per_track=3",
+                 "--set", "output.crops_interval_s=2.0")  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    records = read_csv(out / "tracks.csv")
+    folders = sorted((out / "crops").iterdir())
+    assert {int(f.name) for f in folders} == set(records.track_ids.tolist())  # every track, nothing else
+    frames_of = {}
+    for folder in folders:
+        crops = sorted(folder.glob("*.jpg"))
+        assert 1 <= len(crops) <= 3
+        frames = [int(p.stem) for p in crops]
+        frames_of[int(folder.name)] = frames
+        assert np.all(np.diff(frames) >= 2.0 * SAMPLE_FPS)  # at least crops_interval_s apart
+        assert frames[0] == records.frame[records.track_id == int(folder.name)].min()  # first when first seen
+    # a crop is the source's pixels inside the track's box in that frame
+    track_id, frames = max(frames_of.items(), key=lambda item: len(item[1]))
+    frame = frames[-1]
+    row = np.flatnonzero((records.track_id == track_id) & (records.frame == frame))[0]
+    x1, y1, x2, y2 = np.round(records.boxes[row]).astype(int)
+    cap = cv2.VideoCapture(str(SAMPLE_VIDEO))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, frame)
+    source = cap.read()[1][y1:y2, x1:x2]
+    cap.release()
+    crop = cv2.imread(str(out / "crops" / str(track_id) / f"{frame:06d}.jpg"))
+    assert crop.shape == source.shape
+    assert np.abs(crop.astype(int) - source).mean() < 4  # JPEG loss only
+
+
+def test_save_crops_stops_at_the_file_limit_and_never_crops_blurred_classes(tmp_path, det_file, caplog):
+    limited = tmp_path / "limited"
+    assert track(limited, det_file, "--no-video", "--save-crops", "--set", "output.crops_max_files=4") == 0
+    assert len(list((limited / "crops").rglob("*.jpg"))) == 4
+    assert [r.getMessage() for r in caplog.records if "crops_max_files" in r.getMessage()] == [
+        "--save-crops: reached output.crops_max_files = 4; no more crops are saved"
+    ]
+    private = tmp_path / "private"
+    assert track(private, det_file, "--save-crops", "--blur", "person", "--max-frames", "10") == 0
+    assert list((private / "crops").rglob("*.jpg")) == []

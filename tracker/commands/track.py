@@ -44,6 +44,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(same as --set output.blur_classes=[person,car])",
     )
     p.add_argument(
+        "--save-crops", action="store_true",
+        help="save JPEG crops of the tracked objects into OUT/crops/<track_id>/<frame>.jpg, at most "
+        "output.crops_per_track per track, output.crops_interval_s apart (same as --set output.save_crops=true)",
+    )
+    p.add_argument(
         "--line", type=counting_line, action="append", default=[], metavar="[NAME=]X1,Y1,X2,Y2",
         help="count crossings of this line (pixels; 'in' = from its left to its right going from the first "
         "point to the second), e.g. --line door=100,400,600,400; repeatable; replaces counting.lines",
@@ -64,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("output.show=true")
     if args.no_video:
         overrides.append("output.video=false")
+    if args.save_crops:
+        overrides.append("output.save_crops=true")
     if args.vid_stride is not None:
         overrides.append(f"source.vid_stride={args.vid_stride}")
     cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)

@@ -35,6 +35,7 @@ from ..config import CountingConfig, OutputConfig
 from ..errors import ConfigError, OutputError
 from ..structures import FrameResult, bottom_centers
 from ..structures import class_name as _class_name
+from .crops import CROPS_DIR, CropsSink
 from .drawing import Annotator, draw_counting
 from .files import open_for_writing, prepare_out_dir, write_atomically
 from .mot import format_results
@@ -724,8 +725,8 @@ def open_sinks(
     """Open the outputs ``cfg`` asks for in ``out_dir``.
 
     Always run.json; as configured tracks.csv, tracks.txt, tracks.jsonl, summary.csv, the
-    annotated video and the window; with ``counting.enabled`` also counts.csv and crossings.csv,
-    and the lines and zones are drawn on the video and window.
+    annotated video, the window and crops/ (:mod:`.crops`); with ``counting.enabled`` also counts.csv
+    and crossings.csv, and the lines and zones are drawn on the video and window.
     """
     out = prepare_out_dir(out_dir)
     wants_images = cfg.video or cfg.show
@@ -753,6 +754,9 @@ def open_sinks(
             sinks.add(MotSink(out / MOT_NAME, cfg.flush_every))
         if cfg.jsonl:
             sinks.add(JsonlSink(out / JSONL_NAME, class_names, cfg.flush_every))
+        if cfg.save_crops:
+            sinks.add(CropsSink(out / CROPS_DIR, cfg.crops_per_track, cfg.crops_interval_s, cfg.crops_max_files,
+                                class_names, skip_classes=cfg.blur_classes))  # fmt: skip
         if cfg.summary:
             sinks.add(SummarySink(out / SUMMARY_NAME, class_names))
         if counting is not None and counting.enabled:
