@@ -261,6 +261,18 @@ class SmoothingConfig(Strict):
     std_measurement: Positive  # noise of a reported box
 
 
+class ServeConfig(Strict):
+    """``--serve``: a browser view of the run (tracker.io.serve)."""
+
+    port: Annotated[int, Field(ge=0, le=65535)] | None  # null: off; 0 picks a free port
+    host: Annotated[str, Field(min_length=1)]  # address to bind; anything but loopback needs a token
+    token: Annotated[str, Field(min_length=8)] | None  # what page and stream require; null: generated off loopback
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)]
+    max_clients: PositiveInt  # simultaneous video streams; more are refused (503)
+    client_timeout_s: Positive  # a viewer that accepts no data for this long is dropped
+    status_interval_s: Positive  # how often counts and tracks are published and the page polls them
+
+
 class Config(Strict):
     source: SourceConfig
     pipeline: PipelineConfig
@@ -270,6 +282,7 @@ class Config(Strict):
     output: OutputConfig
     counting: CountingConfig
     smoothing: SmoothingConfig
+    serve: ServeConfig
 
     @model_validator(mode="after")
     def _smoothing_has_tracks(self) -> "Config":

@@ -322,14 +322,15 @@ def run(
     _check_max_frames(max_frames)
     out = prepare_out_dir(out_dir)  # an unusable folder fails before the models load
     summary = RunSummary(out_dir=out)
-    keep_images = cfg.output.video or cfg.output.show or cfg.output.save_crops
+    keep_images = cfg.output.video or cfg.output.show or cfg.output.save_crops or cfg.serve.port is not None
     started = time.perf_counter()
     seen_ids: set[int] = set()
     with _StopSignals() as signals:
         session = Session(source, cfg, detector=detector, embedder=embedder)
         summary.is_live = session.info.is_live
         try:
-            sinks = open_sinks(out, cfg.output, session.info, session.class_names, counting=cfg.counting)
+            sinks = open_sinks(out, cfg.output, session.info, session.class_names, counting=cfg.counting,
+                               serve=cfg.serve)  # fmt: skip
             try:
                 _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config
                 summary.outputs = list(getattr(sinks, "paths", []))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .. import pipeline
 from ..config import load_config
 from ..errors import ConfigError
 from ..analyze.counting import format_report
+from ..io.serve import parse_address
 from .common import (
     EXAMPLES, EXIT_INTERRUPTED, add_model_options, counting_line, counting_overrides, counting_zone, model_overrides,
     positive_int,
@@ -44,6 +46,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(same as --set output.blur_classes=[person,car])",
     )
     p.add_argument(
+        "--serve", type=serve_address, metavar="[HOST:]PORT",
+        help="serve the annotated video and live counts to a browser at http://HOST:PORT/ (HOST defaults to "
+        "127.0.0.1: this machine only; any other address, e.g. 0.0.0.0:8080, needs a token: --serve-token or "
+        "a generated one, printed with the URL)",
+    )
+    p.add_argument("--serve-token", metavar="TOKEN", help="token the --serve page and stream require (8+ characters)")
+    p.add_argument(
         "--save-crops", action="store_true",
         help="save JPEG crops of the tracked objects into OUT/crops/<track_id>/<frame>.jpg, at most "
         "output.crops_per_track per track, output.crops_interval_s apart (same as --set output.save_crops=true)",
@@ -63,22 +72,37 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def serve_address(text: str) -> tuple[str, int]:
+    """``--serve [HOST:]PORT`` -> (host, port)."""
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = model_overrides(args) + counting_overrides(args.line, args.zone)
     if args.show:
         overrides.append("output.show=true")
     if args.no_video:
         overrides.append("output.video=false")
+    if args.serve is not None:
+        host, port = args.serve
+        overrides += [f"serve.host={json.dumps(host)}", f"serve.port={port}"]
+    if args.serve_token is not None:
+        overrides.append(f"serve.token={json.dumps(args.serve_token)}")
     if args.save_crops:
         overrides.append("output.save_crops=true")
     if args.vid_stride is not None:
         overrides.append(f"source.vid_stride={args.vid_stride}")
     cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
-    if args.blur is not None and not (cfg.output.video or cfg.output.show):
+    if args.blur is not None and not (cfg.output.video or cfg.output.show or cfg.serve.port is not None):
         raise ConfigError(
             "--blur has nothing to blur: the video is off (--no-video or output.video=false) and there is no window",
             "Drop --no-video or add --show",
         )
+    if cfg.serve.token is not None and cfg.serve.port is None:
+        raise ConfigError("--serve-token without --serve", "Add --serve PORT, or drop --serve-token")
     summary = pipeline.run(args.source, args.out, cfg, progress=not args.quiet, max_frames=args.max_frames)
     print(format_summary(summary), file=sys.stderr)
     return EXIT_INTERRUPTED if summary.interrupted else 0

@@ -31,12 +31,13 @@ import numpy as np
 
 from ..analyze.counting import DIRECTIONS, IN, OUT, Counter, Crossings
 from ..analyze.track_state import TrackState
-from ..config import CountingConfig, OutputConfig
+from ..config import CountingConfig, OutputConfig, ServeConfig
 from ..errors import ConfigError, OutputError
 from ..structures import FrameResult, bottom_centers
 from ..structures import class_name as _class_name
 from .crops import CROPS_DIR, CropsSink
 from .drawing import Annotator, draw_counting
+from .serve import ServeSink
 from .files import open_for_writing, prepare_out_dir, write_atomically
 from .mot import format_results
 from .sources import SourceInfo
@@ -721,15 +722,18 @@ def open_sinks(
     info: SourceInfo,
     class_names: Sequence[str],
     counting: CountingConfig | None = None,
+    serve: ServeConfig | None = None,
 ) -> SinkSet:
     """Open the outputs ``cfg`` asks for in ``out_dir``.
 
     Always run.json; as configured tracks.csv, tracks.txt, tracks.jsonl, summary.csv, the
     annotated video, the window and crops/ (:mod:`.crops`); with ``counting.enabled`` also counts.csv
-    and crossings.csv, and the lines and zones are drawn on the video and window.
+    and crossings.csv, and the lines and zones are drawn on the video and window; with ``serve.port``
+    a browser view of the annotated frames and the counts (:mod:`.serve`).
     """
     out = prepare_out_dir(out_dir)
-    wants_images = cfg.video or cfg.show
+    serving = serve is not None and serve.port is not None
+    wants_images = cfg.video or cfg.show or serving
     if wants_images:
         _check_blur_classes(cfg.blur_classes, class_names)
     annotator = (
@@ -739,12 +743,14 @@ def open_sinks(
     )
     size = (info.width, info.height)
     sinks = SinkSet(annotator, class_names)
-    window = None
+    window = live = None
     try:
-        # What can refuse to start (no display, an unsupported codec) does so before any file is
-        # replaced: a failed start keeps an earlier run's outputs.
+        # What can refuse to start (no display, an unsupported codec, a port in use) does so before any
+        # file is replaced: a failed start keeps an earlier run's outputs.
         if cfg.show:
             window = WindowSink(f"tracker: {info.name}")
+        if serving:
+            live = ServeSink(serve, f"tracker: {info.name}", class_names)
         if cfg.video:
             check_video_codec(video_path(out, cfg.codec), cfg.codec, info.processed_fps, size)
         sinks.add(RunInfoSink(out / RUN_INFO_NAME, info, class_names))
@@ -768,11 +774,16 @@ def open_sinks(
         if cfg.video:
             # with source.vid_stride the video holds every Nth frame: it plays in real time at fps / N
             sinks.add_image(VideoSink(video_path(out, cfg.codec), info.processed_fps, size, cfg.codec))
+        if live is not None:
+            live.counter = sinks.counter
+            sinks.add(live)  # its status: the frame's tracks and the counts
+            sinks.add_image(live)  # the annotated frame
         if window is not None:
             sinks.add_image(window)  # last: a frame is in every file before the window may stop the run
     except BaseException:
         sinks.close()
-        if window is not None:  # made first, maybe not in the set yet; closing twice is harmless
-            window.close()
+        for early in (window, live):  # made first, maybe not in the set yet; closing twice is harmless
+            if early is not None:
+                early.close()
         raise
     return sinks
