@@ -76,9 +76,26 @@ def counting_overrides(lines: list[dict], zones: list[dict]) -> list[str]:
     return out
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def tracker_list(text: str) -> list[str]:
+    """``--tracker sort,bytetrack``: one or more tracker names."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TRACKERS.names]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {', '.join(map(repr, unknown)) or repr(text)} (choose from {', '.join(TRACKERS.names)})"
+        )
+    return names
+
+
+def add_model_options(p: argparse.ArgumentParser, several_trackers: bool = False) -> None:
+    """The model and config options; ``several_trackers``: ``--tracker`` takes a comma-separated list."""
     p.add_argument("--config", metavar="YAML", help="YAML merged over configs/default.yaml")
-    p.add_argument("--tracker", choices=TRACKERS.names, help="tracker (default: botsort)")
+    if several_trackers:
+        p.add_argument("--tracker", type=tracker_list, metavar="LIST",
+                       help="tracker, or several to compare on the same detections: e.g. sort,bytetrack,botsort "
+                       "(default: botsort)")  # fmt: skip
+    else:
+        p.add_argument("--tracker", choices=TRACKERS.names, help="tracker (default: botsort)")
     p.add_argument("--detector", choices=DETECTORS.names, help="detector (default: yolox, offline)")
     p.add_argument("--weights", metavar="PATH", help="detector weights file (yolo: e.g. yolo11n.pt)")
     p.add_argument("--classes", metavar="LIST", help="comma-separated class names or ids to keep, e.g. person,car")
