@@ -32,7 +32,7 @@ def test_bring_your_own_detections_example_runs_as_documented():
         exec(compile(readme_example("Bring your own detections"), "README.md", "exec"), namespace)
     lines = out.getvalue().splitlines()
     assert len(lines) == 10  # two tracks in each of the five frames (ByteTrack confirms on the first frame)
-    assert lines[0].startswith("frame 0: track 1 person at [100.  50. 140. 150.] (detection 0)")
+    assert lines[0] == "frame 0: track 1 person at [100.0, 50.0, 140.0, 150.0] (detection 0)"
     assert lines[-1].startswith("frame 4: track 2 car") and "(detection 1)" in lines[-1]
     tracks = namespace["tracks"]
     assert tracks.track_ids.tolist() == [1, 2]

@@ -98,9 +98,9 @@ class LiveServer:
         self._encode_lock = threading.Lock()
         self._status: bytes = json.dumps({"frame": None, "active_tracks": 0, "tracks": [], "counts": None}).encode()
         self._handler = _handler_class(self)
-        family_host = self.host if self.host not in LOOPBACK_NAMES else DEFAULT_HOST
+        bind_host = DEFAULT_HOST if self.host.lower() in LOOPBACK_NAMES else self.host
         try:
-            self.http = _Server((family_host, port), self._handler)
+            self.http = _Server((bind_host, port), self._handler)
         except OSError as exc:
             raise OutputError(
                 f"cannot serve on {cfg.host}:{port}: {exc.strerror or exc}",
