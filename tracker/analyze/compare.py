@@ -25,7 +25,8 @@ def _needs(cfg: Config) -> tuple[bool, bool]:
     """(appearance embeddings, camera motion): what ``cfg``'s tracker needs from the shared preparation."""
     tracker = build_tracker(cfg.tracker, fps=1.0)  # cheap: no model, no state
     appearance = tracker.uses_appearance and cfg.appearance.name != "none"
-    return appearance, tracker.cmc is not None and tracker.cmc.enabled
+    cmc = getattr(cfg.tracker, "cmc", None)  # BoT-SORT's camera motion compensation
+    return appearance, cmc is not None and cmc.method != "none"
 
 
 def preparation_config(cfgs: list[Config]) -> Config:
