@@ -99,11 +99,11 @@ class Session:
         try:
             appearance = cfg.appearance.name != "none"
             self.detector = detector or build_detector(cfg.detector, source=str(source))
-            if not appearance and getattr(self.detector, "gives_embeddings", False):
-                self.detector.gives_embeddings = False  # appearance none: a det cache's embeddings go unused
+            cached = getattr(self.detector, "gives_embeddings", False)  # `tracker detect`'s det.npy: no model needed
+            if cached and not appearance:
+                self.detector.gives_embeddings = cached = False  # appearance none: the cache's embeddings go unused
             self.fps = cfg.source.fps or self.source.info.fps
             self.tracker = build_tracker(cfg.tracker, self.fps, len(self.detector.class_names))
-            cached = getattr(self.detector, "gives_embeddings", False)  # `tracker detect`'s det.npy: no model needed
             wants = self.tracker.uses_appearance and appearance and not cached
             self.embedder = (embedder or build_embedder(embedder_config(cfg, self.tracker))) if wants else None
         except BaseException:
