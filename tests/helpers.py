@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.resources
 import importlib.util
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -112,3 +114,74 @@ class MjpegServer:
         self.http.shutdown()
         self.http.server_close()
         self.thread.join()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveTrackRun:
+    """``tracker track`` (a subprocess) on an endless local MJPEG stream with ``--serve``: a box sweeps across a
+    counting line ``door`` again and again, so the served counts keep rising.
+
+    ``url`` is the page's address as tracker printed it; ``stop()`` ends the run with SIGINT and returns its
+    exit code and stderr.
+    """
+
+    WIDTH, HEIGHT = 320, 240
+    BOX = 40  # side of the sweeping box, pixels
+    STEP = 8  # pixels the box moves per frame
+    SWEEP = 30  # frames per sweep; then the box jumps back to the left (a new track)
+    DET_FRAMES = 20000  # det.txt rows: ~15 minutes of the stream
+
+    def __init__(self, tmp_path: Path, *serve_args: str, frame_interval_s: float = 0.04, timeout_s: float = 60.0):
+        self.stream = MjpegServer(self.frame, frame_interval_s=frame_interval_s)
+        det = tmp_path / "sweep_det.txt"
+        det.write_text("".join(f"{i + 1},-1,{self.x(i)},100,{self.BOX},{self.BOX},0.9,-1,-1,-1\n"
+                               for i in range(self.DET_FRAMES)))  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tracker", "track", self.stream.url, "--out", str(tmp_path / "live-run"),
+             "--quiet", "--no-video", "--detector", "mot", "--set", f"detector.det_file={det}",
+             "--appearance", "none", "--tracker", "bytetrack", "--line", f"door={self.WIDTH // 2},0,{self.WIDTH // 2},"
+             f"{self.HEIGHT}", *serve_args],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._url = threading.Event()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        if not self._url.wait(timeout_s):
+            self.stop()
+            raise AssertionError("tracker printed no live view URL:\n" + "".join(self.lines))
+        self.url = next(line.split("live view: ", 1)[1].strip() for line in self.lines if "live view: " in line)
+
+    @classmethod
+    def x(cls, frame: int) -> int:
+        return 10 + cls.STEP * (frame % cls.SWEEP)
+
+    def frame(self, k: int) -> np.ndarray:
+        image = np.zeros((self.HEIGHT, self.WIDTH, 3), np.uint8)
+        x = self.x(k)
+        image[100 : 100 + self.BOX, x : x + self.BOX] = 255
+        return image
+
+    def _read_stderr(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if "live view: " in line:
+                self._url.set()
+
+    def stop(self, timeout_s: float = 30.0) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._reader.join(timeout_s)
+        self.stream.stop()
+        return code, "".join(self.lines)

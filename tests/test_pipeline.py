@@ -465,3 +465,35 @@ def test_default_models_import_no_torch(how, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"imported at start: {proc.stdout.strip()}"
+
+
+# ---- --vid-stride ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stride", [1, 4])
+def test_vid_stride_steps_the_tracker_over_the_skipped_frames(tmp_path, stride):
+    """A box moving SPEED px per source frame: with every 4th frame processed, the Kalman velocity (px per
+    second) must still be SPEED * fps; a tracker stepped 1 / fps per processed frame would see 4x that."""
+    fps, n, speed = 10.0, 40, 4.0
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (320, 240))
+    for _ in range(n):
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
+    det = tmp_path / "det.txt"
+    det.write_text("".join(f"{f + 1},-1,{20 + speed * f},50,40,100,0.9,-1,-1,-1\n" for f in range(n)))
+    cfg = load_config(tracker="sort", overrides={
+        "detector.name": "mot", "detector.det_file": str(det), "appearance.name": "none",
+        "source.vid_stride": stride, "tracker.n_init": 1,
+    })  # fmt: skip
+    session = Session(video, cfg)
+    try:
+        results = list(session.results())
+        tracker = session.tracker
+        velocity = tracker.table.mean[:, tracker.space.layout.ndim]  # the state's first velocity: centre x
+    finally:
+        session.close()
+    assert [r.frame_index for r in results] == list(range(0, n, stride))
+    np.testing.assert_allclose([r.time_s for r in results], np.arange(0, n, stride) / fps)
+    assert {int(t) for r in results for t in r.tracks.track_ids} == {1}  # one track across the skipped frames
+    np.testing.assert_allclose(velocity, [speed * fps], rtol=0.05)

@@ -22,4 +22,25 @@ def track(source, config=None, **kwargs):
     return _track(source, config=config, **kwargs)
 
 
-__all__ = ["Config", "Detections", "FrameResult", "TrackerError", "Tracks", "load_config", "track"]
+def create_tracker(name: str | None = None, *, fps: float, config=None, overrides=None, num_classes: int = 1):
+    """A tracker for your own detections, without the pipeline: ``create_tracker("bytetrack", fps=30)``.
+
+    Call ``update(Detections(...))`` once per frame, in order; it returns that frame's
+    :class:`Tracks`. name: sort | deepsort | bytetrack | botsort (default: the config's, botsort).
+    fps: the frame rate of the frames you feed (motion noise is per second; pass
+    ``update(dets, dt=seconds)`` when frames are skipped). config: a :class:`Config`, or a YAML path
+    merged with ``overrides`` as in :func:`load_config`.
+    Appearance trackers use ``Detections.embeddings`` when given and fall back to motion without them.
+    """
+    from .tracking import build_tracker  # scipy and the trackers load when first asked for (fast `import tracker`)
+
+    if isinstance(config, Config):
+        if name is not None or overrides:
+            raise ValueError("pass either a Config or a tracker name / overrides, not both")
+        cfg = config
+    else:
+        cfg = load_config(config, tracker=name, overrides=overrides)
+    return build_tracker(cfg.tracker, fps, num_classes)
+
+
+__all__ = ["Config", "Detections", "FrameResult", "TrackerError", "Tracks", "create_tracker", "load_config", "track"]

@@ -68,6 +68,7 @@ class SourceConfig(Strict):
     fps: Positive | None  # override the frame rate the source reports (e.g. wrong container metadata)
     default_fps: Positive  # frame rate used when the source reports none (0/NaN) and no seqinfo.ini gives one
     stream_timeout_s: Positive  # live streams: wait this long to connect or for a frame before counting an outage
+    vid_stride: PositiveInt  # process every vid_stride-th frame (1: all); time and tracker steps span the skipped ones
 
 
 class PipelineConfig(Strict):
@@ -205,6 +206,10 @@ class OutputConfig(Strict):
     summary: bool  # summary.csv: one row per track (first/last frame, duration, path length, mean score)
     blur_classes: list[str]  # class names whose boxes are blurred in the video / window (privacy), e.g. [person]
     blur_method: Literal["pixelate", "gaussian"]
+    save_crops: bool  # crops/<track_id>/<frame>.jpg of matched tracks (never of blur_classes), bounded below
+    crops_per_track: PositiveInt  # at most this many crops of one track
+    crops_interval_s: Annotated[float, Field(ge=0.0)]  # at least this long between two crops of one track
+    crops_max_files: PositiveInt  # crops of the whole run; then cropping stops with a warning
 
 
 Point = tuple[float, float]  # x, y in pixels of the source frame
@@ -262,6 +267,18 @@ class SmoothingConfig(Strict):
     std_measurement: Positive  # noise of a reported box
 
 
+class ServeConfig(Strict):
+    """``--serve``: a browser view of the run (tracker.io.serve)."""
+
+    port: Annotated[int, Field(ge=0, le=65535)] | None  # null: off; 0 picks a free port
+    host: Annotated[str, Field(min_length=1)]  # address to bind; anything but loopback needs a token
+    token: Annotated[str, Field(min_length=8)] | None  # what page and stream require; null: generated off loopback
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)]
+    max_clients: PositiveInt  # simultaneous video streams; more are refused (503)
+    client_timeout_s: Positive  # a viewer that accepts no data for this long is dropped
+    status_interval_s: Positive  # how often counts and tracks are published and the page polls them
+
+
 class Config(Strict):
     source: SourceConfig
     pipeline: PipelineConfig
@@ -271,6 +288,7 @@ class Config(Strict):
     output: OutputConfig
     counting: CountingConfig
     smoothing: SmoothingConfig
+    serve: ServeConfig
 
     @model_validator(mode="after")
     def _smoothing_has_tracks(self) -> "Config":

@@ -98,10 +98,14 @@ class Session:
         self.last_tracker_seconds = 0.0  # time of the latest tracker.update, for benchmarks
         self.source = open_source(source, cfg.source)  # first: a bad source fails before models load
         try:
+            appearance = cfg.appearance.name != "none"
             self.detector = detector or build_detector(cfg.detector, source=str(source))
+            cached = getattr(self.detector, "gives_embeddings", False)  # `tracker detect`'s det.npy: no model needed
+            if cached and not appearance:
+                self.detector.gives_embeddings = cached = False  # appearance none: the cache's embeddings go unused
             self.fps = cfg.source.fps or self.source.info.fps
             self.tracker = build_tracker(cfg.tracker, self.fps, len(self.detector.class_names))
-            wants = self.tracker.uses_appearance and cfg.appearance.name != "none"
+            wants = self.tracker.uses_appearance and appearance and not cached
             self.embedder = (embedder or build_embedder(embedder_config(cfg, self.tracker))) if wants else None
             # Camera motion is estimated here and handed to the tracker (BoT-SORT's tracker.cmc section sets it up).
             cmc = getattr(cfg.tracker, "cmc", None)
@@ -167,6 +171,7 @@ class Session:
         embed_ahead = self.embedder is not None and not on_demand
         stage = Stage("detect", lambda: self._detected(frames, batch_size, embed_ahead), queue_size)
         self._stages.append(stage)
+        class_names = tuple(self.detector.class_names)
         previous = None
         try:
             for frame, dets in stage:
@@ -185,6 +190,7 @@ class Session:
                     detections=dets,
                     image=frame.image if keep_images else None,
                     lost=self.tracker.lost_tracks(),
+                    class_names=class_names,
                 )
         finally:
             stage.request_stop()
@@ -275,6 +281,7 @@ class RunSummary:
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
     is_live: bool = False  # camera or stream
     source_fps: float = 0.0  # frames per second tracking ran at (source.fps, else the source's own)
+    counts: dict | None = None  # with counting: every line's and zone's totals (analyze.counting.Counter.report)
 
     @property
     def fps(self) -> float:
@@ -369,7 +376,7 @@ def run(
     made = not check_out_dir(out_dir).exists()
     out = prepare_out_dir(out_dir)  # an unusable folder fails before the models load
     summary = RunSummary(out_dir=out)
-    keep_images = cfg.output.video or cfg.output.show
+    keep_images = cfg.output.video or cfg.output.show or cfg.output.save_crops or cfg.serve.port is not None
     started = time.perf_counter()
     seen_ids: set[int] = set()
     with _StopSignals() as signals:
@@ -377,7 +384,7 @@ def run(
         try:
             session = Session(source, cfg, detector=detector, embedder=embedder)
             sinks = open_sinks(
-                out, cfg.output, session.info, session.class_names, counting=cfg.counting,
+                out, cfg.output, session.info, session.class_names, counting=cfg.counting, serve=cfg.serve,
                 before_writing=lambda: clear_run_files(out),  # the run starts: an earlier one's files go
             )
         except BaseException:
@@ -421,6 +428,7 @@ def run(
             finally:
                 with signals.deferred(raise_after=False):  # a second Ctrl-C must not tear the video
                     sinks.close()
+                summary.counts = sinks.counter.report() if sinks.counter is not None else None
         finally:
             with signals.deferred(raise_after=False):
                 summary.source_stats = dict(vars(session.source.stats)) if hasattr(session.source, "stats") else {}
@@ -444,7 +452,7 @@ def _progress(info, enabled: bool, max_frames: int | None = None):
         return None
     from tqdm import tqdm
 
-    total = info.frame_count
+    total = info.processed_frames
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
     return tqdm(total=total, unit="frame", desc=info.name, dynamic_ncols=True, leave=True)

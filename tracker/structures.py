@@ -6,7 +6,7 @@ never per-object Python classes: every stage works on whole arrays at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -110,6 +110,11 @@ class Tracks(Detections):
         super().__post_init__()
 
 
+def class_name(class_names: Sequence[str], class_id: int) -> str:
+    """The name of ``class_id`` in ``class_names``, or the id as text when the list has no such entry."""
+    return class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
+
+
 @dataclass
 class FrameResult:
     """What the pipeline yields for each frame: tracks plus where and when they are."""
@@ -120,6 +125,12 @@ class FrameResult:
     detections: Detections
     image: np.ndarray | None = None  # BGR frame, kept only when a consumer asked for it
     lost: Tracks | None = None  # tracks missing this frame but kept for max_age: their predicted boxes
+    class_names: Sequence[str] = ()  # the detector's names: class_names[class_id]
+
+    @property
+    def track_class_names(self) -> list[str]:
+        """The class name of each track, in the order of ``tracks`` (an id without a name reads as the id)."""
+        return [class_name(self.class_names, c) for c in self.tracks.class_ids.tolist()]
 
 
 @dataclass

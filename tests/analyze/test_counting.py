@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.analyze.counting import Counter, anchor_points, points_in_polygon, signed_distances
 from tracker.config import CountingConfig, load_config
+from tracker.analyze.counting import Counter, anchor_points, format_report, points_in_polygon, signed_distances
+from tracker.io.drawing import COUNT_LINE_COLOR, ZONE_COLOR
 from tracker.errors import ConfigError
 from tracker.io.drawing import COUNT_LINE_COLOR, ZONE_COLOR
 from tracker.io.readers import read_counts, read_crossings
@@ -131,6 +132,30 @@ def test_zone_occupancy_per_frame_and_class_is_exact():
         occupancy.append(counter.occupancy.copy())
     np.testing.assert_array_equal(np.array(occupancy)[:, 0], [[2, 0], [1, 1], [2, 1], [1, 1]])  # square
     np.testing.assert_array_equal(np.array(occupancy)[:, 1], [[0, 0], [1, 0], [1, 0], [1, 0]])  # notch
+
+
+def test_zone_counts_each_track_entering_once_and_its_peak():
+    square = ("square", [[0, 0], [100, 0], [100, 100], [0, 100]])
+    paths = {
+        1: (PERSON, [(50, 50), (150, 50), (50, 50), (50, 50)]),  # in, out, back in: entered once
+        2: (PERSON, [(150, 50), (20, 90), (30, 90), None]),
+        3: (CAR, [(150, 50), (60, 60), (60, 60), (160, 60)]),
+        4: (PERSON, [(10, 10), None, None, None]),
+    }
+    counter = Counter(counting(zones=[square], lines=[DOOR]), CLASSES)
+    for tracks in scene(paths):
+        counter.update(tracks)
+    assert counter.entered[0].tolist() == [3, 1]  # person: tracks 1, 2, 4; car: track 3
+    assert counter.totals()["square"] == {"occupancy": 1, "entered": 4, "peak": 3}  # peak: frame 2 (tracks 1, 2, 3)
+    report = counter.report()
+    assert list(report) == ["door", "square"] and report["square"]["kind"] == "zone"
+    assert report["square"]["classes"] == {
+        "person": {"occupancy": 1, "entered": 3}, "car": {"occupancy": 0, "entered": 1},
+    }
+    assert format_report(report) == [
+        "line door: 0 in, 0 out (person 0 in, 0 out; car 0 in, 0 out)",
+        "zone square: 4 entered, at most 3 at once, 1 inside at the end (person 3 entered; car 1 entered)",
+    ]
 
 
 def test_anchor_choice_decides_what_is_inside():

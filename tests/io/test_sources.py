@@ -404,3 +404,46 @@ def test_live_stream_drops_stale_frames():
     assert np.all(np.diff(indices) >= 1) and indices[-1] > len(frames)  # gaps where frames were dropped
     assert source.stats.dropped_frames > 0
     assert source.stats.frames_read >= indices[-1] + 1
+
+
+# --vid-stride -------------------------------------------------------------------------------
+
+
+def test_vid_stride_yields_every_nth_video_frame_with_its_own_time(tmp_path):
+    path = write_video(tmp_path / "clip.mp4", 20, fps=12.5)
+    source = open_source(path, source_cfg(vid_stride=3))
+    frames = read_all(source)
+    expected = list(range(0, 20, 3))
+    assert [f.index for f in frames] == expected
+    np.testing.assert_allclose([f.time_s for f in frames], np.array(expected) / 12.5)
+    np.testing.assert_allclose([level(f) for f in frames], gray_level(expected), atol=CODEC_TOLERANCE)
+    info = source.info
+    assert (info.vid_stride, info.frame_count, info.processed_frames) == (3, 20, 7)
+    assert info.processed_fps == pytest.approx(12.5 / 3)
+    assert source.stats.frames_read == 7 and source.stats.failed_reads == 0
+
+
+def test_vid_stride_never_reads_the_skipped_images(tmp_path):
+    folder = tmp_path / "imgs"
+    paths = write_images(folder, 10)
+    for i, path in enumerate(paths):
+        if i % 4:
+            path.write_bytes(b"not an image")  # reading one would count a failed read
+    source = open_source(folder, source_cfg(vid_stride=4))
+    frames = read_all(source)
+    assert [f.index for f in frames] == [0, 4, 8]
+    np.testing.assert_allclose([level(f) for f in frames], gray_level([0, 4, 8]), atol=CODEC_TOLERANCE)
+    assert source.stats.failed_reads == 0 and source.stats.frames_read == 3
+
+
+def test_vid_stride_on_a_live_stream_keeps_every_nth_frame():
+    server = gray_stream()
+    try:
+        with open_source(server.url, source_cfg(drop_stale_frames=False, vid_stride=2, **LIVE)) as source:
+            frames = [next(source) for _ in range(5)]
+    finally:
+        server.stop()
+    assert [f.index for f in frames] == [0, 2, 4, 6, 8]
+    # consecutive server frames differ by GRAY_STEP: two apart, the kept frames differ by twice that
+    steps = np.diff([level(f) for f in frames]) % GRAY_WRAP
+    np.testing.assert_allclose(steps, 2 * GRAY_STEP, atol=2 * CODEC_TOLERANCE)

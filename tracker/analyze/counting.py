@@ -17,7 +17,9 @@ Double counts are prevented twice over:
 * each track counts at most once per direction per line.
 
 Zones are polygons; a zone's occupancy is the number of tracks whose anchor lies inside
-it (even-odd rule) in the current frame, per class.
+it (even-odd rule) in the current frame, per class. Over the run, each zone also counts the
+distinct tracks that have been inside it (``entered``, per class, each track once) and its
+highest occupancy (``peak``).
 
 Only boxes matched to a detection in the frame count (``det_index >= 0``): motion-only
 predictions (``tracker.output_lost``) neither cross lines nor occupy zones. A track that
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import CountingConfig
-from ..structures import Tracks, bottom_centers
+from ..structures import Tracks, bottom_centers, class_name
 from .track_state import TrackState
 
 IN, OUT = 0, 1  # column of a direction in the per-line "counted" flags
@@ -109,9 +111,12 @@ class Counter:
             side=((n_lines,), np.int8, 0),
             last_xy=((n_lines, 2), np.float64, np.nan),
             counted=((n_lines, 2), bool, False),
+            been_inside=((len(self.zones),), bool, False),
         )
         self.line_counts = np.zeros((n_lines, 2, n_classes), np.int64)  # cumulative [line, in/out, class]
         self.occupancy = np.zeros((len(self.zones), n_classes), np.int64)  # this frame's [zone, class]
+        self.entered = np.zeros((len(self.zones), n_classes), np.int64)  # distinct tracks ever inside [zone, class]
+        self.peak = np.zeros(len(self.zones), np.int64)  # highest occupancy of each zone (all classes)
         self.class_seen = np.zeros(n_classes, bool)
 
     def _fit_classes(self, class_ids: np.ndarray) -> None:
@@ -121,6 +126,7 @@ class Counter:
         if extra > 0:
             self.line_counts = np.pad(self.line_counts, ((0, 0), (0, 0), (0, extra)))
             self.occupancy = np.pad(self.occupancy, ((0, 0), (0, extra)))
+            self.entered = np.pad(self.entered, ((0, 0), (0, extra)))
             self.class_seen = np.pad(self.class_seen, (0, extra))
 
     def update(self, tracks: Tracks) -> Crossings:
@@ -132,13 +138,24 @@ class Counter:
         self._fit_classes(class_ids)
         self.class_seen[class_ids] = True
         self.occupancy[:] = 0
-        for z, polygon in enumerate(self.zones):
-            self.occupancy[z] = np.bincount(
-                class_ids[points_in_polygon(points, polygon)], minlength=self.occupancy.shape[1]
-            )
+        if self.zones:
+            inside = np.stack([points_in_polygon(points, polygon) for polygon in self.zones], axis=1)  # (N,Z)
+            self._occupy(ids, class_ids, inside)
         if not len(self.lines) or not len(ids):
             return Crossings(*(np.zeros(0, np.int64) for _ in range(4)))
         return self._cross_lines(ids, class_ids, points)
+
+    def _occupy(self, ids: np.ndarray, class_ids: np.ndarray, inside: np.ndarray) -> None:
+        """This frame's occupancy, the zones' peaks and the tracks entering a zone for the first time."""
+        n_classes = self.occupancy.shape[1]
+        for z in range(len(self.zones)):
+            self.occupancy[z] = np.bincount(class_ids[inside[:, z]], minlength=n_classes)
+        np.maximum(self.peak, self.occupancy.sum(axis=1), out=self.peak)
+        rows, _ = self.state.rows(ids)
+        been = self.state.column("been_inside")
+        n_idx, z_idx = np.nonzero(inside & ~been[rows])
+        np.add.at(self.entered, (z_idx, class_ids[n_idx]), 1)
+        been[rows] |= inside
 
     def _cross_lines(self, ids: np.ndarray, class_ids: np.ndarray, points: np.ndarray) -> Crossings:
         st = self.state
@@ -168,16 +185,58 @@ class Counter:
 
     # reporting -------------------------------------------------------------------
     def totals(self) -> dict[str, dict[str, int]]:
-        """``{line: {"in": n, "out": n}}`` over all classes, and ``{zone: {"occupancy": n}}`` for this frame."""
+        """``{line: {"in": n, "out": n}}`` over all classes, and ``{zone: {"occupancy": n, "entered": n,
+        "peak": n}}`` (occupancy: this frame; entered: distinct tracks so far; peak: highest occupancy so far)."""
         out = {
             name: {"in": int(c[IN].sum()), "out": int(c[OUT].sum())}
             for name, c in zip(self.line_names, self.line_counts)
         }
-        out.update({name: {"occupancy": int(o.sum())} for name, o in zip(self.zone_names, self.occupancy)})
+        out.update({
+            name: {"occupancy": int(o.sum()), "entered": int(e.sum()), "peak": int(p)}
+            for name, o, e, p in zip(self.zone_names, self.occupancy, self.entered, self.peak)
+        })  # fmt: skip
         return out
+
+    def by_class(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per line and zone, the counts of each class seen so far: ``{line: {class: {"in", "out"}}}`` and
+        ``{zone: {class: {"occupancy", "entered"}}}``."""
+        classes = np.flatnonzero(self.class_seen).tolist()
+        names = [class_name(self.class_names, c) for c in classes]
+        out = {
+            line: {n: {"in": int(c[IN, k]), "out": int(c[OUT, k])} for n, k in zip(names, classes)}
+            for line, c in zip(self.line_names, self.line_counts)
+        }
+        out.update({
+            zone: {n: {"occupancy": int(o[k]), "entered": int(e[k])} for n, k in zip(names, classes)}
+            for zone, o, e in zip(self.zone_names, self.occupancy, self.entered)
+        })  # fmt: skip
+        return out
+
+    def report(self) -> dict[str, dict]:
+        """Every line and zone (lines first) with :meth:`totals`, its ``kind`` and its per-class ``classes``
+        (:meth:`by_class`): what a run reports at its end (``RunSummary.counts``, :func:`format_report`)."""
+        totals, classes = self.totals(), self.by_class()
+        kinds = {**dict.fromkeys(self.line_names, "line"), **dict.fromkeys(self.zone_names, "zone")}
+        return {name: {"kind": kind, **totals[name], "classes": classes[name]} for name, kind in kinds.items()}
 
     def labels(self) -> tuple[list[str], list[str]]:
         """Text drawn beside each line ("door  in 3  out 1") and zone ("queue: 2")."""
         lines = [f"{n}  in {c[IN].sum()}  out {c[OUT].sum()}" for n, c in zip(self.line_names, self.line_counts)]
         zones = [f"{n}: {o.sum()}" for n, o in zip(self.zone_names, self.occupancy)]
         return lines, zones
+
+
+def format_report(report: dict[str, dict]) -> list[str]:
+    """One line per counting line and zone of :meth:`Counter.report`, e.g. ``line door: 3 in, 1 out`` and
+    ``zone queue: 5 entered, at most 3 at once, 2 inside at the end``; per class in brackets when several
+    classes were seen."""
+    out = []
+    for name, r in report.items():
+        if r["kind"] == "line":
+            text = f"line {name}: {r['in']} in, {r['out']} out"
+            parts = [f"{c} {v['in']} in, {v['out']} out" for c, v in r["classes"].items()]
+        else:
+            text = f"zone {name}: {r['entered']} entered, at most {r['peak']} at once, {r['occupancy']} inside at the end"
+            parts = [f"{c} {v['entered']} entered" for c, v in r["classes"].items()]
+        out.append(text + (f" ({'; '.join(parts)})" if len(parts) > 1 else ""))
+    return out

@@ -126,13 +126,19 @@ def score_tracks(
 ) -> dict:
     """TrackEval metrics of in-memory results: ``frames[i]`` holds the tracks of 0-based frame
     ``frame_indices[i]`` (default: i)."""
-    indices = range(len(frames)) if frame_indices is None else frame_indices
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{seq.name}.txt"
-        with MotSink(path) as sink:
-            for i, tracks in zip(indices, frames, strict=True):
-                sink.write(FrameResult(frame_index=i, time_s=0.0, tracks=tracks, detections=Detections.empty()))
+        write_results(path, frames, frame_indices)
         return score([seq], {seq.name: path}, tracker_name)[seq.name]
+
+
+def write_results(path: Path, frames: list[Tracks], frame_indices: list[int] | None = None) -> None:
+    """A MOTChallenge results txt of in-memory tracks: ``frames[i]`` of 0-based frame ``frame_indices[i]``
+    (default: i)."""
+    indices = range(len(frames)) if frame_indices is None else frame_indices
+    with MotSink(path) as sink:
+        for i, tracks in zip(indices, frames, strict=True):
+            sink.write(FrameResult(frame_index=i, time_s=0.0, tracks=tracks, detections=Detections.empty()))
 
 
 def smooth_mot_file(src: Path, dst: Path, cfg: Config, fps: float) -> None:

@@ -113,7 +113,7 @@ def prepare(paths: list[str], cfg: Config, video: str | None = None, log=print) 
                 detections=detections,
                 frame_indices=indices,
                 warps=warps if session.camera_motion is not None else None,
-                embedded=session.embedder is not None,
+                embedded=any(d.embeddings is not None for d in detections),  # by the embedder, or a det cache
             )
         )
         log(f"prepared {seq.name}: {len(detections)} frames, {sum(map(len, detections))} detections "

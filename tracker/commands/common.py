@@ -26,8 +26,12 @@ EXAMPLES = """examples:
   tracker track video.mp4 --max-frames 100 --no-video     # a quick look at the first 100 frames
   tracker track video.mp4 --out runs/x --smooth           # then fill short gaps and RTS-smooth each track
   tracker track video.mp4 --blur person                   # pixelate people in the video (privacy)
+  tracker track video.mp4 --line door=100,400,600,400 --save-crops  # count crossings, crops per track
+  tracker track 0 --serve 8080                            # watch it live at http://127.0.0.1:8080/
   tracker plot runs/x                                     # trajectories, timeline, active tracks -> runs/x/plots/
+  tracker detect video.mp4 --out runs/det                 # detect + embed once, for --detector mot
   tracker eval ../shared/data/MOT15/TUD-Campus --tracker botsort --smooth
+  tracker eval ../shared/data/MOT15/TUD-Campus --tracker sort,bytetrack,botsort   # one table
   tracker tune samples/pets09_s2l1_150 --tracker bytetrack --trials 50 --out runs/tune/best.yaml
   tracker train-reid MOT17-02-FRCNN/ MOT17-04-FRCNN/ --init random --out runs/reid
 
@@ -55,9 +59,63 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def _named_points(text: str, option: str, example: str, min_points: int, max_points: int | None) -> dict:
+    """``[NAME=]x1,y1,x2,y2,...`` -> {"name": NAME or None, "points": [[x1, y1], ...]}."""
+    name, _, numbers = text.rpartition("=")
+    try:
+        values = [float(v) for v in numbers.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{option} {text!r}: coordinates must be numbers, e.g. {example}") from None
+    points = [values[i : i + 2] for i in range(0, len(values), 2)]
+    if len(values) % 2 or len(points) < min_points or (max_points is not None and len(points) > max_points):
+        want = f"{min_points} x,y points" if max_points == min_points else f"at least {min_points} x,y points"
+        raise argparse.ArgumentTypeError(f"{option} {text!r} needs {want}, e.g. {example}")
+    return {"name": name.strip() or None, "points": points}
+
+
+def counting_line(text: str) -> dict:
+    """``--line [NAME=]x1,y1,x2,y2``: a counting line from (x1, y1) to (x2, y2), in pixels."""
+    return _named_points(text, "--line", "door=100,400,600,400", 2, 2)
+
+
+def counting_zone(text: str) -> dict:
+    """``--zone [NAME=]x1,y1,x2,y2,x3,y3,...``: a counting zone, a polygon of at least 3 points."""
+    return _named_points(text, "--zone", "queue=0,0,200,0,200,150", 3, None)
+
+
+def counting_overrides(lines: list[dict], zones: list[dict]) -> list[str]:
+    """``counting.*`` overrides that turn counting on with these lines and zones (unnamed ones become
+    line1, line2, ... and zone1, ...); none when both lists are empty."""
+    if not lines and not zones:
+        return []
+    out = ["counting.enabled=true"]
+    for key, kind, items, field in (("lines", "line", lines, "points"), ("zones", "zone", zones, "polygon")):
+        if items:
+            named = [{"name": item["name"] or f"{kind}{i}", field: item["points"]} for i, item in enumerate(items, 1)]
+            out.append(f"counting.{key}=" + json.dumps(named))
+    return out
+
+
+def tracker_list(text: str) -> list[str]:
+    """``--tracker sort,bytetrack``: one or more tracker names."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TRACKERS.names]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {', '.join(map(repr, unknown)) or repr(text)} (choose from {', '.join(TRACKERS.names)})"
+        )
+    return names
+
+
+def add_model_options(p: argparse.ArgumentParser, several_trackers: bool = False) -> None:
+    """The model and config options; ``several_trackers``: ``--tracker`` takes a comma-separated list."""
     p.add_argument("--config", metavar="YAML", help="YAML merged over configs/default.yaml")
-    p.add_argument("--tracker", choices=TRACKERS.names, help="tracker (default: botsort)")
+    if several_trackers:
+        p.add_argument("--tracker", type=tracker_list, metavar="LIST",
+                       help="tracker, or several to compare on the same detections: e.g. sort,bytetrack,botsort "
+                       "(default: botsort)")  # fmt: skip
+    else:
+        p.add_argument("--tracker", choices=TRACKERS.names, help="tracker (default: botsort)")
     p.add_argument("--detector", choices=DETECTORS.names, help="detector (default: yolox, offline)")
     p.add_argument(
         "--weights", metavar="PATH",
@@ -70,6 +128,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "(default: person, or every class when the model has no person class)",
     )
     p.add_argument("--conf", type=float, metavar="X", help="detection confidence threshold (0-1)")
+    p.add_argument("--imgsz", type=positive_int, metavar="N",
+                   help="detector input size in pixels, e.g. 640 (same as --set detector.input_size=N)")  # fmt: skip
     p.add_argument("--appearance", choices=EMBEDDERS.names, help="appearance model for ReID")
     p.add_argument(
         "--appearance-weights", metavar="PATH",
@@ -101,6 +161,8 @@ def model_overrides(args: argparse.Namespace) -> list[str]:
         out.append(f"detector.conf_threshold={args.conf}")
     if getattr(args, "appearance_weights", None):
         out += appearance_weight_overrides(args.appearance_weights)
+    if args.imgsz is not None:
+        out.append(f"detector.input_size={args.imgsz}")
     if args.appearance:
         out.append(f"appearance.name={args.appearance}")
     if args.device:

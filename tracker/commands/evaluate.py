@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from ..analyze.compare import evaluate_trackers
 from ..analyze.evaluation import METRIC_KEYS, evaluate_sequences, format_table
 from ..config import load_config
 from .common import add_model_options, model_overrides
@@ -23,14 +25,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--smooth", action="store_true",
         help="also score the tracks after smoothing (gap filling + RTS): a raw and a smoothed row per sequence",
     )
-    add_model_options(e)
+    add_model_options(e, several_trackers=True)
     e.set_defaults(func=run)
     return e
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, tracker=args.tracker, overrides=model_overrides(args))
-    rows = evaluate_sequences(args.sequences, cfg, out_dir=Path(args.out), video=args.video)
+    names = args.tracker or [None]
+    overrides = model_overrides(args)
+    cfgs = [load_config(args.config, tracker=name, overrides=overrides) for name in names]
+    cfg = cfgs[0]
+    if len(cfgs) > 1:  # detections computed once, shared by the trackers; one table
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
+        rows = evaluate_trackers(args.sequences, cfgs, out_dir=Path(args.out), video=args.video, log_line=log)
+    else:
+        rows = evaluate_sequences(args.sequences, cfg, out_dir=Path(args.out), video=args.video)
     if cfg.smoothing.enabled:  # a raw and a smoothed row per sequence
         print(format_table(rows, ("sequence", "tracker", "output") + METRIC_KEYS))
     else:

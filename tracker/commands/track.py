@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -11,8 +12,13 @@ from .. import pipeline
 from ..analyze.smoothing import smooth_finished_run
 from ..config import load_config
 from ..errors import ConfigError
+from ..analyze.counting import format_report
+from ..io.serve import parse_address
 from ..run_folder import DEFAULT_RUNS, next_run_folder
-from .common import EXAMPLES, EXIT_ENDED_EARLY, EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int
+from .common import (
+    EXAMPLES, EXIT_ENDED_EARLY, EXIT_INTERRUPTED, add_model_options, counting_line, counting_overrides,
+    counting_zone, model_overrides, positive_int,
+)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -38,6 +44,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no start line and no progress bar")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames (default: all)")
     p.add_argument(
+        "--vid-stride", type=positive_int, metavar="N",
+        help="process every Nth frame only; times and tracker steps still cover the skipped frames "
+        "(same as --set source.vid_stride=N)",
+    )
+    p.add_argument(
         "--smooth", action="store_true",
         help="after the run, fill short gaps and RTS-smooth every track in tracks.csv / tracks.txt, keeping "
         "the originals as tracks.raw.* (same as --set smoothing.enabled=true)",
@@ -47,25 +58,66 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="blur these classes' boxes in the video and window for privacy, e.g. person or person,car "
         "(same as --set output.blur_classes=[person,car])",
     )
+    p.add_argument(
+        "--serve", type=serve_address, metavar="[HOST:]PORT",
+        help="serve the annotated video and live counts to a browser at http://HOST:PORT/ (HOST defaults to "
+        "127.0.0.1: this machine only; any other address, e.g. 0.0.0.0:8080, needs a token: --serve-token or "
+        "a generated one, printed with the URL)",
+    )
+    p.add_argument("--serve-token", metavar="TOKEN", help="token the --serve page and stream require (8+ characters)")
+    p.add_argument(
+        "--save-crops", action="store_true",
+        help="save JPEG crops of the tracked objects into OUT/crops/<track_id>/<frame>.jpg, at most "
+        "output.crops_per_track per track, output.crops_interval_s apart (same as --set output.save_crops=true)",
+    )
+    p.add_argument(
+        "--line", type=counting_line, action="append", default=[], metavar="[NAME=]X1,Y1,X2,Y2",
+        help="count crossings of this line (pixels; 'in' = from its left to its right going from the first "
+        "point to the second), e.g. --line door=100,400,600,400; repeatable; replaces counting.lines",
+    )
+    p.add_argument(
+        "--zone", type=counting_zone, action="append", default=[], metavar="[NAME=]X1,Y1,X2,Y2,X3,Y3,...",
+        help="count tracks inside this polygon (pixels), e.g. --zone queue=0,0,200,0,200,150; repeatable; "
+        "replaces counting.zones",
+    )
     add_model_options(p)
     p.set_defaults(func=run)
     return p
 
 
+def serve_address(text: str) -> tuple[str, int]:
+    """``--serve [HOST:]PORT`` -> (host, port)."""
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    overrides = model_overrides(args)
+    overrides = model_overrides(args) + counting_overrides(args.line, args.zone)
     if args.show:
         overrides.append("output.show=true")
     if args.no_video:
         overrides.append("output.video=false")
     if args.codec is not None:
         overrides.append(f"output.codec={args.codec}")
+    if args.serve is not None:
+        host, port = args.serve
+        overrides += [f"serve.host={json.dumps(host)}", f"serve.port={port}"]
+    if args.serve_token is not None:
+        overrides.append(f"serve.token={json.dumps(args.serve_token)}")
+    if args.save_crops:
+        overrides.append("output.save_crops=true")
+    if args.vid_stride is not None:
+        overrides.append(f"source.vid_stride={args.vid_stride}")
     cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
-    if args.blur is not None and not (cfg.output.video or cfg.output.show):
+    if args.blur is not None and not (cfg.output.video or cfg.output.show or cfg.serve.port is not None):
         raise ConfigError(
             "--blur has nothing to blur: the video is off (--no-video or output.video=false) and there is no window",
             "Drop --no-video or add --show",
         )
+    if cfg.serve.token is not None and cfg.serve.port is None:
+        raise ConfigError("--serve-token without --serve", "Add --serve PORT, or drop --serve-token")
     out = next_run_folder(DEFAULT_RUNS / "track") if args.out is None else args.out
     if not args.quiet:  # at once, before the models load: the user sees what is starting
         print(start_line(args.source, str(out), cfg), file=sys.stderr, flush=True)
@@ -217,5 +269,7 @@ def format_summary(summary, smoothing: dict | None = None) -> str:
             f"RTS-smoothed {_count(smoothing['rows_out'], 'box', 'boxes')}; "
             f"originals in {', '.join(p.name for p in smoothing['raw'])}"
         )
+    if summary.counts:
+        lines += [f"  {line}" for line in format_report(summary.counts)]
     lines += [f"  {path}" for path in summary.outputs]
     return "\n".join(lines)

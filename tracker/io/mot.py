@@ -6,7 +6,8 @@ video, ``gt/gt.txt`` (ground truth) and ``det/det.txt`` (public detections). Eve
 file has one comma-separated row per box, ``frame, id, left, top, width, height, ...``
 with 1-based frames: detections and tracker results then have a score (results end in
 ``-1,-1,-1``, the unused world coordinates); MOT16/17/20 ground truth a flag (0: ignore),
-a class and a visibility, MOT15 ground truth world coordinates.
+a class and a visibility, MOT15 ground truth world coordinates. A det.txt written by
+``tracker detect`` has the class id in the 8th column (:mod:`.det_cache`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, SourceError
-from ..structures import TrackRecords, Tracks
+from ..structures import Detections, TrackRecords, Tracks
 from .files import read_whole_lines
 
 SEQINFO = "seqinfo.ini"
@@ -38,6 +39,7 @@ GT_MIN_COLUMNS = 6  # frame, id, left, top, width, height
 COMMENT = "#"  # det.txt: lines starting with it are skipped
 BOX_FORMAT = "%.2f"  # results: pixels
 SCORE_FORMAT = "%.4f"
+DET_SCORE_FORMAT = "%.6f"  # detections (`tracker detect`): enough digits that no score crosses a threshold
 UNUSED = "-1,-1,-1"  # results: the x, y, z world coordinates, unused in 2D tracking
 FORMAT_HINT = "Fix or delete the row (MOTChallenge format: frame,id,left,top,width,height,score)"
 
@@ -182,16 +184,16 @@ def gt_benchmark(gt: np.ndarray) -> str:
 
 
 # ----- detections -----------------------------------------------------------------------------
-def _first_bad_line(lines: list[str], line_numbers: np.ndarray, path: Path) -> DataError:
+def _first_bad_line(lines: list[str], line_numbers: np.ndarray, path: Path, columns: int = MIN_COLUMNS) -> DataError:
     """The DataError for the first unparsable row (only called once parsing has failed)."""
     for text, number in zip(lines, line_numbers):
         fields = text.split(",")
-        if len(fields) < MIN_COLUMNS:
+        if len(fields) < columns:
             return DataError(
-                f"{path} line {number}: expected at least {MIN_COLUMNS} comma-separated values, got {len(fields)}",
+                f"{path} line {number}: expected at least {columns} comma-separated values, got {len(fields)}",
                 FORMAT_HINT,
             )
-        for column, value in enumerate(fields[:MIN_COLUMNS], start=1):
+        for column, value in enumerate(fields[:columns], start=1):
             try:
                 float(value)
             except ValueError:
@@ -200,8 +202,9 @@ def _first_bad_line(lines: list[str], line_numbers: np.ndarray, path: Path) -> D
     return DataError(f"{path}: cannot be parsed as a MOTChallenge det.txt", "Check the file's format")
 
 
-def read_det(path: Path) -> np.ndarray:
-    """(N, 7) float64 array of a det.txt's rows; DataError naming the line of the first malformed row."""
+def read_det(path: Path, columns: int = MIN_COLUMNS) -> np.ndarray:
+    """(N, columns) float64 array of a det.txt's rows (at least the first 7: frame, id, box, score);
+    DataError naming the line of the first malformed row."""
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -213,16 +216,27 @@ def read_det(path: Path) -> np.ndarray:
     )
     lines = [all_lines[i - 1] for i in line_numbers]
     if not lines:
-        return np.zeros((0, MIN_COLUMNS))
+        return np.zeros((0, columns))
     try:
-        rows = np.loadtxt(lines, delimiter=",", usecols=range(MIN_COLUMNS), ndmin=2, dtype=np.float64)
+        rows = np.loadtxt(lines, delimiter=",", usecols=range(columns), ndmin=2, dtype=np.float64)
     except ValueError:
-        raise _first_bad_line(lines, line_numbers, path) from None
+        raise _first_bad_line(lines, line_numbers, path, columns) from None
     bad = ~np.isfinite(rows).all(axis=1) | (rows[:, FRAME] < 1) | (rows[:, FRAME] != np.round(rows[:, FRAME]))
     if bad.any():
         number = line_numbers[np.argmax(bad)]
         raise DataError(f"{path} line {number}: frame must be an integer >= 1 and every value finite", FORMAT_HINT)
     return rows
+
+
+def format_detections(frame_index: int, dets: Detections) -> str:
+    """det.txt rows of one frame's detections (``frame_index`` 0-based), with the class id in the 8th column
+    (MOTChallenge's unused world x): ``frame,-1,left,top,width,height,score,class_id,-1,-1``."""
+    if not len(dets):
+        return ""
+    row = f"{int(frame_index) + 1},-1,{BOX_FORMAT},{BOX_FORMAT},{BOX_FORMAT},{BOX_FORMAT},{DET_SCORE_FORMAT},%d,-1,-1\n"
+    xywh = dets.xywh.astype(np.float64)
+    columns = zip(*xywh.T.tolist(), dets.scores.astype(np.float64).tolist(), dets.class_ids.tolist())
+    return "".join(map(row.__mod__, columns))
 
 
 # ----- tracker results ------------------------------------------------------------------------

@@ -31,10 +31,13 @@ import numpy as np
 
 from ..analyze.counting import DIRECTIONS, IN, OUT, Counter, Crossings
 from ..analyze.track_state import TrackState
-from ..config import CountingConfig, OutputConfig
+from ..config import CountingConfig, OutputConfig, ServeConfig
 from ..errors import ConfigError, OutputError
 from ..structures import FrameResult, bottom_centers
+from ..structures import class_name as _class_name
+from .crops import CROPS_DIR, CropsSink
 from .drawing import Annotator, draw_counting
+from .serve import ServeSink
 from .files import open_for_writing, prepare_out_dir, write_atomically
 from .mot import format_results
 from .sources import SourceInfo
@@ -209,10 +212,6 @@ class MotSink(_TextSink):
         return format_results(result.frame_index, result.tracks)
 
 
-def _class_name(class_names: Sequence[str], class_id: int) -> str:
-    return class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
-
-
 def _numbers(values: np.ndarray, fmt: str) -> np.ndarray:
     """``values`` formatted with ``fmt``; non-finite ones become JSON ``null``."""
     values = np.asarray(values, np.float64)
@@ -357,6 +356,7 @@ class RunInfoSink(Sink):
             "height": info.height,
             "frame_count": info.frame_count,
             "is_live": info.is_live,
+            "vid_stride": info.vid_stride,
             "class_names": list(class_names),
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "finished_at": None,
@@ -525,6 +525,7 @@ class SinkSet(Sink):
         self._overlays: list = []
         self._last_write: float | None = None
         self._mean_interval: float | None = None
+        self.counter = None  # the run's counting.Counter when counting is on (its totals end the run's summary)
 
     def add(self, sink) -> None:
         """Add a sink taking FrameResults (CsvSink, MotSink, or any object with write/close).
@@ -719,17 +720,21 @@ def open_sinks(
     class_names: Sequence[str],
     counting: CountingConfig | None = None,
     before_writing: Callable[[], None] | None = None,
+    serve: ServeConfig | None = None,
 ) -> SinkSet:
     """Open the outputs ``cfg`` asks for in ``out_dir``.
 
     Always run.json; as configured tracks.csv, tracks.txt, tracks.jsonl, summary.csv, the
-    annotated video and the window; with ``counting.enabled`` also counts.csv and crossings.csv,
-    and the lines and zones are drawn on the video and window. run.json lists them in ``outputs``.
+    annotated video, the window and crops/ (:mod:`.crops`); with ``counting.enabled`` also counts.csv
+    and crossings.csv, and the lines and zones are drawn on the video and window; with ``serve.port``
+    a browser view of the annotated frames and the counts (:mod:`.serve`). run.json lists the files
+    in ``outputs``.
     before_writing: called once nothing can refuse to start any more, before the first file is written
     (the pipeline clears an earlier run's files there).
     """
     out = prepare_out_dir(out_dir)
-    wants_images = cfg.video or cfg.show
+    serving = serve is not None and serve.port is not None
+    wants_images = cfg.video or cfg.show or serving
     if wants_images:
         _check_blur_classes(cfg.blur_classes, class_names)
     annotator = (
@@ -739,15 +744,17 @@ def open_sinks(
     )
     size = (info.width, info.height)
     sinks = SinkSet(annotator, class_names)
-    window = None
+    window = live = None
     try:
-        # What can refuse to start (no display, an unsupported codec) does so before any file is
-        # replaced: a failed start keeps an earlier run's outputs.
+        # What can refuse to start (no display, an unsupported codec, a port in use) does so before any
+        # file is replaced: a failed start keeps an earlier run's outputs.
         if cfg.show:
             window = WindowSink(f"tracker: {info.name}", size=size)
+        if serving:
+            live = ServeSink(serve, f"tracker: {info.name}", class_names)
         codec = resolve_codec(cfg.codec) if cfg.video else cfg.codec
         if cfg.video:
-            check_video_codec(video_path(out, codec), codec, info.fps, size)
+            check_video_codec(video_path(out, codec), codec, info.processed_fps, size)
         if before_writing is not None:
             before_writing()
         run_info = RunInfoSink(out / RUN_INFO_NAME, info, class_names)
@@ -758,23 +765,33 @@ def open_sinks(
             sinks.add(MotSink(out / MOT_NAME, cfg.flush_every))
         if cfg.jsonl:
             sinks.add(JsonlSink(out / JSONL_NAME, class_names, cfg.flush_every))
+        if cfg.save_crops:
+            sinks.add(CropsSink(out / CROPS_DIR, cfg.crops_per_track, cfg.crops_interval_s, cfg.crops_max_files,
+                                class_names, skip_classes=cfg.blur_classes))  # fmt: skip
         if cfg.summary:
             sinks.add(SummarySink(out / SUMMARY_NAME, class_names))
         if counting is not None and counting.enabled:
             counts = CountsSink(out, counting, class_names, size, cfg.flush_every, line_thickness=cfg.line_thickness)
             sinks.add(counts)
+            sinks.counter = counts.counter
             if wants_images:
                 sinks.add_overlay(counts)
         if cfg.video:
+            # with source.vid_stride the video holds every Nth frame: it plays in real time at fps / N
             sinks.add_image(
-                VideoSink(video_path(out, codec), info.fps, size, codec, live=info.is_live, settings=cfg)
+                VideoSink(video_path(out, codec), info.processed_fps, size, codec, live=info.is_live, settings=cfg)
             )
+        if live is not None:
+            live.counter = sinks.counter
+            sinks.add(live)  # its status: the frame's tracks and the counts
+            sinks.add_image(live)  # the annotated frame
         run_info.set_outputs([path.relative_to(out).as_posix() for path in sinks.paths if path != run_info.path])
         if window is not None:
             sinks.add_image(window)  # last: a frame is in every file before the window may stop the run
     except BaseException:
         sinks.close()
-        if window is not None:  # made first, maybe not in the set yet; closing twice is harmless
-            window.close()
+        for early in (window, live):  # made first, maybe not in the set yet; closing twice is harmless
+            if early is not None:
+                early.close()
         raise
     return sinks

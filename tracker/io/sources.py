@@ -61,6 +61,17 @@ class SourceInfo:
     height: int
     frame_count: int | None  # None when unknown (live sources)
     is_live: bool
+    vid_stride: int = 1  # source.vid_stride: only every vid_stride-th frame is decoded and yielded
+
+    @property
+    def processed_fps(self) -> float:
+        """Frames per second of source time that the pipeline processes (``fps / vid_stride``)."""
+        return self.fps / self.vid_stride
+
+    @property
+    def processed_frames(self) -> int | None:
+        """How many frames the source yields: every ``vid_stride``-th of ``frame_count``; None when unknown."""
+        return None if self.frame_count is None else -(-self.frame_count // self.vid_stride)
 
 
 @dataclass
@@ -147,21 +158,25 @@ class FrameSource:
 
 
 def _file_frames(
-    cap: cv2.VideoCapture, label: str, frame_count: int | None, fps: float, max_failed: int, stats: SourceStats
+    cap: cv2.VideoCapture, label: str, frame_count: int | None, fps: float, max_failed: int, stats: SourceStats,
+    stride: int = 1,
 ) -> Iterator[Frame]:
     """Frames of a finite video; undecodable frames are skipped and counted.
 
     OpenCV's read() also fails at the end of a file, so a failure only counts as a
     broken frame when a later read succeeds; a run of more than ``max_failed``
     failures is the end of the file if it comes near the declared frame count and a
-    :class:`SourceError` otherwise.
+    :class:`SourceError` otherwise. Only frames whose index is a multiple of ``stride``
+    are retrieved (converted to BGR) and yielded; the others are only grabbed.
     """
     try:
         index = 0  # position of the next frame
         pending = 0  # consecutive failed reads not yet known to be mid-file failures
         while True:
-            image = cap.retrieve()[1] if cap.grab() else None
-            if image is None:
+            grabbed = cap.grab()
+            skip = grabbed and (index + pending) % stride != 0
+            image = None if skip or not grabbed else cap.retrieve()[1]
+            if image is None and not skip:
                 if frame_count is not None and index >= frame_count:
                     return
                 pending += 1
@@ -182,8 +197,9 @@ def _file_frames(
                 stats.failed_reads += pending
                 index += pending
                 pending = 0
-            stats.frames_read += 1
-            yield Frame(index, index / fps, image)
+            if not skip:
+                stats.frames_read += 1
+                yield Frame(index, index / fps, image)
             index += 1
     finally:
         cap.release()
@@ -193,11 +209,13 @@ def _frame_count_slack(frame_count: int) -> int:
     return max(FRAME_COUNT_SLACK_FRAMES, math.ceil(frame_count * FRAME_COUNT_SLACK_FRACTION))
 
 
-def _image_frames(files: list[Path], fps: float, max_failed: int, stats: SourceStats) -> Iterator[Frame]:
-    """Frames of an image folder; every image must have the first one's size."""
+def _image_frames(files: list[Path], fps: float, max_failed: int, stats: SourceStats,
+                  stride: int = 1) -> Iterator[Frame]:  # fmt: skip
+    """Frames of an image folder, every ``stride``-th image only; every image must have the first one's size."""
     shape = None
     consecutive = 0
-    for index, path in enumerate(files):
+    for index in range(0, len(files), stride):
+        path = files[index]
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             stats.failed_reads += 1
@@ -229,10 +247,11 @@ def _live_frames(
     stats: SourceStats,
     stop: threading.Event,
 ) -> Iterator[Frame]:
-    """Frames of a camera or stream, reconnecting when it drops."""
+    """Frames of a camera or stream, reconnecting when it drops; only every ``source.vid_stride``-th frame
+    is retrieved and yielded (the others are only grabbed)."""
     try:
-        ok, image = cap.read()
-        if not ok or image is None:
+        ok, image = _read(cap, True)
+        if not ok:
             raise SourceError(
                 f"{label} opened but sent no frame within {cfg.stream_timeout_s:g} s",
                 "Check that the camera or stream is delivering video, or raise source.stream_timeout_s",
@@ -240,21 +259,31 @@ def _live_frames(
         start = now = time.monotonic()
         index = 0
         while True:
-            stats.frames_read += 1
-            yield Frame(index, now - start, image)
+            if image is not None:
+                stats.frames_read += 1
+                yield Frame(index, now - start, image)
             index += 1
-            ok, image = cap.read()
-            while not ok or image is None:
+            wanted = index % cfg.vid_stride == 0
+            ok, image = _read(cap, wanted)
+            while not ok:
                 cap.release()
                 stats.outages += 1
                 log.warning("%s: connection lost; reconnecting for up to %g s", label, cfg.reconnect_timeout_s)
                 cap = _reconnect(reopen, label, cfg, stats, stop)
                 if cap is None:
                     return
-                ok, image = cap.read()
+                ok, image = _read(cap, wanted)
             now = time.monotonic()
     finally:
         cap.release()
+
+
+def _read(cap: cv2.VideoCapture, retrieve: bool) -> tuple[bool, np.ndarray | None]:
+    """(whether a frame arrived, its image when ``retrieve``, else None: the frame is skipped undecoded)."""
+    if not retrieve:
+        return cap.grab(), None
+    ok, image = cap.read()
+    return ok and image is not None, image
 
 
 def _reconnect(
@@ -340,7 +369,7 @@ def _start(
     stop: threading.Event | None = None,
 ) -> FrameSource:
     height, width = first.image.shape[:2]
-    info = SourceInfo(width=int(width), height=int(height), is_live=live, **info_args)
+    info = SourceInfo(width=int(width), height=int(height), is_live=live, vid_stride=cfg.vid_stride, **info_args)
     drop = live and cfg.drop_stale_frames
     try:
         return FrameSource(
@@ -369,7 +398,7 @@ def _open_video(path: Path, cfg: SourceConfig) -> FrameSource:
     fps = _fps(cap.get(cv2.CAP_PROP_FPS), cfg, label)
     count = _frame_count(cap)
     stats = SourceStats()
-    frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats)
+    frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats, cfg.vid_stride)
     first = _first(
         frames, f"video {path} opens but has no readable frame",
         "The file is empty or uses a codec OpenCV cannot decode; re-encode it (e.g. ffmpeg -i in out.mp4)",
@@ -403,7 +432,7 @@ def _open_images(path: Path, cfg: SourceConfig) -> FrameSource:
             ) from None
     fps = _fps(reported, cfg, f"image folder {image_dir}")
     stats = SourceStats()
-    frames = _image_frames(files, fps, cfg.max_failed_reads, stats)
+    frames = _image_frames(files, fps, cfg.max_failed_reads, stats, cfg.vid_stride)
     first = _first(frames, f"no image in {image_dir} can be decoded", "Replace the broken images")
     info = dict(uri=str(path), kind="images", name=name, fps=fps, frame_count=len(files))
     return _start(info, first, frames, stats, cfg, live=False)
@@ -476,7 +505,7 @@ def _open_stream(url: str, cfg: SourceConfig) -> FrameSource:
     stats = SourceStats()
     info = dict(uri=shown, kind="stream", name=_stream_name(url), fps=fps, frame_count=count)
     if count is not None:  # a finite file served over the network: read it like a local video
-        frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats)
+        frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats, cfg.vid_stride)
         first = _first(frames, f"{label} has no readable frame", "Check the URL points to a video")
         return _start(info, first, frames, stats, cfg, live=False)
     return _start_live(cap, connect, label, info, stats, cfg, "Check the stream")

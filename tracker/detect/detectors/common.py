@@ -105,9 +105,11 @@ class OutputFilter:
         return keep
 
     def apply(
-        self, boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, image_shape: tuple[int, ...]
+        self, boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, image_shape: tuple[int, ...],
+        embeddings: np.ndarray | None = None,
     ) -> Detections:
-        """Filter, clip xyxy boxes to the image, drop empty boxes, sort by score and cap the count."""
+        """Filter, clip xyxy boxes to the image, drop empty boxes, sort by score and cap the count;
+        ``embeddings`` (one row per box), when given, follow their boxes."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         scores = np.asarray(scores, np.float32).reshape(-1)
         class_ids = np.asarray(class_ids, np.int32).reshape(-1)
@@ -119,7 +121,8 @@ class OutputFilter:
             non_empty = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
         keep = np.flatnonzero(self.mask(scores, class_ids) & non_empty & np.isfinite(scores))
         order = keep[np.argsort(-scores[keep], kind="stable")][: self.max_detections]
-        return Detections(boxes=clipped[order], scores=scores[order], class_ids=class_ids[order])
+        kept = None if embeddings is None else np.asarray(embeddings, np.float32)[order]
+        return Detections(boxes=clipped[order], scores=scores[order], class_ids=class_ids[order], embeddings=kept)
 
 
 def letterbox(image: np.ndarray, size: int, pad_value: int = LETTERBOX_PAD_VALUE) -> tuple[np.ndarray, float]:

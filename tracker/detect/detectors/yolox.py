@@ -101,6 +101,11 @@ class YoloxDetector:
                     f"Set detector.input_size={height}",
                 )
         input_size = input_size or DYNAMIC_INPUT_SIZE
+        if input_size % max(STRIDES):
+            raise ConfigError(
+                f"detector.input_size must be a multiple of {max(STRIDES)} for YOLOX, got {input_size}",
+                f"Use e.g. {DYNAMIC_INPUT_SIZE} or 640",
+            )
         anchors = sum((input_size // s) ** 2 for s in STRIDES)
         if isinstance(out_shape[1], int) and out_shape[1] != anchors:
             raise ModelError(f"{path} has {out_shape[1]} outputs per image, YOLOX at {input_size} has {anchors}")
