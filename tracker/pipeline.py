@@ -13,6 +13,8 @@ detection and appearance embedding run in a worker thread feeding a bounded queu
 (:class:`~.stages.Stage`, ``pipeline.queue_size``), and tracking, then writing, run in
 the caller's thread, one frame at a time and in frame order, so results are those of
 running every stage in turn and stop signals are only ever handled between whole frames.
+When the detector or the embedder runs on a GPU and takes frames as tensors, the worker
+uploads each frame once and both use that copy (:mod:`.detect.frames`).
 """
 
 from __future__ import annotations
@@ -109,6 +111,12 @@ class Session:
         cmc = getattr(cfg.tracker, "cmc", None)
         self.camera_motion = CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
         self.last_warp: np.ndarray | None = None  # camera motion of the latest frame, for tuning to record
+        from .detect.frames import frames_device
+
+        # frames go to the GPU once, in the detection worker, when a model there takes them as tensors
+        self._detector_device, embedder_device = frames_device(self.detector), frames_device(self.embedder)
+        self._upload_device = self._detector_device or embedder_device
+        self._embed_uploaded = embedder_device is not None and embedder_device == self._upload_device
         self._stages: list[Stage] = []  # detection workers still running; stopped by close()
 
     @property
@@ -128,19 +136,28 @@ class Session:
             self._stages.pop().close()
 
     def _detected(self, frames, batch_size: int, embed: bool) -> Iterator[tuple]:
-        """(frame, detections, with embeddings when ``embed``) in source order; runs in the detection worker thread."""
+        """(frame, detections, with embeddings when ``embed``, the image the embedder takes) in source order;
+        runs in the detection worker thread. That image is the frame's GPU copy when the embedder takes one."""
+        from .detect.frames import upload_frames
+
         for batch in _batches(frames, batch_size):
-            detections = self.detector.detect([f.image for f in batch], [f.index for f in batch])
-            for frame, dets in zip(batch, detections):
+            images, indices = [f.image for f in batch], [f.index for f in batch]
+            uploaded = upload_frames(images, self._upload_device) if self._upload_device is not None else None
+            if self._detector_device is not None:
+                detections = self.detector.detect(images, indices, uploaded)
+            else:
+                detections = self.detector.detect(images, indices)
+            for i, (frame, dets) in enumerate(zip(batch, detections)):
+                image = uploaded[i] if self._embed_uploaded else frame.image
                 if embed:
                     dets.embeddings = (
-                        self.embedder.embed(frame.image, dets.boxes)
+                        self.embedder.embed(image, dets.boxes)
                         if len(dets)
                         else np.zeros((0, self.embedder.dim), np.float32)
                     )
-                yield frame, dets
+                yield frame, dets, image
 
-    def _embedding(self, image: np.ndarray, boxes: np.ndarray):
+    def _embedding(self, image, boxes: np.ndarray):
         """``embed(rows)`` for the tracker: embeddings of the crops of ``boxes[rows]`` in ``image``."""
         return lambda rows: self.embedder.embed(image, boxes[rows])
 
@@ -168,13 +185,13 @@ class Session:
         self._stages.append(stage)
         previous = None
         try:
-            for frame, dets in stage:
+            for frame, dets, embed_image in stage:
                 dt = _time_step(previous, frame, self.fps, live)
                 previous = frame
                 started = time.perf_counter()
                 warp = self.camera_motion.estimate(frame.image) if self.camera_motion is not None else None
                 self.last_warp = warp
-                embed = self._embedding(frame.image, dets.boxes) if on_demand else None
+                embed = self._embedding(embed_image, dets.boxes) if on_demand else None
                 tracks = self.tracker.update(dets, dt=dt, warp=warp, embed=embed)
                 self.last_tracker_seconds = time.perf_counter() - started
                 yield FrameResult(
