@@ -114,9 +114,9 @@ class Session:
         from .detect.frames import frames_device
 
         # frames go to the GPU once, in the detection worker, when a model there takes them as tensors
-        self._detector_device, embedder_device = frames_device(self.detector), frames_device(self.embedder)
-        self._upload_device = self._detector_device or embedder_device
-        self._embed_uploaded = embedder_device is not None and embedder_device == self._upload_device
+        embedder_device = frames_device(self.embedder)
+        self.upload_device = frames_device(self.detector) or embedder_device
+        self._embed_uploaded = embedder_device is not None and embedder_device == self.upload_device
         self._stages: list[Stage] = []  # detection workers still running; stopped by close()
 
     @property
@@ -138,15 +138,11 @@ class Session:
     def _detected(self, frames, batch_size: int, embed: bool) -> Iterator[tuple]:
         """(frame, detections, with embeddings when ``embed``, the image the embedder takes) in source order;
         runs in the detection worker thread. That image is the frame's GPU copy when the embedder takes one."""
-        from .detect.frames import upload_frames
+        from .detect.frames import detect_frames
 
         for batch in _batches(frames, batch_size):
             images, indices = [f.image for f in batch], [f.index for f in batch]
-            uploaded = upload_frames(images, self._upload_device) if self._upload_device is not None else None
-            if self._detector_device is not None:
-                detections = self.detector.detect(images, indices, uploaded)
-            else:
-                detections = self.detector.detect(images, indices)
+            detections, uploaded = detect_frames(self.detector, images, indices, self.upload_device)
             for i, (frame, dets) in enumerate(zip(batch, detections)):
                 image = uploaded[i] if self._embed_uploaded else frame.image
                 if embed:

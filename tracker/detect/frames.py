@@ -45,4 +45,17 @@ def upload_frames(images: list[np.ndarray], device: str | torch.device) -> list[
     return out
 
 
-__all__ = ["frames_device", "upload_frames"]
+def detect_frames(detector, images: list[np.ndarray], indices: list[int], upload_device: torch.device | None):
+    """``detector.detect`` on a batch, through the frames uploaded to ``upload_device`` when it is not None.
+
+    Returns the detections and the uploaded frames (None when nothing was uploaded). The
+    detector gets the uploaded frames when it takes tensors (``frames_device``); the upload
+    may be for the embedder alone.
+    """
+    uploaded = upload_frames(images, upload_device) if upload_device is not None else None
+    if uploaded is not None and frames_device(detector) is not None:
+        return detector.detect(images, indices, uploaded), uploaded
+    return detector.detect(images, indices), uploaded
+
+
+__all__ = ["detect_frames", "frames_device", "upload_frames"]
