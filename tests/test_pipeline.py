@@ -285,6 +285,25 @@ def test_worker_runs_at_most_queue_size_frames_ahead(det_file, queue_size):
     assert not wait_for_no_pipeline_threads()
 
 
+def test_worker_detects_the_next_batch_while_this_one_is_tracked(det_file):
+    """The queue holds a whole batch at least, whatever pipeline.queue_size says: the detector (a GPU, say)
+    works on the next batch while the tracker works through this one."""
+    cfg = config(det_file, **{"appearance.name": "none", "detector.batch_size": 4, "pipeline.queue_size": 1})
+    detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)))
+    stream = track(SAMPLE_VIDEO, cfg, detector=detector)
+    try:
+        next(stream)  # the consumer holds frame 0 of the first batch and pauses
+        deadline = time.monotonic() + THREAD_EXIT_S
+        while len(detector.batch_sizes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert detector.batch_sizes[:2] == [4, 4]
+        time.sleep(SETTLE_S)
+        assert len(detector.batch_sizes) == 2  # and no further: frames 1-3 and the next batch's first wait
+    finally:
+        stream.close()
+    assert not wait_for_no_pipeline_threads()
+
+
 def test_live_source_goes_frame_by_frame_with_one_frame_in_flight(det_file, monkeypatch):
     """Cameras and streams: batch 1 whatever detector.batch_size says, and at most one detected frame waiting."""
     from tracker import pipeline

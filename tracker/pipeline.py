@@ -162,7 +162,7 @@ class Session:
         """One FrameResult per frame of the source, in order; at most ``max_frames`` of them when given.
 
         Detection and embedding run in a worker thread up to ``pipeline.queue_size`` frames ahead
-        (files, in batches of ``detector.batch_size``); live sources go frame by frame with one
+        (files, in batches of ``detector.batch_size``, and at least a batch ahead); live sources go frame by frame with one
         frame in flight, so latency stays bounded while the source drops stale frames. Tracking
         runs here, in the caller's thread, in frame order. A tracker that embeds on demand
         (BoT-SORT's ``embed_on_demand``) asks for the crops it needs during its update instead, so
@@ -173,7 +173,9 @@ class Session:
         _check_max_frames(max_frames)
         live = self.info.is_live
         batch_size = 1 if live else self.cfg.detector.batch_size
-        queue_size = LIVE_QUEUE_SIZE if live else self.cfg.pipeline.queue_size
+        # files: room for a whole batch at least, so the worker detects the next batch (on a GPU) while
+        # this one is tracked and written
+        queue_size = LIVE_QUEUE_SIZE if live else max(self.cfg.pipeline.queue_size, batch_size)
         frames = self.source if max_frames is None else itertools.islice(self.source, max_frames)
         on_demand = self.embedder is not None and self.tracker.embeds_on_demand and not embed_all
         embed_ahead = self.embedder is not None and not on_demand
