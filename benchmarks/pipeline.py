@@ -299,7 +299,7 @@ def run_row(key: str, source: str, limit: int, opts: dict) -> dict:
 
 def _device(opts: dict) -> str:
     """The device the rows compute on ('cpu', 'cuda' or 'cuda:N')."""
-    from tracker.detect.detectors import resolve_device
+    from tracker.detect.devices import resolve_device
 
     return resolve_device(opts["device"] or "auto")
 
