@@ -151,6 +151,9 @@ class Peaks:
         self.gpu_mib: float | None = None
         self._read_gpu = None
         if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.reset_peak_memory_stats(device)  # rows run one after another in this process (--same-process)
             self._read_gpu, interval = gpu_memory_reader(int(device.partition(":")[2] or 0))
         if self._read_gpu is not None:
             self._gpu_base = self._gpu_peak = self._read_gpu()
@@ -557,8 +560,7 @@ def main() -> None:
                     "listed as skipped")  # fmt: skip
     ap.add_argument("--table", type=Path, help="also write the table (markdown) to this file")
     ap.add_argument("--write", action="store_true", help="put the table into RESULTS.md (replacing its section)")
-    ap.add_argument("--row", choices=list(ROWS) + [f"{STREAMS_PREFIX}{n}" for n in range(1, 1000)],
-                    help=argparse.SUPPRESS)  # child process: one row  # fmt: skip
+    ap.add_argument("--row", help=argparse.SUPPRESS)  # child process: one row (a ROWS key or streams-N)
     ap.add_argument("--source", help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--options", help=argparse.SUPPRESS)

@@ -199,7 +199,7 @@ class UltralyticsDetector:
         """:meth:`detect` for frames already on the device: one forward pass per frame size in the batch."""
         try:
             from ultralytics.utils.nms import non_max_suppression
-        except ImportError:  # Ultralytics before 8.3.19x kept it in ops
+        except ImportError:  # older Ultralytics kept it in ops
             from ultralytics.utils.ops import non_max_suppression
 
         backend = self._tensor_backend()
