@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA path, proven end to end in one run (issue #18): set-up, the `gpu`-marked tests, then
 # benchmarks/pipeline.py on a 1080p clip of MOT16-11 and on vtest.avi, written as ONE markdown table
-# (runs/gpu_check.md, and $OUT/gpu_check.md when OUT is set) ending in the targets, each MET / NOT MET /
+# ($OUT/gpu_check.md when OUT is set, else runs/gpu_check.md) ending in the targets, each MET / NOT MET /
 # NOT MEASURED. Under 8 minutes on one GPU: the benchmark gets what is left of GPU_CHECK_BUDGET_S.
 #
 #   benchmarks/gpu_check.sh                 # on the GPU machine (prepare it first: benchmarks/gpu_prepare.sh)
@@ -83,8 +83,8 @@ else
     SIZES=(--ul-frames 300 --imgsz 640 --batch 8 --streams 1 4 16 --row-timeout 150)
 fi
 [ -n "$WEIGHTS" ] && SIZES+=(--weights "$WEIGHTS")
-mkdir -p runs
-TABLE=runs/gpu_check.md
+TABLE=${OUT:-runs}/gpu_check.md  # $OUT: what the device tool brings back
+mkdir -p "$(dirname "$TABLE")"
 rm -f "$TABLE"
 LEFT=$((BUDGET_S - (SECONDS - started) - 30))  # 30 s: the last row's overrun and the table
 [ "$LEFT" -lt 30 ] && LEFT=30
@@ -95,6 +95,5 @@ BENCH_RC=$?
 step "done: tests exit $TESTS_RC, benchmark exit $BENCH_RC"
 if [ -f "$TABLE" ]; then
     { echo; echo "gpu-marked tests: exit code $TESTS_RC ($( [ "$TESTS_RC" -eq 0 ] && echo passed || echo FAILED ))"; } >>"$TABLE"
-    [ -n "${OUT:-}" ] && cp "$TABLE" "$OUT/gpu_check.md"
 fi
 [ "$TESTS_RC" -eq 0 ] && [ "$BENCH_RC" -eq 0 ]
