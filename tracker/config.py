@@ -81,7 +81,7 @@ class DetectorConfig(Strict):
     model: str | None  # `torchvision`: architecture name, e.g. fasterrcnn_resnet50_fpn_v2; unused by the others
     conf_threshold: Prob
     nms_iou: Prob
-    input_size: PositiveInt | None  # square network input; null: the model's own (yolox 416, yolo as trained)
+    input_size: PositiveInt | None  # network input side (torchvision: shorter side); null: the model's own
     classes: list[str | int] | None  # names or ids to keep; None keeps all
     device: str  # auto | cpu | cuda | cuda:N
     det_file: str | None  # `mot`: path to det.txt; None: <sequence>/det/det.txt

@@ -13,6 +13,8 @@ detection and appearance embedding run in a worker thread feeding a bounded queu
 (:class:`~.stages.Stage`, ``pipeline.queue_size``), and tracking, then writing, run in
 the caller's thread, one frame at a time and in frame order, so results are those of
 running every stage in turn and stop signals are only ever handled between whole frames.
+When the detector or the embedder runs on a GPU and takes frames as tensors, the worker
+uploads each frame once and both use that copy (:mod:`.detect.frames`).
 """
 
 from __future__ import annotations
@@ -114,6 +116,12 @@ class Session:
             self.source.close()
             raise
         self.last_warp: np.ndarray | None = None  # camera motion of the latest frame, for tuning to record
+        from .detect.frames import frames_device
+
+        # frames go to the GPU once, in the detection worker, when a model there takes them as tensors
+        embedder_device = frames_device(self.embedder)
+        self.upload_device = frames_device(self.detector) or embedder_device
+        self._embed_uploaded = embedder_device is not None and embedder_device == self.upload_device
         self._stages: list[Stage] = []  # detection workers still running; stopped by close()
 
     @property
@@ -133,19 +141,24 @@ class Session:
             self._stages.pop().close()
 
     def _detected(self, frames, batch_size: int, embed: bool) -> Iterator[tuple]:
-        """(frame, detections, with embeddings when ``embed``) in source order; runs in the detection worker thread."""
+        """(frame, detections, with embeddings when ``embed``, the image the embedder takes) in source order;
+        runs in the detection worker thread. That image is the frame's GPU copy when the embedder takes one."""
+        from .detect.frames import detect_frames
+
         for batch in _batches(frames, batch_size):
-            detections = self.detector.detect([f.image for f in batch], [f.index for f in batch])
-            for frame, dets in zip(batch, detections):
+            images, indices = [f.image for f in batch], [f.index for f in batch]
+            detections, uploaded = detect_frames(self.detector, images, indices, self.upload_device)
+            for i, (frame, dets) in enumerate(zip(batch, detections)):
+                image = uploaded[i] if self._embed_uploaded else frame.image
                 if embed:
                     dets.embeddings = (
-                        self.embedder.embed(frame.image, dets.boxes)
+                        self.embedder.embed(image, dets.boxes)
                         if len(dets)
                         else np.zeros((0, self.embedder.dim), np.float32)
                     )
-                yield frame, dets
+                yield frame, dets, image
 
-    def _embedding(self, image: np.ndarray, boxes: np.ndarray):
+    def _embedding(self, image, boxes: np.ndarray):
         """``embed(rows)`` for the tracker: embeddings of the crops of ``boxes[rows]`` in ``image``."""
         return lambda rows: self.embedder.embed(image, boxes[rows])
 
@@ -154,7 +167,7 @@ class Session:
         """One FrameResult per frame of the source, in order; at most ``max_frames`` of them when given.
 
         Detection and embedding run in a worker thread up to ``pipeline.queue_size`` frames ahead
-        (files, in batches of ``detector.batch_size``); live sources go frame by frame with one
+        (files, in batches of ``detector.batch_size``, and at least a batch ahead); live sources go frame by frame with one
         frame in flight, so latency stays bounded while the source drops stale frames. Tracking
         runs here, in the caller's thread, in frame order. A tracker that embeds on demand
         (BoT-SORT's ``embed_on_demand``) asks for the crops it needs during its update instead, so
@@ -165,7 +178,9 @@ class Session:
         _check_max_frames(max_frames)
         live = self.info.is_live
         batch_size = 1 if live else self.cfg.detector.batch_size
-        queue_size = LIVE_QUEUE_SIZE if live else self.cfg.pipeline.queue_size
+        # files: room for a whole batch at least, so the worker detects the next batch (on a GPU) while
+        # this one is tracked and written
+        queue_size = LIVE_QUEUE_SIZE if live else max(self.cfg.pipeline.queue_size, batch_size)
         frames = self.source if max_frames is None else itertools.islice(self.source, max_frames)
         on_demand = self.embedder is not None and self.tracker.embeds_on_demand and not embed_all
         embed_ahead = self.embedder is not None and not on_demand
@@ -174,13 +189,13 @@ class Session:
         class_names = tuple(self.detector.class_names)
         previous = None
         try:
-            for frame, dets in stage:
+            for frame, dets, embed_image in stage:
                 dt = _time_step(previous, frame, self.fps, live)
                 previous = frame
                 started = time.perf_counter()
                 warp = self.camera_motion.estimate(frame.image) if self.camera_motion is not None else None
                 self.last_warp = warp
-                embed = self._embedding(frame.image, dets.boxes) if on_demand else None
+                embed = self._embedding(embed_image, dets.boxes) if on_demand else None
                 tracks = self.tracker.update(dets, dt=dt, warp=warp, embed=embed)
                 self.last_tracker_seconds = time.perf_counter() - started
                 yield FrameResult(

@@ -421,21 +421,101 @@ def test_mot_sequence_folder_source(tmp_path, frames):
     assert second.boxes.tolist() == [[0, 500, 40, 576]]  # clipped to the 768x576 frame
 
 
+# --- the tensor path: frames already on the device (tracker.detect.frames) ------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def matched_iou(a: Detections, b: Detections) -> np.ndarray:
+    """For each box of ``a``, its best IoU with a box of ``b``."""
+    assert len(a) and len(b)
+    return box_iou(torch.from_numpy(a.boxes), torch.from_numpy(b.boxes)).numpy().max(axis=1)
+
+
+@pytest.mark.parametrize("height, width", [(1080, 1920), (576, 768), (480, 640), (700, 300)])
+def test_letterbox_batch_matches_ultralytics(height, width):
+    from ultralytics.data.augment import LetterBox
+
+    from tracker.detect.detectors.yolo import Letterbox, letterbox_batch
+
+    rng = np.random.default_rng(height)
+    small = rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8)  # smooth content: no aliasing
+    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    want = LetterBox(640, auto=True, stride=32)(image=image)  # what predict gives the network (BGR uint8)
+    box = Letterbox.fit(height, width, 640, 32)
+    got = letterbox_batch([torch.from_numpy(image)], box, torch.float32)[0]  # RGB, 0..1
+    assert got.shape == (3, *want.shape[:2])
+    bgr = (got.flip(0).permute(1, 2, 0) * 255).numpy()
+    assert np.abs(bgr - want).max() <= 2  # cv2's fixed-point rounding
+    boxes = torch.tensor([[box.left, box.top, box.left + box.new_width, box.top + box.new_height]], dtype=torch.float32)
+    np.testing.assert_allclose(box.unmap(boxes).numpy(), [[0, 0, width, height]], atol=1e-3)
+
+
+def test_yolo_tensor_path_matches_predict(frames):
+    from tracker.detect.frames import upload_frames
+
+    weights = fall_detection_weights()
+    det_model = build_detector(detector_config(name="yolo", weights=weights, classes=None, input_size=640, device="cpu"))
+    assert det_model.frames_device is None  # on the CPU the pipeline hands it numpy frames
+    images = [frames[0], frames[30]]
+    predicted = det_model.detect(images, [0, 30])
+    from_tensors = det_model.detect(images, [0, 30], upload_frames(images, "cpu"))
+    for a, b, image in zip(predicted, from_tensors, images):
+        assert_well_formed(b, image, DEFAULT_CONF)
+        strong = a[a.scores > 0.3]
+        assert len(strong) >= 3 and matched_iou(strong, b).min() > 0.95
+
+
+@pytest.mark.gpu
+@cuda
+def test_yolo_fp16_batch_on_gpu_matches_cpu(frames):
+    from tracker.detect.frames import upload_frames
+
+    weights = fall_detection_weights()
+    cpu = build_detector(detector_config(name="yolo", weights=weights, classes=None, input_size=640, device="cpu"))
+    gpu = build_detector(detector_config(name="yolo", weights=weights, classes=None, input_size=640, device="cuda",
+                                         batch_size=2, half=True))  # fmt: skip
+    assert gpu.frames_device == "cuda" and gpu.half
+    images = [frames[0], frames[30]]
+    reference = cpu.detect(images, [0, 30])
+    for found in (gpu.detect(images, [0, 30]), gpu.detect(images, [0, 30], upload_frames(images, "cuda"))):
+        for a, b in zip(reference, found):
+            strong = a[a.scores > 0.3]
+            assert matched_iou(strong, b).min() > 0.9
+
+
 # --- TorchVision ----------------------------------------------------------------------------
 
 TV_MODEL = "ssdlite320_mobilenet_v3_large"  # the fastest torchvision detector, for tests
+TV_DESIGN_MODELS = ("fcos_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn_v2")
+TV_TEST_SIZE = 128  # shorter side the R-CNN / FCOS / RetinaNet tests resize to (torchvision's default: 800)
+TV_TEST_PROPOSALS = 50  # Faster R-CNN region proposals per image in tests (torchvision's default: 1000, ~1 s each here)
+
+
+def save_random_tv_weights(name: str, folder: Path) -> Path:
+    """A random-init state dict of torchvision's ``name`` with the 91 COCO labels: the full path, no download."""
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None, weights_backbone=None, num_classes=91)
+    path = folder / f"{name}.pth"
+    torch.save(model.state_dict(), path)
+    return path
 
 
 @pytest.fixture(scope="module")
 def random_tv_weights(tmp_path_factory):
-    """A random-init state dict: exercises the full path with no download."""
-    import torchvision
+    return save_random_tv_weights(TV_MODEL, tmp_path_factory.mktemp("tv"))
 
-    torch.manual_seed(0)
-    model = torchvision.models.get_model(TV_MODEL, weights=None, weights_backbone=None, num_classes=91)
-    path = tmp_path_factory.mktemp("tv") / f"{TV_MODEL}.pth"
-    torch.save(model.state_dict(), path)
-    return path
+
+@pytest.fixture(scope="module", params=TV_DESIGN_MODELS)
+def design_tv_weights(request, tmp_path_factory):
+    return request.param, save_random_tv_weights(request.param, tmp_path_factory.mktemp("tv"))
+
+
+def tv_config(name: str, weights: Path, **values):
+    return detector_config(name="torchvision", model=name, weights=str(weights), classes=None, conf_threshold=0.0,
+                           max_detections=50, input_size=TV_TEST_SIZE, **values)  # fmt: skip
 
 
 def test_torchvision_runs_on_a_real_frame(random_tv_weights, frames):
@@ -484,3 +564,64 @@ def test_torchvision_offline_download_is_a_model_error(monkeypatch):
     monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)
     with pytest.raises(ModelError, match="could not download torchvision's COCO weights.*detector.weights=PATH"):
         build_detector(detector_config(name="torchvision", model=TV_MODEL))
+
+
+@pytest.mark.slow
+def test_torchvision_design_models_on_the_cpu(design_tv_weights, frames):
+    name, weights = design_tv_weights
+    det_model = build_detector(tv_config(name, weights, device="cpu"))
+    assert det_model.model.transform.min_size == (TV_TEST_SIZE,) and det_model.frames_device is None
+    if hasattr(det_model.model, "rpn"):  # fewer proposals through the box head: the same code, less arithmetic
+        det_model.model.rpn._post_nms_top_n["testing"] = TV_TEST_PROPOSALS
+    det = det_model.detect([frames[30]], [30])[0]
+    assert 0 < len(det) <= 50
+    assert_well_formed(det, frames[30], 0.0)
+
+
+@pytest.mark.slow
+def test_fcos_through_the_pipeline_on_the_cpu(tmp_path):
+    """The CPU path end to end: FCOS with user-given weights -> tracker -> every output file."""
+    from tracker.pipeline import run
+
+    weights = save_random_tv_weights("fcos_resnet50_fpn", tmp_path)
+    overrides = {f"detector.{k}": v for k, v in tv_config("fcos_resnet50_fpn", weights, device="cpu").model_dump().items()}
+    overrides.update({"detector.conf_threshold": 0.02, "appearance.name": "none", "tracker.name": "sort"})
+    summary = run(SAMPLE_VIDEO, tmp_path / "out", overrides=overrides, progress=False, max_frames=2)
+    assert summary.frames == 2 and not summary.interrupted
+    assert (tmp_path / "out" / "annotated.mp4").stat().st_size > 0  # random weights: few or no tracks yet
+    assert all((tmp_path / "out" / name).is_file() for name in ("tracks.csv", "tracks.txt"))
+
+
+@pytest.mark.gpu
+@cuda
+def test_torchvision_design_models_on_gpu_match_cpu(design_tv_weights, frames):
+    from tracker.detect.frames import upload_frames
+
+    name, weights = design_tv_weights
+    cpu = build_detector(tv_config(name, weights, device="cpu", conf_threshold=0.05))
+    gpu = build_detector(tv_config(name, weights, device="cuda", conf_threshold=0.05))
+    assert gpu.frames_device == torch.device("cuda")
+    images = [frames[0], frames[30]]
+    for a, b in zip(cpu.detect(images, [0, 30]), gpu.detect(images, [0, 30], upload_frames(images, "cuda"))):
+        assert abs(len(a) - len(b)) <= max(2, len(a) // 10)
+        if len(a) and len(b):
+            assert np.median(matched_iou(a, b)) > 0.9
+
+
+def test_torchvision_input_size_is_refused_by_fixed_size_models(random_tv_weights):
+    with pytest.raises(ConfigError, match="input_size does not apply to ssdlite"):
+        build_detector(tv_config(TV_MODEL, random_tv_weights))
+
+
+def test_torchvision_cuda_without_cuda_is_one_error_line(design_tv_weights, tmp_path, capsys):
+    from tracker.commands import main
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    name, weights = design_tv_weights
+    code = main(["track", str(SAMPLE_VIDEO), "--out", str(tmp_path / "out"), "--detector", "torchvision",
+                 "--weights", str(weights), "--set", f"detector.model={name}", "--device", "cuda"])  # fmt: skip
+    assert code == ConfigError.exit_code
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (  # after the start line: one error line
+        "error: device 'cuda' requested but CUDA is not available. Set the device to auto or cpu"
+    )

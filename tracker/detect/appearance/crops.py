@@ -3,7 +3,8 @@
 Two samplers, one result (RGB, ImageNet-normalised, float):
 
 - on CUDA, :func:`roi_align_crops`: the frame region holding the boxes goes to the GPU once
-  as uint8 and ``torchvision.ops.roi_align`` resamples every box in a single call
+  as uint8 (or is sliced from the frame already there: :mod:`tracker.detect.frames`) and
+  ``torchvision.ops.roi_align`` resamples every box in a single call
   (bilinear, averaging several samples per output pixel when a box is larger than the
   crop, so shrinking does not alias), then one fused multiply-add normalises;
 - on the CPU, :func:`resize_crops`: ``cv2.resize`` per box into one preallocated uint8
@@ -69,9 +70,16 @@ def normalise(bgr: torch.Tensor) -> torch.Tensor:
 
 
 def roi_align_crops(
-    image: np.ndarray, boxes: np.ndarray, size: tuple[int, int], device: str | torch.device, dtype: torch.dtype
+    image: np.ndarray | torch.Tensor,
+    boxes: np.ndarray,
+    size: tuple[int, int],
+    device: str | torch.device,
+    dtype: torch.dtype,
 ) -> torch.Tensor:
-    """All boxes of a BGR uint8 frame resampled in one ``roi_align`` call on ``device``; see :func:`crop_batch`."""
+    """All boxes of a BGR uint8 frame resampled in one ``roi_align`` call on ``device``; see :func:`crop_batch`.
+
+    ``image`` may be a (H,W,3) uint8 tensor already on ``device``: nothing is then copied from the host.
+    """
     import torch
     from torchvision.ops import roi_align
 
@@ -80,10 +88,13 @@ def roi_align_crops(
     clipped = clip_boxes(boxes, height, width)
     if len(clipped) == 0:
         return torch.zeros((0, 3, *size), dtype=dtype, device=device)
-    # Upload and convert only the region that holds every box.
+    # Upload (when on the host) and convert only the region that holds every box.
     x0, y0 = np.floor(clipped[:, :2].min(axis=0)).astype(int)
     x1, y1 = np.ceil(clipped[:, 2:].max(axis=0)).astype(int)
-    region = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).to(device)
+    region = image[y0:y1, x0:x1]
+    if not isinstance(region, torch.Tensor):
+        region = torch.from_numpy(np.ascontiguousarray(region))
+    region = region.to(device)
     # roi_align's CPU kernel is many times slower on a non-contiguous (channels-last) input
     region = region.permute(2, 0, 1).unsqueeze(0).to(dtype, memory_format=torch.contiguous_format)
     rois = np.zeros((len(clipped), 5), np.float32)  # column 0: batch index, always image 0
@@ -145,7 +156,7 @@ def cut_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> np
 
 
 def crop_batch(
-    image: np.ndarray,
+    image: np.ndarray | torch.Tensor,
     boxes: np.ndarray,
     size: tuple[int, int],
     device: str | torch.device = "cpu",
@@ -153,6 +164,7 @@ def crop_batch(
 ) -> torch.Tensor:
     """All crops of one BGR uint8 frame as an (N,3,height,width) RGB, ImageNet-normalised tensor on ``device``.
 
+    image: a numpy frame, or a (H,W,3) uint8 tensor on ``device`` (see :mod:`tracker.detect.frames`);
     boxes: (N,4) xyxy pixels, clipped here (degenerate boxes give MIN_CROP_PX crops);
     size: (height, width) of each crop; dtype: float32 (None), or float16 on CUDA.
     """
@@ -160,7 +172,7 @@ def crop_batch(
 
     dtype = torch.float32 if dtype is None else dtype
     if torch.device(device).type == "cpu":
-        return resize_crops(image, boxes, size).to(dtype)
+        return resize_crops(np.asarray(image), boxes, size).to(dtype)
     return roi_align_crops(image, boxes, size, device, dtype)
 
 

@@ -255,6 +255,7 @@ class ResNetEmbedder:
 
     def __init__(self, cfg: AppearanceConfig):
         self.device = resolve_device(cfg.device)
+        self.frames_device = self.device if self.device.startswith("cuda") else None  # see tracker.detect.frames
         self.model = ReIDNet(cfg.arch, cfg.embedding_dim)
         if cfg.weights is not None:
             load_weights(self.model, cfg.weights)
@@ -272,8 +273,9 @@ class ResNetEmbedder:
         self.batch_size = cfg.batch_size
 
     @torch.inference_mode()
-    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """(N,dim) float32 unit vectors for the (N,4) xyxy ``boxes`` of a BGR uint8 ``image``."""
+    def embed(self, image: np.ndarray | torch.Tensor, boxes: np.ndarray) -> np.ndarray:
+        """(N,dim) float32 unit vectors for the (N,4) xyxy ``boxes`` of a BGR uint8 ``image``
+        (a numpy frame, or a (H,W,3) tensor already on ``frames_device``)."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         out = np.empty((len(boxes), self.dim), np.float32)
         for start in range(0, len(boxes), self.batch_size):

@@ -4,8 +4,10 @@
 COCO weights are used (downloaded once into ~/.cache/torch); otherwise ``weights`` is a
 local state dict (``.pth``) for that architecture with the 91 COCO labels. Class ids are
 torchvision's COCO labels (1 = person; ``class_names`` lists them, with ``__background__``
-and ``N/A`` placeholders). Each model resizes its input itself, so ``detector.input_size``
-and ``detector.half`` do not apply.
+and ``N/A`` placeholders). Each model resizes its input itself: for Faster R-CNN, FCOS and
+RetinaNet ``detector.input_size`` sets the shorter side it resizes to (null: torchvision's 800);
+the SSDs have a fixed input. ``detector.half`` does not apply. On CUDA the model takes the
+frames the pipeline already uploaded (:mod:`tracker.detect.frames`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ...errors import ConfigError, ModelError
 from ...structures import Detections
 from ..checkpoints import load_checkpoint
 from ..devices import resolve_device
+from ..frames import upload_frames
 from .common import OutputFilter
 
 # Keyword names each architecture's builder uses for its score threshold, NMS IoU and output cap.
@@ -33,6 +36,8 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "ssd300_vgg16": _DENSE_ARGS,
     "ssdlite320_mobilenet_v3_large": _DENSE_ARGS,
 }
+FIXED_SIZE_MODELS = ("ssd300_vgg16", "ssdlite320_mobilenet_v3_large")  # no min_size / max_size to set
+MAX_TO_MIN_SIDE = 1333 / 800  # torchvision's GeneralizedRCNNTransform defaults: longer side cap / shorter side
 PIXEL_MAX = 255.0  # torchvision detectors take RGB floats in 0..1
 
 
@@ -58,6 +63,11 @@ def build_model(cfg: DetectorConfig) -> torch.nn.Module:
     name = _model_name(cfg.model)
     score_arg, nms_arg, cap_arg = MODELS[name]
     options = {score_arg: cfg.conf_threshold, nms_arg: cfg.nms_iou, cap_arg: cfg.max_detections}
+    if cfg.input_size is not None:
+        if name in FIXED_SIZE_MODELS:
+            raise ConfigError(f"detector.input_size does not apply to {name}, whose input size is fixed",
+                              "Set detector.input_size to null")  # fmt: skip
+        options.update(min_size=cfg.input_size, max_size=round(cfg.input_size * MAX_TO_MIN_SIDE))
     if cfg.weights is None:
         try:
             model = torchvision.models.get_model(name, weights="DEFAULT", **options)
@@ -104,17 +114,19 @@ class TorchvisionDetector:
         self.class_names = list(torchvision.models.get_model_weights(name).DEFAULT.meta["categories"])
         self.filter = OutputFilter.from_config(cfg, self.class_names)
         self.device = torch.device(resolve_device(cfg.device))
+        self.frames_device = self.device if self.device.type == "cuda" else None  # see tracker.detect.frames
         self.model = build_model(cfg).to(self.device)
 
-    def _to_tensor(self, image: np.ndarray) -> torch.Tensor:
-        rgb = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1])).to(self.device)
-        return rgb.permute(2, 0, 1).float().div_(PIXEL_MAX)
-
     @torch.inference_mode()
-    def detect(self, images: list[np.ndarray], frame_indices: list[int]) -> list[Detections]:
+    def detect(
+        self, images: list[np.ndarray], frame_indices: list[int], uploaded: list[torch.Tensor] | None = None
+    ) -> list[Detections]:
+        """Detections of each BGR frame; ``uploaded``: the same frames as (H,W,3) uint8 tensors on the device."""
         if not images:
             return []
-        outputs = self.model([self._to_tensor(image) for image in images])
+        frames = uploaded if uploaded is not None else upload_frames(images, self.device)
+        # (3,H,W) RGB in 0..1, as torchvision's detectors take them
+        outputs = self.model([frame.permute(2, 0, 1).flip(0).float().div_(PIXEL_MAX) for frame in frames])
         return [
             self.filter.apply(*(out[k].cpu().numpy() for k in ("boxes", "scores", "labels")), image.shape)
             for image, out in zip(images, outputs)
