@@ -22,10 +22,9 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,11 +33,12 @@ import numpy as np
 from .config import Config, apply_overrides, load_config
 from .detect.appearance import build_embedder
 from .detect.detectors import build_detector
-from .errors import ConfigError, OutputError, SourceError
+from .errors import OutputError, SourceError
 from .io.files import prepare_out_dir
 from .io.sinks import StopRequested, open_sinks
 from .io.sources import open_source
-from .run_folder import CONFIG_NAME, check_out_dir, clear_run_files
+from .io.run_folder import CONFIG_NAME, check_out_dir, clear_run_files
+from .run_control import StopSignals, batches, check_max_frames, progress_bar
 from .stages import Stage
 from .structures import FrameResult
 from .tracking import build_tracker
@@ -58,17 +58,6 @@ def _resolve_config(config: Config | str | os.PathLike | None, overrides=None) -
     return load_config(config, overrides=overrides)
 
 
-def _batches(frames, size: int) -> Iterator[list]:
-    batch = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _time_step(previous, frame, fps: float, live: bool) -> float:
     """Seconds since the previous frame: the clock for live sources (outages, drops), frame numbers for files."""
     if previous is None:
@@ -76,13 +65,6 @@ def _time_step(previous, frame, fps: float, live: bool) -> float:
     if live:
         return max(frame.time_s - previous.time_s, 1.0 / fps)
     return (frame.index - previous.index) / fps
-
-
-def _check_max_frames(max_frames: int | None) -> None:
-    if max_frames is None:
-        return
-    if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
-        raise ConfigError(f"max_frames must be a whole number of at least 1, got {max_frames!r}", "Pass e.g. 100")
 
 
 def embedder_config(cfg: Config, tracker):
@@ -145,7 +127,7 @@ class Session:
         runs in the detection worker thread. That image is the frame's GPU copy when the embedder takes one."""
         from .detect.frames import detect_frames
 
-        for batch in _batches(frames, batch_size):
+        for batch in batches(frames, batch_size):
             images, indices = [f.image for f in batch], [f.index for f in batch]
             detections, uploaded = detect_frames(self.detector, images, indices, self.upload_device)
             for i, (frame, dets) in enumerate(zip(batch, detections)):
@@ -175,7 +157,7 @@ class Session:
         embedded in the worker, as tuning needs). A worker error is raised here as it was raised
         there; the worker is stopped however iteration ends.
         """
-        _check_max_frames(max_frames)
+        check_max_frames(max_frames)
         live = self.info.is_live
         batch_size = 1 if live else self.cfg.detector.batch_size
         # files: room for a whole batch at least, so the worker detects the next batch (on a GPU) while
@@ -236,7 +218,7 @@ def track(
     detector / embedder: prebuilt models to reuse across calls.
     """
     cfg = _resolve_config(config, overrides)
-    _check_max_frames(max_frames)
+    check_max_frames(max_frames)
     session = Session(source, cfg, detector=detector, embedder=embedder)
     try:
         yield from session.results(keep_images=keep_images, max_frames=max_frames)
@@ -303,54 +285,6 @@ class RunSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _StopSignals:
-    """SIGINT and SIGTERM stop a run as KeyboardInterrupt, but never in the middle of a :meth:`deferred` block.
-
-    A context manager that installs the handlers (main thread only; elsewhere signals
-    are left alone) and restores the previous ones on exit.
-    """
-
-    def __init__(self):
-        self._deferring = False
-        self._pending: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum, frame) -> None:
-        if self._deferring:
-            self._pending = signum
-            return
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    def __enter__(self) -> _StopSignals:
-        try:
-            for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
-        except ValueError:  # not the main thread: signals are not ours to handle
-            self.__exit__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-        self._previous.clear()
-
-    @contextmanager
-    def deferred(self, raise_after: bool = True):
-        """Hold stop signals until the block ends; then raise KeyboardInterrupt (or, with
-        ``raise_after=False``, forget them: the run is ending anyway)."""
-        self._deferring = True
-        try:
-            yield
-        finally:
-            self._deferring = False
-        pending, self._pending = self._pending, None
-        if pending is not None and raise_after:
-            raise KeyboardInterrupt(f"signal {pending}")
-
-
 def _write_config(out: Path, cfg: Config) -> None:
     path = out / CONFIG_NAME
     try:
@@ -374,7 +308,7 @@ def run(
     """Track ``source`` and write the outputs named in ``config.output`` into ``out_dir``.
 
     Once the run starts (source and models loaded, outputs checked), the files an earlier run left
-    in ``out_dir`` are deleted (:func:`~tracker.run_folder.clear_run_files`; other files stay); a run
+    in ``out_dir`` are deleted (:func:`~tracker.io.run_folder.clear_run_files`; other files stay); a run
     that fails before that leaves the folder as it was, and removes it when it made it.
     max_frames: stop after this many frames (None: the whole source).
     Everything processed is flushed and the video finalised even when the run is
@@ -387,14 +321,14 @@ def run(
     which ``tracker track --smooth`` calls next).
     """
     cfg = _resolve_config(config, overrides)
-    _check_max_frames(max_frames)
+    check_max_frames(max_frames)
     made = not check_out_dir(out_dir).exists()
     out = prepare_out_dir(out_dir)  # an unusable folder fails before the models load
     summary = RunSummary(out_dir=out)
     keep_images = cfg.output.video or cfg.output.show or cfg.output.save_crops or cfg.serve.port is not None
     started = time.perf_counter()
     seen_ids: set[int] = set()
-    with _StopSignals() as signals:
+    with StopSignals() as signals:
         session = None
         try:
             session = Session(source, cfg, detector=detector, embedder=embedder)
@@ -413,7 +347,7 @@ def run(
                 _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config
                 summary.outputs = list(getattr(sinks, "paths", []))
                 summary.detection_stats.start_thresholds = dict(session.tracker.start_thresholds)
-                bar = _progress(session.info, progress, max_frames)
+                bar = progress_bar(session.info, progress, max_frames)
                 started = time.perf_counter()  # models are loaded: time the tracking alone
                 try:
                     for result in session.results(keep_images=keep_images, max_frames=max_frames):
@@ -460,14 +394,3 @@ def _remove_if_empty(out: Path, made: bool) -> None:
     if made:
         with suppress(OSError):  # it holds something after all
             out.rmdir()
-
-
-def _progress(info, enabled: bool, max_frames: int | None = None):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    total = info.processed_frames
-    if max_frames is not None:
-        total = max_frames if total is None else min(total, max_frames)
-    return tqdm(total=total, unit="frame", desc=info.name, dynamic_ncols=True, leave=True)

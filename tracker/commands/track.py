@@ -14,7 +14,7 @@ from ..config import load_config
 from ..errors import ConfigError
 from ..analyze.counting import format_report
 from ..io.serve import parse_address
-from ..run_folder import DEFAULT_RUNS, next_run_folder
+from ..io.run_folder import DEFAULT_RUNS, next_run_folder
 from .common import (
     EXAMPLES, EXIT_ENDED_EARLY, EXIT_INTERRUPTED, add_model_options, counting_line, counting_overrides,
     counting_zone, model_overrides, positive_int,
