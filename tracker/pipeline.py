@@ -313,6 +313,7 @@ class RunSummary:
     source_stats: dict = field(default_factory=dict)  # SourceStats: frames_read, failed_reads, dropped_frames, ...
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
     is_live: bool = False  # camera or stream
+    frame_count: int | None = None  # frames the source yields (SourceInfo.processed_frames); None when unknown
     source_fps: float = 0.0  # frames per second tracking ran at (source.fps, else the source's own)
     counts: dict | None = None  # with counting: every line's and zone's totals (analyze.counting.Counter.report)
 
@@ -421,7 +422,7 @@ def _write_results(results, out: Path, made: bool, cfg: Config, info, class_name
                    progress: bool, start_thresholds: dict, max_frames: int | None = None,
                    on_frame=None) -> RunSummary:  # fmt: skip
     """Open the outputs, write every result a whole frame at a time, and close them however the loop ends."""
-    summary = RunSummary(out_dir=out, is_live=info.is_live)
+    summary = RunSummary(out_dir=out, is_live=info.is_live, frame_count=info.processed_frames)
     try:
         sinks = open_sinks(
             out, cfg.output, info, class_names, counting=cfg.counting, serve=cfg.serve,
