@@ -78,7 +78,8 @@ def embedder_for(cfg: Config, tracker, detector, embedder=None):
     """The embedder a run of ``tracker`` on ``detector``'s detections needs: None when the tracker uses no
     appearance, ``appearance.name`` is none or the detections carry their embeddings (``tracker detect``'s
     det.npy); else ``embedder`` when given (loaded once, reused), else the one ``cfg`` names."""
-    wants = tracker.uses_appearance and cfg.appearance.name != "none" and not getattr(detector, "gives_embeddings", False)
+    cached = getattr(detector, "gives_embeddings", False)
+    wants = tracker.uses_appearance and cfg.appearance.name != "none" and not cached
     return (embedder or build_embedder(embedder_config(cfg, tracker))) if wants else None
 
 

@@ -150,7 +150,8 @@ def test_a_file_in_parts_on_ray_workers_is_stitched_into_its_folder(local_ray, t
 def test_gpus_asked_of_a_cluster_without_any_is_one_line(local_ray, clips, tmp_path, capsys):
     code = main(["batch", str(clips / "gate.mp4"), "--out", str(tmp_path / "out"), "--gpus-per-worker", "0.25"])
     assert code == ClusterError.exit_code
-    assert capsys.readouterr().err.startswith("error: --gpus-per-worker 0.25 asks for GPUs but the Ray cluster has none")
+    err = capsys.readouterr().err
+    assert err.startswith("error: --gpus-per-worker 0.25 asks for GPUs but the Ray cluster has none")
 
 
 def test_without_ray_a_batch_runs_in_this_process_and_says_how_to_run_in_parallel(clips, tmp_path):

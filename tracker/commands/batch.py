@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import EXAMPLES, EXIT_INTERRUPTED, EXIT_SOME_FAILED, add_model_options, add_scale_options, execution, run_config
+from .common import (
+    EXAMPLES, EXIT_INTERRUPTED, EXIT_SOME_FAILED, add_model_options, add_scale_options, execution, run_config,
+)
 
 DEFAULT_OUT = "runs/batch"
 

@@ -88,13 +88,13 @@ class TrackWorker:
         from ..detect.detectors import build_detector
         from ..tracking import build_tracker
 
-        if self.threads is not None:
-            _limit_threads(self.threads)
         if self.cfg.detector.name not in PER_SOURCE_DETECTORS:
             self.detector = build_detector(self.cfg.detector)
         classes = len(self.detector.class_names) if self.detector is not None else 1
         probe = build_tracker(self.cfg.tracker, self.cfg.source.default_fps, classes)  # does it use appearance?
         self.embedder = embedder_for(self.cfg, probe, self.detector)
+        if self.threads is not None:
+            _limit_threads(self.threads)
         return f"{socket.gethostname()} pid {os.getpid()}"
 
     def progress(self) -> tuple[str | None, int, int | None]:
@@ -170,10 +170,14 @@ def smooth_run(summary: RunSummary, cfg: Config) -> None:
 
 
 def _limit_threads(threads: int) -> None:
-    """Keep this worker's libraries to ``threads`` threads (OpenCV; torch, which YOLOX's NMS and the torch
-    detectors and embedders use), so workers sharing a machine do not fight over its cores."""
+    """Keep this worker's libraries to ``threads`` threads (OpenCV; torch when a model loaded it: the torch
+    detectors and embedders), so workers sharing a machine do not fight over its cores. The ONNX models got
+    ``threads`` through detector.threads / appearance.threads; torch is not imported for them."""
+    import sys
+
     import cv2
-    import torch
 
     cv2.setNumThreads(threads)
-    torch.set_num_threads(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
