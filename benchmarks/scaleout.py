@@ -144,7 +144,9 @@ def bench_overlap() -> list[dict]:
                 continue
             parts = []
             for chunk in plan_chunks(frames, fps, count, overlap):
-                part = ChunkTracks.from_results(chunk, ["person"], replay(chunk.start, chunk.stop))
+                results = replay(chunk.start, chunk.stop)
+                part = ChunkTracks.from_tracks(chunk, ["person"], [r.frame_index for r in results],
+                                               [r.tracks for r in results])  # fmt: skip
                 part.max_gap = build_tracker(cfg.tracker, fps).max_age_frames
                 parts.append(part)
             results = list(stitched_results(stitch(parts, cfg.chunks.min_iou), fps))

@@ -78,10 +78,10 @@ class ChunkTracks:
     stats: dict = field(default_factory=dict)  # failed_reads, invalid_detections of the part
 
     @classmethod
-    def from_results(cls, chunk: Chunk, class_names: list[str], results: list[FrameResult]) -> ChunkTracks:
-        tracks = [r.tracks for r in results]
+    def from_tracks(cls, chunk: Chunk, class_names: list[str], frames: list[int], tracks: list[Tracks]) -> ChunkTracks:
+        """The table of ``tracks[i]``, the tracks reported on frame ``frames[i]``."""
         counts = [len(t) for t in tracks]
-        frames = np.array([r.frame_index for r in results], np.int64)
+        frames = np.array(frames, np.int64)
 
         def column(name: str, dtype, tail: tuple[int, ...] = ()) -> np.ndarray:
             parts = [getattr(t, name) for t in tracks]
@@ -111,17 +111,18 @@ def track_chunk(source, cfg: Config, chunk: Chunk, detector=None, embedder=None,
     """Track frames [chunk.start, chunk.stop) of ``source`` with a fresh tracker. ``on_frame(frames_done)``
     after each frame; a KeyboardInterrupt (from it or Ctrl-C) propagates once the part's threads are stopped."""
     session = Session(source, cfg, detector=detector, embedder=embedder, start_frame=chunk.start)
-    results = []
+    frames, tracks = [], []  # only these of each FrameResult: a part of an hours-long file is held whole
     try:
         for result in session.results(max_frames=chunk_frames(chunk, cfg.source.vid_stride)):
-            results.append(result)
+            frames.append(result.frame_index)
+            tracks.append(result.tracks)
             if on_frame is not None:
-                on_frame(len(results))
+                on_frame(len(frames))
     finally:
         stats = {"failed_reads": session.source.stats.failed_reads,
                  "invalid_detections": int(getattr(session.tracker, "invalid_detections", 0))}  # fmt: skip
         session.close()
-    part = ChunkTracks.from_results(chunk, session.class_names, results)
+    part = ChunkTracks.from_tracks(chunk, session.class_names, frames, tracks)
     part.stats = stats
     part.max_gap = float(session.tracker.max_age_frames)
     return part
