@@ -89,6 +89,16 @@ def camera_motion_for(cfg: Config) -> CameraMotion | None:
     return CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
 
 
+def upload_plan(detector, embedder):
+    """(the device each batch of frames is uploaded to, None for none; whether the embedder takes that copy):
+    a frame goes to the GPU once when the detector or the embedder takes frames there as tensors."""
+    from .detect.frames import frames_device
+
+    embedder_device = frames_device(embedder)
+    upload_device = frames_device(detector) or embedder_device
+    return upload_device, embedder_device is not None and embedder_device == upload_device
+
+
 def embed_detections(embedder, image, dets) -> None:
     """Give ``dets`` the embeddings of their crops in ``image`` (ahead of tracking)."""
     dets.embeddings = embedder.embed(image, dets.boxes) if len(dets) else np.zeros((0, embedder.dim), np.float32)
@@ -157,12 +167,8 @@ class Session:
             self.source.close()
             raise
         self.last_warp: np.ndarray | None = None  # camera motion of the latest frame, for tuning to record
-        from .detect.frames import frames_device
-
         # frames go to the GPU once, in the detection worker, when a model there takes them as tensors
-        embedder_device = frames_device(self.embedder)
-        self.upload_device = frames_device(self.detector) or embedder_device
-        self._embed_uploaded = embedder_device is not None and embedder_device == self.upload_device
+        self.upload_device, self._embed_uploaded = upload_plan(self.detector, self.embedder)
         self._stages: list[Stage] = []  # detection workers still running; stopped by close()
 
     @property

@@ -25,8 +25,9 @@ from ..config import Config
 from ..errors import TrackerError
 from ..io.files import prepare_out_dir
 from ..io.sources import FrameSource, open_source
+from ..detect.frames import detect_frames
 from ..pipeline import (
-    FrameTracker, RunSummary, camera_motion_for, embed_detections, embedder_for, wants_images, write_run,
+    FrameTracker, RunSummary, camera_motion_for, embed_detections, embedder_for, upload_plan, wants_images, write_run,
 )
 from .sourcelist import NamedSource, expand_sources
 from .worker import smooth_run
@@ -83,10 +84,10 @@ class _Stream:
 
         def results():
             while (item := self.inbox.get()) is not _END:
-                frame, dets = item
+                frame, dets, embed_image = item
                 if embedder is not None and not on_demand:
-                    embed_detections(embedder, frame.image, dets)
-                yield step(frame, dets, frame.image, keep_images)
+                    embed_detections(embedder, embed_image, dets)
+                yield step(frame, dets, embed_image, keep_images)
 
         def write():
             try:
@@ -161,7 +162,7 @@ def run_streams(list_spec: str, out_dir, cfg: Config, *, max_frames: int | None 
         embedder = embedder_for(cfg, trackers[0], detector)  # one model for every stream: its sessions are thread-safe
         for stream, tracker in zip(live, trackers):
             stream.start(cfg, tracker, embedder, class_names)
-        _detect_loop(live, detector, max_frames, result, progress)
+        _detect_loop(live, detector, upload_plan(detector, embedder), max_frames, result, progress)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
@@ -183,8 +184,12 @@ def _open_all(streams: list[_Stream], cfg: Config) -> None:
         list(pool.map(open_one, streams))
 
 
-def _detect_loop(streams: list[_Stream], detector, max_frames: int | None, result: StreamsResult,
+def _detect_loop(streams: list[_Stream], detector, upload: tuple, max_frames: int | None, result: StreamsResult,
                  progress: bool) -> None:  # fmt: skip
+    """Until every stream ended: the newest frame of each stream that has one and whose writer is free, detected
+    in one call (uploaded once to the GPU when ``upload``, :func:`~tracker.pipeline.upload_plan`, says so) and
+    handed to its writer."""
+    upload_device, embed_uploaded = upload
     bar = None
     if progress:
         from tqdm import tqdm
@@ -199,9 +204,10 @@ def _detect_loop(streams: list[_Stream], detector, max_frames: int | None, resul
             if not ready:
                 time.sleep(IDLE_WAIT_S)
                 continue
-            detections = detector.detect([f.image for _, f in ready], [f.index for _, f in ready])
-            for (stream, frame), dets in zip(ready, detections):
-                stream.inbox.put((frame, dets))
+            images, indices = [f.image for _, f in ready], [f.index for _, f in ready]
+            detections, uploaded = detect_frames(detector, images, indices, upload_device)
+            for i, ((stream, frame), dets) in enumerate(zip(ready, detections)):
+                stream.inbox.put((frame, dets, uploaded[i] if embed_uploaded else frame.image))
                 stream.frames += 1
                 if max_frames is not None and stream.frames >= max_frames:
                     stream.finish()
