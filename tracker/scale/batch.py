@@ -27,6 +27,7 @@ from ..config import Config
 from ..errors import ClusterError, ConfigError, TrackerError
 from ..pipeline import RunSummary
 from ..io.files import prepare_out_dir
+from ..io.run_folder import check_out_dir
 from ..io.sources import open_source
 from .chunks import Chunk, chunk_frames, plan_chunks
 from .executors import make_executor
@@ -289,7 +290,7 @@ def run_batch(items: list[str], out_dir, cfg: Config, *, chunks: int = 1, force:
     (see :func:`execute`).
     """
     sources = expand_sources(items)
-    out = prepare_out_dir(out_dir)
+    out = prepare_out_dir(check_out_dir(out_dir))  # --out "" would write into the current folder
     ledger = Ledger(out)
     todo = [s for s in sources if force or not ledger.finished(s.spec)]
     for source in todo:  # every source has its row, in order, from the start
@@ -319,7 +320,7 @@ def run_chunked(source: str, out_dir, cfg: Config, chunks: int, **execution) -> 
     spec = expand_sources([source])[0]
     entry = Entry(spec, Path(out_dir))
     entry.chunks = plan_file(spec.spec, cfg, chunks)
-    prepare_out_dir(out_dir)
+    prepare_out_dir(check_out_dir(out_dir))
     scheduler = execute([entry], cfg, None, **execution)
     if entry.row.status == FAILED:
         raise WorkerError(entry.row.error, scheduler.exit_codes.get(spec.spec, WorkerError.exit_code))

@@ -33,7 +33,8 @@ class NamedSource:
 
 
 def read_source_list(path: Path) -> list[str]:
-    """The sources listed in the text file ``path``; relative paths are made relative to its folder."""
+    """The sources listed in the text file ``path``; relative paths are made relative to its folder. A list
+    that cannot be read or names no source is a ConfigError."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -41,7 +42,10 @@ def read_source_list(path: Path) -> list[str]:
             f"cannot read the source list {path}: {exc}", "Give a UTF-8 text file, one source a line"
         ) from None
     items = [line.strip() for line in lines]
-    return [_relative_to(item, path.parent) for item in items if item and not item.startswith(COMMENT)]
+    listed = [_relative_to(item, path.parent) for item in items if item and not item.startswith(COMMENT)]
+    if not listed:
+        raise ConfigError(f"the source list {path} names no source", "Write one source a line")
+    return listed
 
 
 def _relative_to(item: str, folder: Path) -> str:
@@ -60,10 +64,7 @@ def expand_sources(items: list[str]) -> list[NamedSource]:
     for item in items:
         path = Path(item)
         if path.suffix.lower() in LIST_SUFFIXES and path.is_file():
-            listed = read_source_list(path)
-            if not listed:
-                raise ConfigError(f"the source list {item} names no source", "Write one source a line")
-            specs += [(spec, "") for entry in listed for spec in _expand(entry)]
+            specs += [(spec, "") for entry in read_source_list(path) for spec in _expand(entry)]
         else:
             specs += [(spec, "") for spec in _expand(item)] or [(item, f"no file matches {item}")]
     unique = list(dict(specs).items())  # a source named twice is tracked once

@@ -24,12 +24,13 @@ from pathlib import Path
 from ..config import Config
 from ..errors import TrackerError
 from ..io.files import prepare_out_dir
+from ..io.run_folder import check_out_dir
 from ..io.sources import FrameSource, open_source
 from ..detect.frames import detect_frames
 from ..pipeline import (
     FrameTracker, RunSummary, camera_motion_for, embed_detections, embedder_for, upload_plan, wants_images, write_run,
 )
-from .sourcelist import NamedSource, expand_sources
+from .sourcelist import NamedSource, expand_sources, read_source_list
 from .worker import smooth_run
 
 log = logging.getLogger(__name__)
@@ -140,15 +141,15 @@ class _Stream:
 
 def run_streams(list_spec: str, out_dir, cfg: Config, *, max_frames: int | None = None,
                 progress: bool = True) -> StreamsResult:  # fmt: skip
-    """Track every source that ``list_spec`` (a .txt list, or one source) names, at once, into ``out_dir/<name>/``.
+    """Track every source the text file ``list_spec`` lists (one a line, any suffix), at once, into ``out_dir/<name>/``.
 
     max_frames: each stream stops after this many frames. Ctrl-C stops them all; every output is finalised.
     """
     from ..detect.detectors import build_detector
     from ..tracking import build_tracker
 
-    named = expand_sources([list_spec])
-    out = prepare_out_dir(out_dir)
+    named = expand_sources(read_source_list(Path(list_spec)))  # whatever its suffix: --sources names a list
+    out = prepare_out_dir(check_out_dir(out_dir))
     streams = [_Stream(StreamResult(s, out / s.name)) for s in named]
     result = StreamsResult([s.result for s in streams])
     try:
