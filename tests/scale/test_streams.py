@@ -96,6 +96,7 @@ def test_sources_or_one_source_and_options_that_need_one_are_one_line_errors(tmp
         (["--sources", str(listing), "--chunks", "2"], "error: --chunks works on one source; --sources tracks many"),
         (["--sources", str(listing), "--serve", "0"], "error: --serve works on one source"),
         (["--sources", str(tmp_path / "none.list")], f"error: cannot read the source list {tmp_path / 'none.list'}"),
+        (["--sources", str(listing), "--workers", "2"], "error: --workers places the parts of --chunks on Ray workers"),
         ([str(ROOT / "samples" / "pets09_s2l1_150.mp4"), "--chunks", "2", "--max-frames", "5"],
          "error: --chunks tracks the whole file in parallel parts, without --max-frames"),
     ]  # fmt: skip

@@ -121,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = run_config(args, overrides)
     if cfg.serve.token is not None and cfg.serve.port is None:
         raise ConfigError("--serve-token without --serve", "Add --serve PORT, or drop --serve-token")
+    cluster = [option for option, value in (("--ray-address", args.ray_address), ("--workers", args.workers),
+                                            ("--gpus-per-worker", args.gpus_per_worker)) if value is not None]  # fmt: skip
+    if cluster and args.chunks == 1:
+        raise ConfigError(f"{cluster[0]} places the parts of --chunks on Ray workers; without --chunks track runs "
+                          "in this process", f"Add --chunks K, or drop {cluster[0]}")  # fmt: skip
     out = next_run_folder(DEFAULT_RUNS / "track") if args.out is None else args.out
     if args.sources is not None or args.chunks > 1:
         return _run_scaled(args, out, cfg)
