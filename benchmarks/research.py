@@ -10,6 +10,7 @@ motion compensation, warps computed once per sequence from the real frames
     python benchmarks/research.py loo  [--set ...] [--trials 30]    # tune on 3, score the 4th, x4
     python benchmarks/research.py warps --method sparse --downscale 2
     python benchmarks/research.py scores                            # detection score statistics
+    python benchmarks/research.py detectors --detectors yolox yolov8s mot   # tracks and HOTA per detector
     python benchmarks/research.py cmc-cost --sequences MOT16-11     # camera motion CPU time per frame
     python benchmarks/research.py compare --peers PEERS.json        # the default's folds vs the best peers
     python benchmarks/research.py ablate --variants base nsa ...    # one loo per variant, then the table
@@ -488,6 +489,32 @@ def cmd_cmc_cost(args, cfg: Config) -> str:
     return markdown_table(rows, list(rows[0]))
 
 
+def cmd_detectors(args, cfg: Config) -> str:
+    """The config with every cached detector on every dev sequence: how many tracks it starts (issue #13: no
+    dev sequence and no shipped detector may give 0 tracks with the defaults), the detectors' score range and
+    the tracks' accuracy. A sequence without the detector's cache (the public det.txt exists for KITTI-17 and
+    MOT16-11 only) is left out."""
+    from tracker.analyze.evaluation import score_tracks
+
+    rows = []
+    for detector in args.detectors:
+        for name in args.sequences:
+            try:
+                (prepared,) = prepare(cfg, [name], detector)
+            except SystemExit as exc:  # no cache for this pair
+                print(f"skipped {detector} on {name}: {exc}", file=sys.stderr)
+                continue
+            frames = tuning.run_tracker(cfg.tracker, prepared)
+            m = score_tracks(prepared.seq, frames, prepared.frame_indices)
+            scores = np.concatenate([d.scores for d in prepared.detections])
+            ids = np.unique(np.concatenate([t.track_ids for t in frames]))
+            rows.append({"sequence": name, "detector": detector, "detections": len(scores),
+                         "score p50 / p90 / max": " / ".join(f"{v:.2f}" for v in np.percentile(scores, [50, 90, 100])),
+                         "tracks": len(ids), "HOTA": m["HOTA"], "IDF1": m["IDF1"], "IDSW": m["IDSW"]})
+            print(rows[-1], file=sys.stderr, flush=True)
+    return markdown_table(rows, list(rows[0]))
+
+
 def cmd_scores(args, cfg: Config) -> str:
     """Detection score quantiles per sequence, for detections that match a gt box (IoU >= 0.5) and those that don't."""
     from tracker.io.mot import read_gt
@@ -518,11 +545,13 @@ def cmd_scores(args, cfg: Config) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["eval", "loo", "warps", "scores", "ablate", "grid", "compare", "cmc-cost"])
+    ap.add_argument("command", choices=["eval", "loo", "warps", "scores", "ablate", "grid", "compare", "cmc-cost",
+                                        "detectors"])
     ap.add_argument("--tracker", default=None, help="tracker name (default: the default tracker)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--sequences", nargs="*", default=list(DEV))
-    ap.add_argument("--detector", default="yolox", help="cached detector: yolox or mot")
+    ap.add_argument("--detector", default="yolox", help="cached detector: yolox, yolov8s or mot")
+    ap.add_argument("--detectors", nargs="*", default=["yolox", "yolov8s", "mot"], help="detectors: those to compare")
     ap.add_argument("--cache", default="/work/bench-cache", help="detection cache folders, ':'-separated, searched "
                                                                  "in order; warps live in the first")
     ap.add_argument("--shared", default=str(common.SHARED), help="the shared data folder (sequences, gt)")
@@ -555,7 +584,7 @@ def main() -> None:
                       overrides=overrides)
     started = time.perf_counter()
     commands = {"eval": cmd_eval, "loo": cmd_loo, "warps": cmd_warps, "scores": cmd_scores, "ablate": cmd_ablate,
-                "grid": cmd_grid, "compare": cmd_compare, "cmc-cost": cmd_cmc_cost}
+                "grid": cmd_grid, "compare": cmd_compare, "cmc-cost": cmd_cmc_cost, "detectors": cmd_detectors}
     body = commands[args.command](args, cfg)
     body += f"\n\n{time.perf_counter() - started:.0f} s on {common.machine()} (load {os.getloadavg()[0]:.1f})"
     print(body)

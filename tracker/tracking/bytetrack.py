@@ -27,7 +27,8 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
     @property
     def start_thresholds(self) -> dict[str, float]:
         # only high-score detections left over by the first stages start tracks
-        return {**super().start_thresholds, "track_high_thresh": self.cfg.track_high_thresh}
+        absolute = super().start_thresholds
+        return {**absolute, "track_high_thresh": self.cfg.track_high_thresh} if absolute else absolute
 
     def fused(self, iou_dist: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """The IoU distance weighted by detection score when ``fuse_score`` is on."""

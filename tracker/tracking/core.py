@@ -87,8 +87,9 @@ class Tracker:
 
     @property
     def start_thresholds(self) -> dict[str, float]:
-        """The ``tracker.*`` scores a detection must reach to start a track (the highest one decides)."""
-        return {"new_track_thresh": self.cfg.new_track_thresh}
+        """The ``tracker.*`` scores a detection must reach to start a track (the highest one decides); none under
+        relative scores, whose thresholds are fractions of the detector's own best scores, which reach them."""
+        return {} if self.scale is not None else {"new_track_thresh": self.cfg.new_track_thresh}
 
     def __init__(self, cfg: BaseTrackerConfig, fps: float, num_classes: int = 1):
         if not fps or not np.isfinite(fps) or fps <= 0:
