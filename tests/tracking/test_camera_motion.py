@@ -20,8 +20,9 @@ from tracker.tracking.camera_motion import (
 from tracker.tracking.kalman import LAYOUTS
 
 
-def _cfg(method):
-    return load_config(overrides={"tracker.cmc.method": method}).tracker.cmc
+def _cfg(method, downscale=2):
+    """The camera motion settings of ``method``; the synthetic frames here are 320x240, so at most halved."""
+    return load_config(overrides={"tracker.cmc.method": method, "tracker.cmc.downscale": downscale}).tracker.cmc
 
 
 def _scene(seed=0, size=(240, 320)):
