@@ -287,14 +287,20 @@ def grid_points(grid: dict[str, list]) -> list[dict]:
 
 
 def grid_run(name: str, overrides: list[str], grid: dict[str, list], args) -> dict:
-    """Every point of ``grid`` on every dev sequence (resumed from RUNS/grid-<name>.json), then the folds."""
+    """Every point of ``grid`` on every dev sequence, then the folds. Resumed from RUNS/grid-<name>.json when
+    that run had the same tracker config (the defaults' too, e.g. cmc.downscale) and these sequences."""
     from tracker.config import apply_overrides
 
     RUNS.mkdir(parents=True, exist_ok=True)
     path = RUNS / f"grid-{name}.json"
-    run = json.loads(path.read_text()) if path.is_file() and not args.again else {"points": []}
     cfg = load_config(tracker=args.tracker, overrides=overrides)
+    stamp = cfg.tracker.model_dump(mode="json")
+    run = json.loads(path.read_text()) if path.is_file() and not args.again else {}
+    if run.get("tracker") != stamp:  # another config, or a run from before configs were recorded: start over
+        run = {"points": [], "tracker": stamp}
     prepared = prepare(cfg, args.sequences, args.detector)
+    names = {p.seq.name for p in prepared}
+    run["points"] = [p for p in run["points"] if names <= set(p["scores"])]
     done = {json.dumps(p["values"], sort_keys=True) for p in run["points"]}
     wanted = {json.dumps(p, sort_keys=True) for p in grid_points(grid)}
     for point in grid_points(grid):
@@ -307,7 +313,7 @@ def grid_run(name: str, overrides: list[str], grid: dict[str, list], args) -> di
         if not args.quiet:
             print(name, point, {k: round(v["HOTA"], 2) for k, v in scores.items()}, file=sys.stderr, flush=True)
     points = [p for p in run["points"] if json.dumps(p["values"], sort_keys=True) in wanted]  # this grid only
-    names = list(points[0]["scores"])
+    names = [p.seq.name for p in prepared]
     run["folds"] = {}
     for held in names:
         rest = [n for n in names if n != held]
