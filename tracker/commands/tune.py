@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..analyze.tuning import best_yaml, prepare, tune
+from ..analyze.tuning import best_yaml, cross_validate, cv_mean, format_folds, prepare, tune
 from ..config import load_config
 from ..errors import ConfigError
 from ..io.files import write_atomically
@@ -34,7 +34,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"where the best config goes (default {DEFAULT_OUT})")
     p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0): same seed, same trials")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="stop starting new trials after this long")
+                   help="stop starting new trials after this long (per search)")
+    p.add_argument("--cv", action="store_true",
+                   help="first tune leave-one-sequence-out (on all sequences but one, scored on that one) and print "
+                        "the folds: their mean is what to expect on unseen video; then tune on all of them")
     add_model_options(p)
     p.set_defaults(func=run)
     return p
@@ -53,8 +56,13 @@ def run(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     prepared = prepare(args.sequences, cfg, video=args.video, log=log)
+    folds = None
+    if args.cv:
+        folds = cross_validate(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
+        print(f"leave-one-sequence-out ({args.trials} trials per fold): held-out HOTA {cv_mean(folds):.2f}")
+        print(format_folds(folds))
     result = tune(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
-    write_atomically(out, best_yaml(result, prepared, args.seed))
+    write_atomically(out, best_yaml(result, prepared, args.seed, folds))
     print(f"best HOTA {result.hota:.2f} (trial {result.best_trial} of {result.trials}; "
           f"starting config {result.start_hota:.2f}) -> {out}")
     return 0

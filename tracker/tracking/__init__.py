@@ -3,8 +3,8 @@
 :mod:`.core` holds the track table's update loop every tracker shares; each policy
 (:mod:`.sort`, :mod:`.deepsort`, :mod:`.bytetrack`, :mod:`.botsort`) decides which
 detection goes with which track. :mod:`.association` has the costs and the assignment,
-:mod:`.kalman` the motion model, :mod:`.camera_motion` the camera's motion and
-:mod:`.table` the track table.
+:mod:`.kalman` the motion model, :mod:`.camera_motion` the camera's motion, :mod:`.scores`
+detection scores relative to the detector's own and :mod:`.table` the track table.
 """
 
 from __future__ import annotations

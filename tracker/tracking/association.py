@@ -45,6 +45,63 @@ def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(_area(a) + _area(b) - inter, EPS)
 
 
+def hmiou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Height-modulated IoU (K,) of row-paired xyxy boxes (Hybrid-SORT): IoU times the IoU of their
+    vertical extents. People at different depths differ in height and bottom edge even where
+    their boxes overlap, so the product separates them better than IoU alone."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    inter = np.maximum(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0)
+    union = np.maximum(a[:, 3], b[:, 3]) - np.minimum(a[:, 1], b[:, 1])
+    return iou_pairs(a, b) * inter / np.maximum(union, EPS)
+
+
+def centres(boxes: np.ndarray) -> np.ndarray:
+    """Centre points (N,2) of xyxy ``boxes``."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return (boxes[:, :2] + boxes[:, 2:]) / 2.0
+
+
+def direction_pairs(anchor: np.ndarray, last: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """OC-SORT's direction consistency (K,) in [0, 1]: the angle, as a fraction of pi, between a track's
+    heading (from an earlier sighting ``anchor`` to its latest one ``last``) and the step from ``last``
+    to a candidate ``target``; all (K,2) points. 0 where a heading or step is undefined (no earlier
+    sighting: nan, or no movement)."""
+    u = np.asarray(last, np.float64) - anchor
+    v = np.asarray(target, np.float64) - last
+    norms = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    valid = np.isfinite(norms) & (norms > EPS)
+    cos = np.einsum("kd,kd->k", u, v) / np.where(valid, norms, 1.0)
+    return np.where(valid, np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi, 0.0)
+
+
+def shape_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """BoostTrack's shape similarity (K,) in (0, 1] of row-paired xyxy boxes: exp(-(relative width
+    difference + relative height difference)); 1 for boxes of the same size wherever they are."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    wa, ha, wb, hb = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    dw = np.abs(wa - wb) / np.maximum(np.maximum(wa, wb), EPS)
+    dh = np.abs(ha - hb) / np.maximum(np.maximum(ha, hb), EPS)
+    return np.exp(-(dw + dh))
+
+
+def best_per_column(cols: np.ndarray, values: np.ndarray, n_cols: int) -> np.ndarray:
+    """(n_cols,) the largest of ``values`` over the pairs of each column, 0 where a column has none."""
+    out = np.zeros(n_cols)
+    np.maximum.at(out, cols, values)
+    return out
+
+
+def buffer_boxes(boxes: np.ndarray, fraction: float) -> np.ndarray:
+    """xyxy ``boxes`` grown on every side by ``fraction`` of their width (left, right) and height (top,
+    bottom): the buffered IoU of C-BIoU, which lets a fast or briefly missed object still overlap its
+    track while keeping the shape and scale of both boxes."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    pad = fraction * (boxes[:, 2:] - boxes[:, :2])
+    return np.concatenate([boxes[:, :2] - pad, boxes[:, 2:] + pad], axis=1)
+
+
 def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs ``(ia, ib)`` of every box of ``a`` (N,4) and ``b`` (M,4) whose intersection is not empty.
 
@@ -71,6 +128,24 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     overlap = np.minimum(ax1[ia], bx1[pos]) > np.maximum(ax0[ia], bx0[pos])
     overlap &= np.minimum(ay1[ia], by1[pos]) > np.maximum(ay0[ia], by0[pos])
     return ia[overlap], order[pos[overlap]]
+
+
+def track_aware_nms(boxes: np.ndarray, scores: np.ndarray, track_boxes: np.ndarray, max_iou: float) -> np.ndarray:
+    """Which candidate new tracks to start (TrackTrack's track-aware initialisation), a mask over ``boxes``.
+
+    A candidate is dropped when it overlaps a live track's box (``track_boxes``) or a higher-scored
+    candidate by more than ``max_iou`` IoU: a second detection of a tracked person, or of a person
+    another candidate already starts, would only start a duplicate. Candidates are compared with
+    every higher-scored one, suppressed or not (Fast NMS): no sequential loop, and only over the
+    pairs that overlap at all.
+    """
+    keep = np.ones(len(boxes), bool)
+    i, j = overlapping_pairs(boxes, track_boxes)
+    keep[i[iou_pairs(boxes[i], track_boxes[j]) > max_iou]] = False
+    i, j = overlapping_pairs(boxes, boxes)
+    beaten = (scores[j] > scores[i]) & (iou_pairs(boxes[i], boxes[j]) > max_iou)
+    keep[i[beaten]] = False
+    return keep
 
 
 def cosine_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -145,6 +220,40 @@ def sparse_assignment(
         else:
             matches.append(_solve_groups(rows, cols, cost, threshold, shape))
     matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
+    matched = matched[np.argsort(matched[:, 0], kind="stable")]
+    return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
+
+
+def iterative_assignment(
+    rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, threshold: float, shape: tuple[int, int], step: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TrackTrack's iterative assignment over candidate pairs, same arguments and result as
+    :func:`sparse_assignment`.
+
+    Round after round, every pair that is both its row's and its column's cheapest feasible pair is
+    matched and its row and column leave; each round the threshold drops by ``step``, so a pair that
+    only becomes mutually best once better ones are gone must also be better. Unlike Hungarian, no
+    pair is traded for a worse one to match more rows: a track takes the detection it fits best or
+    none. Each round is a few array operations over the pairs left; the cheapest pair left is always
+    mutual, so every round matches at least one pair.
+    """
+    n_rows, n_cols = shape
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    cost = np.asarray(cost, np.float64)
+    alive = np.isfinite(cost) & (cost <= threshold)
+    found = [np.zeros((0, 2), np.int64)]
+    while alive.any():
+        k = np.flatnonzero(alive)
+        r, c, v = rows[k], cols[k], cost[k]
+        by_row = np.lexsort((v, r))
+        by_col = np.lexsort((v, c))
+        row_best = by_row[np.unique(r[by_row], return_index=True)[1]]
+        col_best = by_col[np.unique(c[by_col], return_index=True)[1]]
+        mutual = np.intersect1d(row_best, col_best)
+        found.append(np.stack([r[mutual], c[mutual]], axis=1))
+        threshold -= step
+        alive &= ~present(r[mutual], n_rows)[rows] & ~present(c[mutual], n_cols)[cols] & (cost <= threshold)
+    matched = np.concatenate(found)
     matched = matched[np.argsort(matched[:, 0], kind="stable")]
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
 

@@ -23,6 +23,12 @@ track next meets someone). Low-score detections are never embedded (as in the
 paper). A pair without an embedding on both sides is matched on IoU alone. On
 PETS09-S2L1 this embeds 9 % of the detections with the same HOTA / IDF1 as
 embedding all of them (benchmarks/RESULTS.md).
+
+Re-identification (``reid_gallery`` > 0): a person who re-enters, or reappears after an
+occlusion away from the predicted path, overlaps no prediction, so the IoU-gated stages
+cannot find them. Each track keeps its ``reid_gallery`` latest features, and lost tracks
+are matched by appearance alone to the embedded detections left over, within the distance
+a person can walk in the time lost (:meth:`BotSort.reidentify`).
 """
 
 from __future__ import annotations
@@ -31,9 +37,14 @@ import numpy as np
 
 from ..config import BotSortConfig
 from ..structures import Detections
-from .association import cosine_pairs, gate
+from .association import cosine_pairs, gallery_distance, gate, present
 from .bytetrack import ByteTrack
+from .core import State
 from .table import FeatureBank
+
+# Re-identification: a lost track's detection may be this many of its box heights from where it was last
+# seen besides what reid_max_speed allows over the time lost (detection jitter, a person bending).
+REID_MARGIN = 0.5
 
 
 class BotSort(ByteTrack, config=BotSortConfig):
@@ -47,15 +58,48 @@ class BotSort(ByteTrack, config=BotSortConfig):
         super().__init__(cfg, fps, num_classes)
         self.uses_appearance = self.appearance_wanted(cfg)
         self.embeds_on_demand = cfg.with_reid and cfg.embed_on_demand
+        self.reid = cfg.with_reid and cfg.reid_gallery > 0
+        if self.reid:
+            self.table.add_column("gallery", FeatureBank(budget=cfg.reid_gallery))
+            self.banks.append("gallery")
 
     def feature_bank(self) -> FeatureBank:
         return FeatureBank(budget=1, ema_alpha=self.cfg.ema_alpha)
+
+    def associate(self, dets: Detections):
+        matches, unmatched_tracks, unmatched_dets = super().associate(dets)
+        if not self.reid or dets.embeddings is None:
+            return matches, unmatched_tracks, unmatched_dets
+        m, unmatched_tracks, unmatched_dets = self.reidentify(dets, unmatched_tracks, unmatched_dets)
+        return np.concatenate([matches, m]), unmatched_tracks, unmatched_dets
+
+    def reidentify(self, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray):
+        """Lost tracks among ``track_rows`` against the embedded detections among ``det_rows``, by appearance
+        alone: the (halved) cosine distance to the nearest feature of the track's gallery, for detections
+        within ``reid_max_speed`` box heights per second of the track's last observed box."""
+        c, table = self.cfg, self.table
+        gallery = table.gallery
+        lost = track_rows[(table.state[track_rows] == State.LOST) & gallery.known[track_rows]]
+        seen = det_rows[self.embedded[det_rows]]
+
+        def cost(t, d):
+            app = gallery_distance(gallery.gallery[t], gallery.counts[t], dets.embeddings[d]) / 2.0
+            last, box = table.observed[t], dets.boxes[d]
+            height = np.maximum(last[:, 3] - last[:, 1], 1.0)
+            shift = ((last[:, None, :2] + last[:, None, 2:]) - (box[None, :, :2] + box[None, :, 2:])) / 2.0
+            reach = c.reid_max_speed * table.since_update[t] / self.fps + REID_MARGIN
+            far = np.hypot(shift[..., 0], shift[..., 1]) / height[:, None] > reach[:, None]
+            return self.class_gate(gate(app, far), t[:, None], dets, d[None, :])
+
+        m, _, _ = self.match_subset(cost, lost, seen, c.reid_thresh)
+        left = det_rows[~present(m[:, 1], len(dets))[det_rows]]
+        return m, self.unmatched(track_rows, m), left
 
     def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
         features = self.table.features
         c = self.cfg
         iou_dist = self.iou_distance(dets, t, d)
-        iou_cost = self.fused(iou_dist, dets.scores[d])
+        iou_cost = self.motion_cost(dets, t, d, iou_dist)
         if not (c.with_reid and features.ready and dets.embeddings is not None):
             return iou_cost
         known = features.known[t] & self.embedded[d]

@@ -10,11 +10,13 @@ detections never do.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..config import ByteTrackConfig
 from ..structures import Detections
-from .association import fuse_score
+from .association import best_per_column, centres, direction_pairs, fuse_score, shape_pairs
 from .core import State, Tracker
 
 
@@ -25,15 +27,38 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
     @property
     def start_thresholds(self) -> dict[str, float]:
         # only high-score detections left over by the first stages start tracks
-        return {**super().start_thresholds, "track_high_thresh": self.cfg.track_high_thresh}
+        absolute = super().start_thresholds
+        return {**absolute, "track_high_thresh": self.cfg.track_high_thresh} if absolute else absolute
 
     def fused(self, iou_dist: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """The IoU distance weighted by detection score when ``fuse_score`` is on."""
         return fuse_score(iou_dist, scores) if self.cfg.fuse_score else iou_dist
 
+    def motion_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, iou_dist: np.ndarray) -> np.ndarray:
+        """The motion cost of the high-score stages (row-paired) from their IoU distance: fused with the
+        score, plus OC-SORT's direction consistency (OCM) when ``direction_weight`` is on, minus
+        BoostTrack's shape similarity when ``shape_weight`` is on."""
+        c, table = self.cfg, self.table
+        cost = self.fused(iou_dist, dets.scores[d])
+        if c.direction_weight > 0:
+            turn = direction_pairs(table.anchor[t], centres(table.observed[t]), centres(dets.boxes[d]))
+            cost = cost + c.direction_weight * turn * dets.scores[d]
+        if c.shape_weight > 0:
+            cost = cost - c.shape_weight * dets.scores[d] * shape_pairs(self.predicted[t], self.det_boxes[d])
+        return cost
+
+    def rescore(self, dets: Detections) -> Detections:
+        """BoostTrack's DLO boost (``score_boost``): a detection that overlaps a predicted track well is a
+        likely object whatever its score, so its score rises to ``score_boost`` times its best IoU."""
+        if self.cfg.score_boost <= 0 or len(self) == 0 or len(dets) == 0:
+            return dets
+        it, id_ = self.overlaps(dets, np.arange(len(self)), np.arange(len(dets)))
+        best = best_per_column(id_, 1.0 - self.iou_distance(dets, it, id_), len(dets))
+        return replace(dets, scores=np.maximum(dets.scores, self.cfg.score_boost * best).astype(dets.scores.dtype))
+
     def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Cost of the high-score stages (row-paired); BoT-SORT adds appearance here."""
-        return self.fused(self.iou_distance(dets, t, d), dets.scores[d])
+        return self.motion_cost(dets, t, d, self.iou_distance(dets, t, d))
 
     def associate(self, dets: Detections):
         c = self.cfg

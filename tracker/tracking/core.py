@@ -27,9 +27,21 @@ from threadpoolctl import ThreadpoolController
 
 from ..config import BaseTrackerConfig
 from ..structures import Detections, Tracks
-from .association import gate, iou_pairs, linear_assignment, overlapping_pairs, present, sparse_assignment
-from .camera_motion import apply_warp
-from .kalman import KalmanFilter, StateSpace
+from .association import (
+    buffer_boxes,
+    centres,
+    gate,
+    hmiou_pairs,
+    iou_pairs,
+    iterative_assignment,
+    overlapping_pairs,
+    present,
+    sparse_assignment,
+    track_aware_nms,
+)
+from .camera_motion import apply_warp, warp_boxes, warp_points
+from .kalman import KalmanFilter, StateSpace, nsa_scale, reupdate
+from .scores import ScoreScale
 from .table import FeatureBank, TrackTable
 
 log = logging.getLogger(__name__)
@@ -75,8 +87,9 @@ class Tracker:
 
     @property
     def start_thresholds(self) -> dict[str, float]:
-        """The ``tracker.*`` scores a detection must reach to start a track (the highest one decides)."""
-        return {"new_track_thresh": self.cfg.new_track_thresh}
+        """The ``tracker.*`` scores a detection must reach to start a track (the highest one decides); none under
+        relative scores, whose thresholds are fractions of the detector's own best scores, which reach them."""
+        return {} if self.scale is not None else {"new_track_thresh": self.cfg.new_track_thresh}
 
     def __init__(self, cfg: BaseTrackerConfig, fps: float, num_classes: int = 1):
         if not fps or not np.isfinite(fps) or fps <= 0:
@@ -86,6 +99,9 @@ class Tracker:
         self.space = StateSpace(cfg.kalman)
         self.kf = KalmanFilter(self.space)
         self.max_age_frames = cfg.max_age if cfg.max_age_unit == "frames" else cfg.max_age * self.fps
+        self.direction_window_frames = getattr(cfg, "direction_window_s", 0.0) * self.fps  # OCM policies only
+        self.scale = ScoreScale(cfg.score_quantile) if cfg.score_scale == "relative" else None
+        self.raw_scores = np.zeros(0, np.float32)  # this frame: the detector's own scores (reported with tracks)
         self.frame_count = 0
         self._next_id = 1  # per instance: two trackers never share a counter
         self.invalid_detections = 0
@@ -103,8 +119,16 @@ class Tracker:
             votes=np.zeros((0, max(1, num_classes)), np.float32),  # class votes; more columns when a class shows up
             det_index=np.zeros(0, np.int64),  # this frame's detection row, -1 when only predicted
             features=self.feature_bank(),
+            observed=np.zeros((0, 4)),  # xyxy box of each track's latest detection (moved with the camera)
+            anchor=np.zeros((0, 2)),  # centre of an earlier detection (direction consistency); nan: none yet
+            anchor_frame=np.zeros(0, np.int64),  # the frame it was seen in
         )
+        if cfg.observation_reupdate:  # the Kalman state right after each track's latest detection (ORU restarts there)
+            self.table.add_column("obs_mean", np.zeros((0, dim)))
+            self.table.add_column("obs_cov", np.zeros((0, dim, dim)))
+        self.banks = ["features"]  # the table's appearance memories: all get the same features
         self.predicted = np.zeros((0, 4))  # xyxy boxes after this frame's prediction, set by update()
+        self.det_boxes = np.zeros((0, 4))  # this frame's detection boxes as association compares them
         self._overlaps: tuple[np.ndarray, np.ndarray] | None = None
 
     # ----- storage -------------------------------------------------------------
@@ -160,8 +184,15 @@ class Tracker:
             dets = dets[valid]
         self._predict(1.0 / self.fps if dt is None else dt, warp)
         self.predicted = self.boxes()  # (N,4) xyxy after prediction: what every association stage compares
+        self.det_boxes = dets.boxes
+        if self.cfg.iou_buffer > 0:
+            self.predicted = buffer_boxes(self.predicted, self.cfg.iou_buffer)
+            self.det_boxes = buffer_boxes(dets.boxes, self.cfg.iou_buffer)
         self._overlaps = None  # this frame's overlapping (track, detection) pairs, found on first use
-        dets = self._embed(dets, det_rows, embed)
+        self.raw_scores = dets.scores
+        if self.scale is not None:
+            dets = replace(dets, scores=self.scale(dets.scores))
+        dets = self._embed(self.rescore(dets), det_rows, embed)
         self.table.det_index[:] = -1
         matches, unmatched_tracks, unmatched_dets = self.associate(dets)
         self._apply_matches(matches, dets, det_rows)
@@ -173,6 +204,10 @@ class Tracker:
     def associate(self, dets: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Policy hook: (matches (K,2) [track_row, det_row], unmatched track rows, unmatched det rows)."""
         raise NotImplementedError
+
+    def rescore(self, dets: Detections) -> Detections:
+        """Policy hook: ``dets`` with the scores every later step (association, new tracks) uses (default: as given)."""
+        return dets
 
     def appearance_rows(self, dets: Detections) -> np.ndarray:
         """Policy hook: the rows of ``dets`` whose appearance the tracker wants this frame (default: all)."""
@@ -210,6 +245,10 @@ class Tracker:
         table.since_update += steps
         if warp is not None:
             table.mean, table.cov = apply_warp(table.mean, table.cov, warp, layout)
+            table.observed = warp_boxes(table.observed, warp)
+            table.anchor = warp_points(table.anchor, warp)
+            if self.cfg.observation_reupdate:
+                table.obs_mean, table.obs_cov = apply_warp(table.obs_mean, table.obs_cov, warp, layout)
 
     def _apply_matches(self, matches: np.ndarray, dets: Detections, det_rows: np.ndarray) -> None:
         table = self.table
@@ -217,15 +256,33 @@ class Tracker:
             return
         t, d = matches[:, 0], matches[:, 1]
         z = self.space.to_measurement(dets.boxes[d])
-        table.mean[t], table.cov[t] = self.kf.update(table.mean[t], table.cov[t], z)
+        noise = nsa_scale(dets.scores[d]) if self.cfg.kalman.nsa else None
+        table.mean[t], table.cov[t] = self.kf.update(table.mean[t], table.cov[t], z, noise)
+        gap = table.since_update[t]  # frames since each track's previous detection
+        if self.cfg.observation_reupdate:
+            k = np.flatnonzero(gap > 1)
+            if len(k):
+                z_from = self.space.to_measurement(table.observed[t[k]])
+                table.mean[t[k]], table.cov[t[k]] = reupdate(
+                    self.kf, table.obs_mean[t[k]], table.obs_cov[t[k]], z_from, z[k], gap[k], 1.0 / self.fps,
+                    None if noise is None else noise[k],
+                )
+            table.obs_mean[t], table.obs_cov[t] = table.mean[t], table.cov[t]
+        # the previous sighting becomes the heading's anchor once the anchor is a window older than it
+        seen = self.frame_count - gap
+        old = np.isnan(table.anchor[t, 0]) | (seen - table.anchor_frame[t] >= self.direction_window_frames)
+        table.anchor[t[old]] = centres(table.observed[t[old]])
+        table.anchor_frame[t[old]] = seen[old]
+        table.observed[t] = dets.boxes[d]
         table.since_update[t] = 0
         table.streak[t] += 1
-        table.score[t] = dets.scores[d]
+        table.score[t] = self.raw_scores[d]
         table.det_index[t] = det_rows[d]
         self._vote(t, dets.class_ids[d])
         if dets.embeddings is not None:
             has = self.embedded[d]
-            table.features.update(t[has], dets.embeddings[d[has]], self.frame_count)
+            for bank in self.banks:
+                getattr(table, bank).update(t[has], dets.embeddings[d[has]], self.frame_count)
         st = table.state[t]
         promote = (st == State.LOST) | ((st == State.TENTATIVE) & (table.streak[t] >= self.cfg.n_init))
         table.state[t[promote]] = State.CONFIRMED
@@ -245,6 +302,9 @@ class Tracker:
 
     def _spawn(self, dets: Detections, det_rows: np.ndarray, candidates: np.ndarray) -> None:
         new = candidates[dets.scores[candidates] >= self.cfg.new_track_thresh]
+        if self.cfg.new_track_max_iou < 1.0 and len(new):
+            live = self.boxes(self.table.since_update == 0)  # tracks matched this frame, at their updated boxes
+            new = new[track_aware_nms(dets.boxes[new], dets.scores[new], live, self.cfg.new_track_max_iou)]
         n = len(new)
         if n == 0:
             return
@@ -255,11 +315,13 @@ class Tracker:
         self._next_id += n
         table = self.table
         features = None if dets.embeddings is None else dets.embeddings[new]
+        seen = dict(known=self.embedded[new], features=features, frame=self.frame_count)
         table.append(
             ids=ids, mean=mean, cov=cov, state=np.full(n, state, np.int8), streak=np.ones(n, np.int32),
-            since_update=np.zeros(n, np.int32), score=dets.scores[new],
+            since_update=np.zeros(n, np.int32), score=self.raw_scores[new],
             votes=np.zeros((n, table.votes.shape[1]), np.float32), det_index=det_rows[new],
-            features=dict(known=self.embedded[new], features=features, frame=self.frame_count),
+            observed=dets.boxes[new], anchor=np.full((n, 2), np.nan), anchor_frame=np.full(n, self.frame_count),
+            obs_mean=mean, obs_cov=cov, **{bank: seen for bank in self.banks},
         )
         self._vote(np.arange(len(table) - n, len(table)), dets.class_ids[new])
 
@@ -320,8 +382,9 @@ class Tracker:
         return gate(cost, self.class_ids[track_rows] != dets.class_ids[det_rows])
 
     def iou_distance(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """1 - IoU of the row-paired predicted tracks ``t`` and detections ``d``."""
-        return 1.0 - iou_pairs(self.predicted[t], dets.boxes[d])
+        """1 - IoU (or ``box_similarity``) of the row-paired predicted tracks ``t`` and detections ``d``."""
+        pairs = hmiou_pairs if self.cfg.box_similarity == "hmiou" else iou_pairs
+        return 1.0 - pairs(self.predicted[t], self.det_boxes[d])
 
     def gated_iou_distance(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
         """:meth:`iou_distance` with cross-class pairs forbidden in per-class mode: the plain IoU stage cost."""
@@ -336,7 +399,9 @@ class Tracker:
         """
         if len(track_rows) == 0 or len(det_rows) == 0:
             return NO_MATCH, track_rows, det_rows
-        m, ut, ud = linear_assignment(cost_fn(track_rows, det_rows), threshold)
+        cost = cost_fn(track_rows, det_rows)
+        it, id_ = np.nonzero(np.isfinite(cost) & (cost <= threshold))
+        m, ut, ud = self.assign(it, id_, cost[it, id_], threshold, cost.shape)
         return self._global(m, ut, ud, track_rows, det_rows)
 
     def match_overlapping(self, pair_cost_fn, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray,
@@ -351,8 +416,14 @@ class Tracker:
             return NO_MATCH, track_rows, det_rows
         it, id_ = self.overlaps(dets, track_rows, det_rows)
         cost = pair_cost_fn(track_rows[it], det_rows[id_])
-        m, ut, ud = sparse_assignment(it, id_, cost, threshold, (len(track_rows), len(det_rows)))
+        m, ut, ud = self.assign(it, id_, cost, threshold, (len(track_rows), len(det_rows)))
         return self._global(m, ut, ud, track_rows, det_rows)
+
+    def assign(self, rows, cols, cost, threshold: float, shape: tuple[int, int]):
+        """One-to-one assignment of candidate pairs by the configured solver (see :func:`sparse_assignment`)."""
+        if self.cfg.assignment == "iterative":
+            return iterative_assignment(rows, cols, cost, threshold, shape, self.cfg.iterative_step)
+        return sparse_assignment(rows, cols, cost, threshold, shape)
 
     def overlaps(self, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray):
         """Pairs ``(i, j)`` where track ``track_rows[i]`` and detection ``det_rows[j]`` overlap this frame.
@@ -361,7 +432,7 @@ class Tracker:
         each stage only picks its subset.
         """
         if self._overlaps is None:
-            self._overlaps = overlapping_pairs(self.predicted, dets.boxes)
+            self._overlaps = overlapping_pairs(self.predicted, self.det_boxes)
         it, id_ = self._overlaps
         t_pos = np.full(len(self), -1)
         t_pos[track_rows] = np.arange(len(track_rows))

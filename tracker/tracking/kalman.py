@@ -27,6 +27,10 @@ NDIM = 4  # measured box coordinates
 # From this many tracks the Cholesky written out over all of them beats LAPACK's batched inverse
 # (4x4 matrices: ~100 us of fixed cost against ~0.5 us a matrix; they cross near 200).
 WRITTEN_OUT_INVERSE_MIN = 200
+# NSA (StrongSORT): the measurement variance of a detection of confidence c is scaled by 1 - c; a
+# detection at or above this confidence is trusted no more than this (scores of 1 and above, as some
+# det.txt files have, would otherwise give a noise-free measurement).
+NSA_MIN_SCALE = 0.05
 
 
 def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
@@ -202,21 +206,27 @@ class KalmanFilter:
         new[:, idx, idx] += q
         return mean, new
 
-    def project(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted measurement and its covariance (N,4), (N,4,4), measurement noise included."""
+    def project(self, mean: np.ndarray, cov: np.ndarray, noise_scale: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Predicted measurement and its covariance (N,4), (N,4,4), measurement noise included
+        (its variance times ``noise_scale`` (N,) when given)."""
         n = self.ndim
         r = self.space.measurement_std(mean) ** 2
+        if noise_scale is not None:
+            r = r * np.asarray(noise_scale, np.float64)[:, None]
         s = cov[:, :n, :n].copy()
         idx = np.arange(n)
         s[:, idx, idx] += r
         return mean[:, :n].copy(), s
 
-    def update(self, mean: np.ndarray, cov: np.ndarray, measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Correct each track i with measurement i (rows paired)."""
+    def update(self, mean: np.ndarray, cov: np.ndarray, measurement: np.ndarray,
+               noise_scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Correct each track i with measurement i (rows paired); ``noise_scale`` (N,) multiplies the
+        measurement variance of each (see :func:`nsa_scale`)."""
         n = self.ndim
         if len(mean) == 0:
             return mean, cov
-        z, s = self.project(mean, cov)
+        z, s = self.project(mean, cov, noise_scale)
         hp = cov[:, :n, :]  # H P, (N,4,8); P H^T is its transpose (P is symmetric)
         # K = P H^T S^-1; S is symmetric so K^T = S^-1 H P.
         gain = np.swapaxes(_inverse_spd(s) @ hp, 1, 2)
@@ -240,6 +250,36 @@ class KalmanFilter:
         # Solve L y = diff^T for every track at once: (N,4,M)
         y = np.linalg.solve(chol, np.swapaxes(diff, 1, 2))
         return np.sum(y * y, axis=1)
+
+
+def reupdate(kf: KalmanFilter, mean: np.ndarray, cov: np.ndarray, z_from: np.ndarray, z_to: np.ndarray,
+             steps: np.ndarray, dt: float, noise_scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """OC-SORT's observation-centric re-update (ORU) of tracks found again after a gap.
+
+    ``mean``, ``cov``: each track's state right after its last observation ``z_from``; ``z_to``: the
+    observation that ends the gap, ``steps`` (>= 1) frames of ``dt`` seconds later. The filter is run
+    again over the gap on observations interpolated linearly from ``z_from`` to ``z_to`` (the last one
+    is ``z_to``, with ``noise_scale``), so the velocity learnt is the one the two observations imply
+    rather than the drift of predicting blind. One loop over the gap's frames, all tracks at once.
+    """
+    mean, cov = mean.copy(), cov.copy()
+    steps = np.asarray(steps, np.int64)
+    for j in range(1, int(steps.max(initial=0)) + 1):
+        rows = np.flatnonzero(steps >= j)
+        m, c = kf.predict(mean[rows], cov[rows], dt)
+        frac = (j / steps[rows])[:, None]
+        z = z_from[rows] + frac * (z_to[rows] - z_from[rows])
+        scale = None
+        if noise_scale is not None:
+            scale = np.where(steps[rows] == j, noise_scale[rows], 1.0)
+        mean[rows], cov[rows] = kf.update(m, c, z, scale)
+    return mean, cov
+
+
+def nsa_scale(confidence: np.ndarray) -> np.ndarray:
+    """Measurement variance factor of detections of ``confidence`` (NSA Kalman, StrongSORT): ``1 - c``,
+    kept within [NSA_MIN_SCALE, 1] so scores outside 0..1 stay meaningful."""
+    return np.clip(1.0 - np.asarray(confidence, np.float64), NSA_MIN_SCALE, 1.0)
 
 
 def _inverse_spd(s: np.ndarray) -> np.ndarray:
