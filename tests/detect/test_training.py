@@ -30,6 +30,7 @@ from tracker.detect.appearance.training import (
     distillation_losses,
     retrieval_metrics,
     split_identities,
+    teach,
     train,
 )
 from tracker.detect.appearance.training_data import (
@@ -494,6 +495,8 @@ def test_distillation_training_step_and_onnx_export(tmp_path, sequence):
     meta = torch.load(result.last, weights_only=True)["meta"]
     assert meta["crops"]["labelled"] == 12 and meta["crops"]["unlabelled"] > 0
     assert meta["trained_on"] == ["synthetic", "clip"]
+    live = train([clip], replace(opts, teacher_input="augmented"), tmp_path / "live")  # the teacher on every view
+    assert 0 < live.history[0].terms["distill"] < 2 and live.history[0].terms["relation"] > 0
 
     from tracker.detect.appearance.export import export_onnx
 
@@ -508,3 +511,18 @@ def test_distillation_training_step_and_onnx_export(tmp_path, sequence):
     with torch.inference_mode():
         expected = result.model(crop_batch(image, boxes, CROP)).numpy()
     assert (embedder.embed(image, boxes) * expected).sum(axis=1).min() > 0.999  # fp16 weights, fp32 arithmetic
+
+
+def test_teacher_embeds_the_students_view_like_the_clean_crop(tmp_path):
+    """teacher_input=augmented: the student's small view, upsampled to the teacher's input, is embedded as the clean
+    crop cut at the teacher's size is (so the teacher can follow every augmentation without a crop of its own)."""
+    image = read_frames(SAMPLE_VIDEO, [40])[40]
+    gt = np.loadtxt(ROOT / "samples" / "pets09_s2l1_150" / "gt" / "gt.txt", delimiter=",")
+    boxes = gt[gt[:, 0] == 41][:, 2:6].astype(np.float32)
+    boxes[:, 2:] += boxes[:, :2]
+    osnet = build_embedder(load_config(overrides={"appearance.name": "osnet", "appearance.device": "cpu"}).appearance)
+    views = crop_batch(image, boxes, (128, 64))
+    taught = teach(osnet, views)
+    assert taught.shape == (len(boxes), 512) and taught.dtype == torch.float32
+    similarity = taught.numpy() @ osnet.embed(image, boxes).T
+    assert np.diag(similarity).min() > 0.95 and (similarity.argmax(axis=1) == np.arange(len(boxes))).all()

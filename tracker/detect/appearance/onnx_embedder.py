@@ -179,11 +179,14 @@ class OnnxEmbedder:
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(N,dim) float32 unit vectors for the (N,4) xyxy ``boxes`` of a BGR uint8 ``image``."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        out = np.empty((len(boxes), self.dim), np.float32)
-        for start in range(0, len(boxes), self.batch_size):
-            # crops are cut on the CPU whatever the device: onnxruntime takes numpy input
-            crops = normalised_crops(image, boxes[start : start + self.batch_size], self.crop_size)
-            out[start : start + len(crops)] = self._run(crops)
+        # crops are cut on the CPU whatever the device: onnxruntime takes numpy input
+        return self.embed_crops(normalised_crops(image, boxes, self.crop_size))
+
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(N,dim) float32 unit vectors of (N,3,H,W) crops already cut and normalised (``crop_size`` H x W)."""
+        out = np.empty((len(crops), self.dim), np.float32)
+        for start in range(0, len(crops), self.batch_size):
+            out[start : start + self.batch_size] = self._run(crops[start : start + self.batch_size])
         return l2_normalise(out)
 
 

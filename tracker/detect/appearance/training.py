@@ -42,7 +42,7 @@ from ...io.files import prepare_out_dir
 from ..devices import resolve_device
 from .crops import normalise
 from .resnet import ReIDNet, load_weights, save_checkpoint
-from .training_data import CropSet, Footage, collect_crops
+from .training_data import CropSet, Footage, Models, collect_crops
 from .training_options import MIN_CROPS_PER_ID, MIN_IDS_PER_SIDE, TrainOptions  # torch-free: the CLI shows them
 
 # --- augmentation (drawn independently for every crop) ---
@@ -246,6 +246,13 @@ def distillation_losses(
     return (1.0 - cosine).mean(), relation.pow(2).mean() if relation.numel() else relation.sum()
 
 
+@torch.no_grad()
+def teach(teacher, views: torch.Tensor) -> torch.Tensor:
+    """The teacher's unit vectors of the student's augmented ``views``, resized to the teacher's input, on their device."""
+    resized = F.interpolate(views, size=tuple(teacher.crop_size), mode="bilinear", align_corners=False)
+    return torch.from_numpy(teacher.embed_crops(resized.float().cpu().numpy())).to(views.device)
+
+
 @dataclass
 class EpochStats:
     epoch: int
@@ -371,6 +378,7 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
     batches = Batches(training, options)
     teacher = torch.from_numpy(training.teacher.astype(np.float32)).to(device)
     with_teacher = teacher.shape[1] > 0
+    live_teacher = Models(options, device).teacher() if with_teacher and options.teacher_input == "augmented" else None
     _log(options, f"train-reid: {len(training)} crops ({int(training.labelled.sum())} of {len(batches.ids)} "
                   f"identities, {len(batches.unlabelled)} unlabelled) for training, {len(held_out)} crops of "
                   f"{len(np.unique(held_out.labels))} identities held out, on {device}")  # fmt: skip
@@ -397,7 +405,8 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
                    disable=not options.progress, file=sys.stderr)  # fmt: skip
         for rows, labels in bar:
             crops = torch.from_numpy(training.crops[rows]).to(device, non_blocking=True)
-            features = model.head(model.backbone(augment(crops, generator))).float()
+            views = augment(crops, generator)
+            features = model.head(model.backbone(views)).float()
             embeddings = F.normalize(features, dim=1, eps=DISTANCE_EPS)
             terms = {}
             if len(labels):
@@ -405,8 +414,8 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
                 terms["identity"] = cross_entropy(head(features[: len(labels)]), labels)
                 terms["triplet"] = batch_hard_triplet(embeddings[: len(labels)], labels, options.margin)
             if with_teacher:
-                terms["distill"], terms["relation"] = distillation_losses(features, embeddings, teacher[rows],
-                                                                          to_teacher)  # fmt: skip
+                targets = teacher[rows] if live_teacher is None else teach(live_teacher, views)
+                terms["distill"], terms["relation"] = distillation_losses(features, embeddings, targets, to_teacher)
             loss = sum(weights[name] * value for name, value in terms.items())
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

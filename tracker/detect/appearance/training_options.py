@@ -12,6 +12,7 @@ from ...errors import ConfigError
 
 MIN_CROPS_PER_ID = 2  # an identity needs a positive pair: fewer usable crops and it is dropped
 MIN_IDS_PER_SIDE = 2  # training needs negatives in a batch and validation needs distractors
+TEACHER_INPUTS = ("clean", "augmented")  # what the teacher embeds: see TrainOptions.teacher_input
 
 
 @dataclass
@@ -22,7 +23,7 @@ class TrainOptions:
     arch: str = "resnet18_x0_25"  # resnet18 | resnet34 | resnet50 | tracker_resnet34 | resnet18_x0_5 | resnet18_x0_25
     embedding_dim: int = 0  # linear projection after pooling; 0 keeps the backbone width (appearance.embedding_dim)
     crop_size: tuple[int, int] = (128, 64)  # (height, width) of crops; appearance.crop_size must match
-    epochs: int = 8
+    epochs: int = 6
     batch_p: int = 8  # identities per batch (fewer when fewer are available for training)
     batch_k: int = 4  # crops per identity per batch
     batch_unlabelled: int = 32  # detection crops per batch, learning from the teacher alone
@@ -32,6 +33,8 @@ class TrainOptions:
     label_smoothing: float = 0.1  # cross-entropy label smoothing of the identity classifier
     identity_weight: float = 1.0  # weight of cross-entropy + batch-hard triplet on the labelled crops (0: teacher only)
     teacher: str | None = None  # ReID .onnx distilled from; None: the packaged OSNet-x0.25; "none": labels only
+    teacher_input: str = "clean"  # clean: the teacher's embedding of the clean crop, cut once and cached;
+    # augmented: of the very view the student sees (upsampled to the teacher's input), computed every step
     distill_weight: float = 5.0  # weight of 1 - cosine(student -> teacher space, teacher) per crop
     relation_weight: float = 10.0  # weight of the mean squared difference of the batch's cosine-similarity matrices
     det_every: int = 2  # unlabelled crops: run the detector on every n-th frame (0: no detection crops)
@@ -54,6 +57,7 @@ class TrainOptions:
             ("batch_k", self.batch_k >= MIN_CROPS_PER_ID, f">= {MIN_CROPS_PER_ID}"),
             ("batch_unlabelled", self.batch_unlabelled >= 0, ">= 0"),
             ("identity_weight", self.identity_weight >= 0, ">= 0"),
+            ("teacher_input", self.teacher_input in TEACHER_INPUTS, " or ".join(TEACHER_INPUTS)),
             ("distill_weight", self.distill_weight >= 0, ">= 0"),
             ("relation_weight", self.relation_weight >= 0, ">= 0"),
             ("det_every", self.det_every >= 0, ">= 0"),
