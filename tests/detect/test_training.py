@@ -279,8 +279,8 @@ def test_appearance_weights_alone_load_a_checkpoint(trained, sequence, tmp_path,
     result, _ = trained
     out = tmp_path / "run"
     code = main([
-        "track", str(sequence.root), "--out", str(out), "--quiet", "--no-video", "--tracker", "deepsort",
-        "--detector", "mot", "--set", f"detector.det_file={sequence.gt_file}", "--device", "cpu",
+        "track", str(sequence.frames), "--out", str(out), "--quiet", "--no-video", "--tracker", "deepsort",
+        "--detector", "mot", "--set", f"detector.det_file={sequence.sequence.gt_file}", "--device", "cpu",
         "--appearance-weights", str(result.best), "--max-frames", "3",
     ])  # fmt: skip
     assert code == 0, capsys.readouterr().err
