@@ -30,9 +30,12 @@ bench: $(STAMP)
 # The packaged ResNet (tracker/assets/resnet18_x0_25_reid.{onnx,pt}): train-reid's default recipe, distilled from the
 # packaged OSNet on every detected person of the four annotated dev sequences and MOT17-mini, plus their gt identities.
 # PETS09-S2L1's frames are vtest.avi, so it gets a folder of links: gt, seqinfo.ini and the video side by side.
+# REID_CACHE keeps the cut crops and OSNet's embeddings of them (benchmarks/appearance.py cuts the same ones into
+# benchmarks/.cache/reid-crops). With a virtualenv of your own: make reid-weights BIN=/path/to/venv/bin STAMP=
 SHARED ?= ../shared/data
 REID_SEED ?= 0
 REID_DATA := build/reid-data
+REID_CACHE ?= build/reid-cache
 REID_ASSET := tracker/assets/resnet18_x0_25_reid
 
 reid-weights: $(STAMP)
@@ -42,7 +45,7 @@ reid-weights: $(STAMP)
 	ln -sf $(abspath $(SHARED))/vtest.avi $(REID_DATA)/PETS09-S2L1/vtest.avi
 	$(BIN)/tracker train-reid $(REID_DATA)/PETS09-S2L1 $(SHARED)/MOT15/TUD-Campus $(SHARED)/MOT15/KITTI-17 \
 		$(SHARED)/MOT16/MOT16-11 $(SHARED)/MOT17-mini/train/MOT17-02-FRCNN $(SHARED)/MOT17-mini/train/MOT17-04-FRCNN \
-		--init random --seed $(REID_SEED) --out build/reid --cache build/reid-cache \
+		--init random --seed $(REID_SEED) --out build/reid --cache $(REID_CACHE) \
 		--onnx $(REID_ASSET).onnx --half-checkpoint $(REID_ASSET).pt
 
 clean:
