@@ -202,6 +202,20 @@ def tracking_scores(seq: Sequence, models: dict) -> dict:
     return out
 
 
+def fold_scores(held_out: str, recipe: TrainOptions, folder: Path, models: dict, per_id: int) -> tuple[dict, dict, dict]:
+    """(reid scores, what was scored, tracking scores) of one fold, kept beside its recipe model: a rerun, or a run
+    cut short and resumed, scores each fold once."""
+    path = fold_model(held_out, recipe, folder)[1].parent / f"scores-{per_id}-crops-{TRACKER}.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        return saved["reid"], saved["scored"], saved["tracking"]
+    seq = footage(held_out).sequence
+    reid, scored = reid_scores(seq, models, per_id)
+    tracking = {name: {k: m[k] for k in ("HOTA", "IDF1", "IDSW", "MOTA")} for name, m in tracking_scores(seq, models).items()}
+    path.write_text(json.dumps({"reid": reid, "scored": scored, "tracking": tracking}, indent=1))
+    return reid, scored, tracking
+
+
 # --- speed ---------------------------------------------------------------------------------------------------
 
 
@@ -261,13 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     reid_rows, track_rows, reid, tracking = [], [], {}, {}
     for held_out in args.sequences:
         models = embedders(held_out, recipe, CACHE)
-        seq = footage(held_out).sequence
-        reid[held_out], scored = reid_scores(seq, models, args.crops_per_id)
+        reid[held_out], scored, tracking[held_out] = fold_scores(held_out, recipe, CACHE, models, args.crops_per_id)
         print(f"[{time.perf_counter() - started:.0f} s] {held_out}: {scored}", file=sys.stderr)
         for name, m in reid[held_out].items():
             reid_rows.append({"held-out sequence": f"{held_out} ({scored['identities']} ids, {scored['crops']} crops)",
                               "embedder": name, **{k: f"{v:.3f}" for k, v in m.items()}})  # fmt: skip
-        tracking[held_out] = tracking_scores(seq, models)
         for name, m in tracking[held_out].items():
             track_rows.append({"sequence": held_out, "embedder": name, "HOTA": m["HOTA"], "IDF1": m["IDF1"],
                                "IDSW": m["IDSW"], "MOTA": m["MOTA"]})  # fmt: skip
