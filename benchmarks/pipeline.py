@@ -94,7 +94,7 @@ ROWS = {
     "ours-ul-deepsort": ("ours: YOLOv8s + ReID + DeepSORT, video+csv+mot", True),
     "ours-ul-bytetrack": ("ours: YOLOv8s + ByteTrack, video+csv+mot", True),
 }
-DEFAULT_ROWS = list(ROWS)[:10]
+DEFAULT_ROWS = list(ROWS)[: list(ROWS).index("ours-ul-novideo")]  # the rows above the comment
 TRACKER_ROWS = {"ours-ul-sort": "sort", "ours-ul-deepsort": "deepsort", "ours-ul-bytetrack": "bytetrack"}
 STREAMS_PREFIX = "streams-"  # row "streams-N": N copies of the video through tracker track --sources
 STREAMS_MODULE = "tracker.scale.streams"  # where `tracker track --sources` lives (branch scale)
