@@ -19,7 +19,7 @@ from tracker.commands.train_reid import add_parser, run
 from tracker.config import load_config
 from tracker.detect.appearance import build_embedder
 from tracker.detect.appearance.crops import crop_batch, cut_crops
-from tracker.detect.appearance.resnet import ReIDNet, save_checkpoint
+from tracker.detect.appearance.resnet import ReIDNet, ResNetEmbedder, save_checkpoint
 from tracker.detect.appearance.training import (
     Batches,
     PKBatchSampler,
@@ -364,20 +364,29 @@ def test_train_reid_command(tmp_path, capsys):
         "train-reid", str(seq), "--out", str(out), "--init", "random", "--epochs", "1", "--arch", "resnet18",
         "--embedding-dim", "8", "--crop-size", "64", "32", "--batch-p", "4", "--batch-k", "2", "--device", "cpu",
         "--val-fraction", "0", "--max-crops-per-id", "2", "--min-height", "16", "--teacher", "none", "--det-every",
-        "0", "--quiet",
+        "0", "--quiet", "--onnx", str(out / "reid.onnx"), "--half-checkpoint", str(out / "half.pt"),
     ]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert f"best checkpoint: {out / 'best.pt'}" in printed
     assert torch.load(out / "best.pt", weights_only=True)["meta"]["epochs"] == 1
-    # the printed option loads the checkpoint as the tracker's appearance model
+    # the printed option loads the ONNX export as the tracker's appearance model, without torch; the checkpoint
+    # and its half-precision copy load with the same option and embed alike
     from tracker.commands.common import appearance_weight_overrides
 
     option, path = printed.split("use it with: ", 1)[1].split()
-    assert option == "--appearance-weights" and path == str(out / "best.pt")
-    cfg = load_config(overrides=appearance_weight_overrides(path) + ["appearance.device=cpu"])
-    embedder = build_embedder(cfg.appearance)
+    assert option == "--appearance-weights" and path == str(out / "reid.onnx")
     image = cv2.imread(str(seq / "img1" / "000001.jpg"))
-    assert embedder.embed(image, np.array([[10, 5, 38, 77]], np.float32)).shape == (1, 8)
+    boxes = np.array([[10, 5, 38, 77], [40, 10, 70, 80]], np.float32)
+    embeddings, runs_on_torch = {}, {}
+    for weights in (path, out / "best.pt", out / "half.pt"):
+        cfg = load_config(overrides=appearance_weight_overrides(str(weights)) + ["appearance.device=cpu"])
+        embedder = build_embedder(cfg.appearance)
+        assert tuple(embedder.crop_size) == (64, 32)
+        embeddings[weights], runs_on_torch[weights] = embedder.embed(image, boxes), isinstance(embedder, ResNetEmbedder)
+        assert embeddings[weights].shape == (2, 8)
+    assert list(runs_on_torch.values()) == [False, True, True]
+    for weights in (out / "best.pt", out / "half.pt"):
+        assert (embeddings[path] * embeddings[weights]).sum(axis=1).min() > 0.99
 
     bad = ["train-reid", str(seq), "--init", "random", "--epochs", "0", "--out", str(out)]
     assert main(bad) == ConfigError.exit_code
