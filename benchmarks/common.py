@@ -41,7 +41,9 @@ def sequences(names: list[str] | None = None) -> list[tuple[Sequence, str]]:
 
 
 def detection_config(detector: str, seq: Sequence) -> Config:
-    overrides = {"detector.name": detector, "detector.conf_threshold": BENCH_CONF, "appearance.name": "osnet"}
+    # OSNet at its own 256x128 input, named explicitly: the cache key hashes the config it was built with
+    overrides = {"detector.name": detector, "detector.conf_threshold": BENCH_CONF, "appearance.name": "osnet",
+                 "appearance.crop_size": [256, 128]}  # fmt: skip
     if detector == "mot":
         overrides["detector.det_file"] = str(seq.det_file)
     return load_config(overrides=overrides)

@@ -504,12 +504,18 @@ TORCH_MODULES = ("torch", "torchvision", "ultralytics")
 NOT_AT_START = (*TORCH_MODULES, "onnx")
 
 
-@pytest.mark.parametrize("how", ["session", "cli"])
+@pytest.mark.parametrize("how", ["session", "cli", "resnet"])
 def test_default_models_import_no_torch(how, tmp_path):
     """``import tracker`` and the default Session (YOLOX-Nano + OSNet + BoT-SORT, device auto), or a whole default
-    ``tracker track`` run, load neither torch nor Ultralytics: seconds of start-up the ONNX models never use."""
+    ``tracker track`` run, load neither torch nor Ultralytics: seconds of start-up the ONNX models never use.
+    Nor does the packaged ResNet on the CPU, whose ONNX copy runs there."""
     if how == "session":
         work = "s = Session(sys.argv[1], tracker.load_config()); next(s.results()); s.close()"
+    elif how == "resnet":
+        work = ("cfg = tracker.load_config(overrides={'appearance.name': 'resnet', 'appearance.device': 'cpu', "
+                "'tracker.embed_on_demand': False})\n"
+                "s = Session(sys.argv[1], cfg); r = next(s.results()); s.close()\n"
+                "assert r.detections.embeddings.shape == (len(r.detections), 128)")
     else:
         work = "from tracker.commands import main; assert main(['track', sys.argv[1], '--out', sys.argv[2], " \
                "'--max-frames', '2', '--quiet']) == 0"

@@ -42,8 +42,8 @@ DETECTORS = Registry("detector", {
     "torchvision": "tracker.detect.detectors.torchvision_det:TorchvisionDetector",
 })  # fmt: skip
 EMBEDDERS = Registry("appearance model", {
-    "osnet": "tracker.detect.appearance.osnet:OSNetEmbedder",  # packaged OSNet-x0.25 ONNX
-    "resnet": "tracker.detect.appearance.resnet:ResNetEmbedder",
+    "osnet": "tracker.detect.appearance.onnx_embedder:OnnxEmbedder",  # packaged OSNet-x0.25 ONNX
+    "resnet": "tracker.detect.appearance:build_resnet",  # packaged ResNet-18 x0.25 (ONNX on CPU), or weights given
     "none": None,
 })  # fmt: skip
 
@@ -93,10 +93,10 @@ class DetectorConfig(Strict):
 
 class AppearanceConfig(Strict):
     name: EMBEDDERS.literal
-    weights: str | None  # None: the packaged OSNet-x0.25 for `osnet`; required for `resnet`
-    arch: Literal["resnet18", "resnet34", "resnet50", "tracker_resnet34"]
+    weights: str | None  # None: the packaged model (OSNet-x0.25 for `osnet`, the distilled ResNet for `resnet`)
+    arch: Literal["resnet18", "resnet34", "resnet50", "tracker_resnet34", "resnet18_x0_5", "resnet18_x0_25"]
     embedding_dim: Annotated[int, Field(ge=0)]  # resnet projection size; 0 keeps the backbone width
-    crop_size: tuple[PositiveInt, PositiveInt]  # (height, width)
+    crop_size: tuple[PositiveInt, PositiveInt] | None  # (height, width); None: the model's own input size
     batch_size: PositiveInt  # crops per forward pass
     device: str  # auto | cpu | cuda | cuda:N
     half: bool  # fp16 on CUDA for `resnet`; the OSNet ONNX always runs fp32

@@ -1,4 +1,4 @@
-"""Appearance embedders: crops, the packaged OSNet, ResNet weight loading."""
+"""Appearance embedders: crops, the packaged OSNet and ResNet, ResNet weight loading, the GPU crop path."""
 
 from __future__ import annotations
 
@@ -23,8 +23,16 @@ from tracker.detect.appearance.crops import (
     resize_crops,
     roi_align_crops,
 )
-from tracker.detect.appearance.osnet import DEFAULT_WEIGHTS, make_batch_dynamic
-from tracker.detect.appearance.resnet import CHECKPOINT_FORMAT, ReIDNet, TrackerResNet34, save_checkpoint
+from tracker.detect.appearance.onnx_embedder import OSNET_WEIGHTS, RESNET_WEIGHTS, OnnxEmbedder, make_batch_dynamic
+from tracker.detect.appearance.resnet import (
+    CHECKPOINT_FORMAT,
+    PACKAGED_CHECKPOINT,
+    RESNET34_BLOCKS,
+    ReIDNet,
+    ResNetEmbedder,
+    TrackerResNet,
+    save_checkpoint,
+)
 from tracker.errors import ConfigError, ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,9 +166,9 @@ def test_dynamic_batch_edit_matches_original_model(shared_data):
     np.testing.assert_allclose(together, alone, atol=1e-5)
     assert not make_batch_dynamic(model)  # already dynamic: nothing to do
     # the packaged file is this edit, so it loads batched without the onnx package
-    packaged = ort.InferenceSession(str(DEFAULT_WEIGHTS), providers=["CPUExecutionProvider"])
+    packaged = ort.InferenceSession(str(OSNET_WEIGHTS), providers=["CPUExecutionProvider"])
     np.testing.assert_array_equal(packaged.run(None, {"images": crops})[0], together)
-    assert not make_batch_dynamic(onnx.load(str(DEFAULT_WEIGHTS)))
+    assert not make_batch_dynamic(onnx.load(str(OSNET_WEIGHTS)))
 
 
 def test_fixed_batch_export_is_batched_at_load(shared_data, osnet, frames, gt):
@@ -236,29 +244,59 @@ def test_osnet_errors(tmp_path):
         build_embedder(appearance(name="osnet", crop_size=[128, 64]))
 
 
-def test_osnet_same_person_closer_than_different_people(osnet, frames, gt):
-    """PETS09: each person on frame f vs everyone on frame f+9, for several f."""
+def _same_person_wins(embedder, frames, gt) -> float:
+    """PETS09: each person on frame f vs everyone on frame f+9, for several f: share of comparisons won."""
     wins = comparisons = 0
     for first in (1, 41, 91, 121):
         ids_a, boxes_a = people(gt, first)
         ids_b, boxes_b = people(gt, first + 9)
-        dist = 1.0 - osnet.embed(frames[first], boxes_a) @ osnet.embed(frames[first + 9], boxes_b).T
+        dist = 1.0 - embedder.embed(frames[first], boxes_a) @ embedder.embed(frames[first + 9], boxes_b).T
         same = ids_a[:, None] == ids_b[None, :]
         for i in np.flatnonzero(same.any(axis=1)):
             wins += int((dist[i][same[i]][0] < dist[i][~same[i]]).sum())
             comparisons += int((~same[i]).sum())
     assert comparisons >= 40
-    assert wins / comparisons >= 0.85
+    return wins / comparisons
+
+
+def test_osnet_same_person_closer_than_different_people(osnet, frames, gt):
+    assert _same_person_wins(osnet, frames, gt) >= 0.85
 
 
 # --- ResNet ------------------------------------------------------------------------------------------------
 
 
-def test_resnet_needs_weights_unless_random_allowed():
-    with pytest.raises(ModelError, match="needs a weights file"):
-        resnet(arch="resnet18")
-    embedder = resnet(arch="resnet18", allow_random_weights=True, embedding_dim=64)
-    assert embedder.dim == 64
+def test_resnet_without_weights_is_the_packaged_onnx_model(frames, gt):
+    embedder = build_embedder(appearance(name="resnet", device="cpu"))
+    assert isinstance(embedder, OnnxEmbedder) and embedder.batch_size > 1
+    model = onnx.load(str(RESNET_WEIGHTS))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert props["arch"] == "resnet18_x0_25" and embedder.crop_size == (128, 64) and embedder.dim == 128
+    _, boxes = people(gt, 41)
+    out = embedder.embed(frames[41], boxes)
+    assert out.shape == (len(boxes), 128) and out.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"crop_size=\[128, 64\]"):
+        build_embedder(appearance(name="resnet", device="cpu", crop_size=[256, 128]))
+    random = resnet(arch="resnet18", allow_random_weights=True, embedding_dim=64)  # tests: an untrained torch model
+    assert isinstance(random, ResNetEmbedder) and random.dim == 64
+
+
+def test_packaged_resnet_checkpoint_is_the_onnx_model(frames, gt):
+    """The torch twin (the CUDA path) of the packaged ONNX model gives the same embeddings."""
+    saved = torch.load(PACKAGED_CHECKPOINT, weights_only=True)
+    assert saved["arch"] == "resnet18_x0_25" and {v.dtype for v in saved["state_dict"].values()} >= {torch.float16}
+    torch_path = ResNetEmbedder(appearance(name="resnet", device="cpu"))  # what a CUDA device builds, on the CPU
+    assert torch_path.model.arch == "resnet18_x0_25" and torch_path.crop_size == (128, 64)
+    onnx_path = build_embedder(appearance(name="resnet", device="cpu"))
+    _, boxes = people(gt, 91)
+    a, b = torch_path.embed(frames[91], boxes), onnx_path.embed(frames[91], boxes)
+    assert (a * b).sum(axis=1).min() > 0.999
+
+
+def test_packaged_resnet_tells_people_apart(frames, gt):
+    embedder = build_embedder(appearance(name="resnet", device="cpu"))
+    assert _same_person_wins(embedder, frames, gt) >= 0.85
 
 
 def test_resnet_shapes_norms_batching(frames, gt):
@@ -363,7 +401,7 @@ def test_tracker_resnet34_matches_torchvision_resnet34(tmp_path):
     """The written-out ResNet-34 is the same network: torchvision weights give torchvision's features."""
     torch.manual_seed(3)
     reference = torchvision.models.resnet34(weights=None)
-    ours = TrackerResNet34()
+    ours = TrackerResNet(RESNET34_BLOCKS)
     state = {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")}
     ours.load_state_dict(state)
     crops = torch.randn(2, 3, *SMALL_CROP)
@@ -381,6 +419,19 @@ def _features_raw(model: torch.nn.Module, crops: torch.Tensor) -> np.ndarray:
 
 
 # --- GPU ---------------------------------------------------------------------------------------------------
+
+
+def test_roi_align_crops_embed_like_opencv_crops(frames, gt):
+    """The GPU path's maths on the CPU: the packaged ResNet on roi_align crops of the same boxes embeds as on cv2 crops."""
+    embedder = ResNetEmbedder(appearance(name="resnet", device="cpu"))
+    _, boxes = people(gt, 121)
+    boxes = np.round(boxes)  # the cv2 path rounds edges to whole pixels
+    with torch.inference_mode():
+        a = embedder.model(resize_crops(frames[121], boxes, embedder.crop_size)).numpy()
+        b = embedder.model(roi_align_crops(frames[121], boxes, embedder.crop_size, "cpu", torch.float32)).numpy()
+    similarity = a @ b.T
+    assert np.diag(similarity).min() > 0.98  # same box: same embedding up to resampling
+    assert (np.diag(similarity)[:, None] > similarity - 2 * np.eye(len(boxes))).all()  # closer than any other box
 
 
 @pytest.mark.gpu
@@ -403,6 +454,11 @@ def test_resnet_and_osnet_on_gpu_match_cpu(frames, gt):
     gpu.model.load_state_dict(cpu.model.state_dict())
     a, b = cpu.embed(frames[41], boxes), gpu.embed(frames[41], boxes)
     assert b.dtype == np.float32 and (a * b).sum(axis=1).min() > 0.99
+    packaged_gpu = build_embedder(appearance(name="resnet", device="cuda"))  # torch, fp16, crops cut on the GPU
+    assert isinstance(packaged_gpu, ResNetEmbedder) and packaged_gpu.dtype == torch.float16
+    packaged_cpu = build_embedder(appearance(name="resnet", device="cpu"))  # onnxruntime
+    e, f = packaged_cpu.embed(frames[41], boxes), packaged_gpu.embed(frames[41], boxes)
+    assert (e * f).sum(axis=1).min() > 0.99
     osnet_gpu = build_embedder(appearance(name="osnet", device="cuda"))
     osnet_cpu = build_embedder(appearance(name="osnet", device="cpu"))
     c, d = osnet_cpu.embed(frames[41], boxes), osnet_gpu.embed(frames[41], boxes)

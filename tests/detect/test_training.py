@@ -1,39 +1,52 @@
-"""train-reid: crops from MOTChallenge ground truth, PK batches, losses, metrics, training and its checkpoint."""
+"""train-reid: crops (gt, detections, teacher vectors, cache), batches, losses, metrics, training, checkpoint, export."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 import torch
 import torchvision
+from helpers import ROOT, read_frames
 
 from tracker.commands import main
 from tracker.commands.train_reid import add_parser, run
 from tracker.config import load_config
 from tracker.detect.appearance import build_embedder
-from tracker.detect.appearance.crops import crop_batch
-from tracker.detect.appearance.resnet import ReIDNet, save_checkpoint
+from tracker.detect.appearance.crops import crop_batch, cut_crops
+from tracker.detect.appearance.resnet import ReIDNet, ResNetEmbedder, save_checkpoint
 from tracker.detect.appearance.training import (
+    Batches,
     PKBatchSampler,
     TrainOptions,
     augment,
     batch_hard_triplet,
     build_model,
-    load_crops,
+    distillation_losses,
     retrieval_metrics,
     split_identities,
-    spread_sample,
+    teach,
     train,
+)
+from tracker.detect.appearance.training_data import (
+    UNLABELLED,
+    CropSet,
+    cache_key,
+    collect_crops,
+    find_footage,
+    spread_sample,
     usable_rows,
 )
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
 from tracker.io.mot import find_sequence
 
 CROP = (64, 32)  # small crops keep CPU training fast
+SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
 FRAME_HW = (240, 320)
 PERSON_HW = (72, 28)
 PALETTE = [(0, 0, 220), (0, 200, 0), (210, 0, 0), (0, 210, 210), (200, 0, 200), (220, 220, 0), (40, 40, 40)]
@@ -90,14 +103,20 @@ def write_sequence(root: Path, n_people: int = 6, n_frames: int = 14, video: boo
 
 
 def options(**overrides) -> TrainOptions:
-    base = dict(init="random", crop_size=CROP, epochs=2, batch_p=3, batch_k=4, lr=1e-3, embedding_dim=16,
-                val_fraction=0.3, max_crops_per_id=10, min_height=16, device="cpu", progress=False)  # fmt: skip
+    """Identities only (no teacher, no detector) unless overridden: the cheapest training there is."""
+    base = dict(init="random", arch="resnet18", crop_size=CROP, epochs=2, batch_p=3, batch_k=4, lr=1e-3,
+                embedding_dim=16, val_fraction=0.3, max_crops_per_id=10, min_height=16, device="cpu", teacher="none",
+                det_every=0, progress=False)  # fmt: skip
     return TrainOptions(**{**base, **overrides})
+
+
+def load_crops(footage, opts: TrainOptions) -> CropSet:
+    return collect_crops([footage], opts, "cpu")
 
 
 @pytest.fixture(scope="module")
 def sequence(tmp_path_factory):
-    return find_sequence(write_sequence(tmp_path_factory.mktemp("data") / "synthetic"))
+    return find_footage(write_sequence(tmp_path_factory.mktemp("data") / "synthetic"))
 
 
 @pytest.fixture(scope="module")
@@ -133,20 +152,21 @@ def test_usable_rows_filters_height_ignore_flag_class_and_visibility():
 
 
 def test_load_crops_labels_and_pixels(sequence):
-    data = load_crops([sequence], options(max_crops_per_id=5))
+    data = load_crops(sequence, options(max_crops_per_id=5))
     assert data.crops.shape == (len(data), *CROP, 3) and data.crops.dtype == np.uint8
     assert data.identities == [("synthetic", i) for i in range(1, 7)]
     assert np.bincount(data.labels).tolist() == [5] * 6
-    gt = np.loadtxt(sequence.gt_file, delimiter=",")
+    assert data.teacher.shape == (len(data), 0)  # no teacher
+    gt = np.loadtxt(sequence.sequence.gt_file, delimiter=",")
     row = gt[(gt[:, 0] == data.frames[0]) & (gt[:, 1] == data.identities[data.labels[0]][1])][0]
     top_colour = PALETTE[int(row[1]) % len(PALETTE)]
     assert np.abs(data.crops[0, 2, CROP[1] // 2].astype(int) - top_colour).max() < 30  # a person, not background
 
 
 def test_video_sequence_gives_the_same_crops(tmp_path, sequence):
-    from_video = find_sequence(write_sequence(tmp_path / "synthetic", video=True))
+    from_video = find_footage(write_sequence(tmp_path / "synthetic", video=True))
     assert from_video.frames.suffix == ".avi"
-    a, b = load_crops([sequence], options()), load_crops([from_video], options())
+    a, b = load_crops(sequence, options()), load_crops(from_video, options())
     np.testing.assert_array_equal(a.frames, b.frames)
     np.testing.assert_array_equal(a.labels, b.labels)
     assert np.abs(a.crops.astype(int) - b.crops.astype(int)).mean() < 8  # JPEG vs MJPG noise only
@@ -245,7 +265,7 @@ def test_checkpoint_loads_through_build_embedder(trained, sequence):
     }).appearance  # fmt: skip
     embedder = build_embedder(cfg)
     image = cv2.imread(str(sequence.frames / "img1" / "000005.jpg"))
-    gt = np.loadtxt(sequence.gt_file, delimiter=",")
+    gt = np.loadtxt(sequence.sequence.gt_file, delimiter=",")
     boxes = gt[gt[:, 0] == 5][:, 2:6].astype(np.float32)
     boxes[:, 2:] += boxes[:, :2]
     with torch.inference_mode():
@@ -259,8 +279,8 @@ def test_appearance_weights_alone_load_a_checkpoint(trained, sequence, tmp_path,
     result, _ = trained
     out = tmp_path / "run"
     code = main([
-        "track", str(sequence.root), "--out", str(out), "--quiet", "--no-video", "--tracker", "deepsort",
-        "--detector", "mot", "--set", f"detector.det_file={sequence.gt_file}", "--device", "cpu",
+        "track", str(sequence.frames), "--out", str(out), "--quiet", "--no-video", "--tracker", "deepsort",
+        "--detector", "mot", "--set", f"detector.det_file={sequence.sequence.gt_file}", "--device", "cpu",
         "--appearance-weights", str(result.best), "--max-frames", "3",
     ])  # fmt: skip
     assert code == 0, capsys.readouterr().err
@@ -299,11 +319,14 @@ def test_errors(tmp_path, sequence):
     with pytest.raises(ModelError, match="embedding_dim"):
         save_checkpoint(ReIDNet("resnet18", 8), tmp_path / "dim8.pt")
         build_model(options(init=str(tmp_path / "dim8.pt")))
-    few = find_sequence(write_sequence(tmp_path / "few", n_people=3, n_frames=4))
+    few = find_footage(write_sequence(tmp_path / "few", n_people=3, n_frames=4))
     with pytest.raises(DataError, match="too few to hold out"):
         train([few], options(), tmp_path / "out")
-    with pytest.raises(DataError, match="no usable ground-truth boxes"):
+    with pytest.raises(DataError, match="no usable ground-truth boxes .* and no teacher"):
         train([few], options(min_height=500), tmp_path / "out")
+    with pytest.raises(DataError, match="need at least 2"):  # one identity, no teacher: nothing to contrast
+        train([find_footage(write_sequence(tmp_path / "one", n_people=1, n_frames=4))], options(val_fraction=0),
+              tmp_path / "out")  # fmt: skip
     with pytest.raises(ConfigError, match="--val-fraction"):
         train([few], options(val_fraction=1.5), tmp_path / "out")
     blocker = tmp_path / "a-file"
@@ -311,24 +334,25 @@ def test_errors(tmp_path, sequence):
     with pytest.raises(OutputError, match="a-file"):
         train([sequence], options(), blocker / "reid")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SourceError, match="gt.txt"):
-        find_sequence(tmp_path / "empty")
+    with pytest.raises(SourceError, match="no frames"):
+        find_footage(tmp_path / "empty")
 
 
 def test_cli_trains_and_prints_the_settings(tmp_path, sequence, capsys):
     parser = argparse.ArgumentParser(prog="tracker")
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args([
-        "train-reid", str(sequence.root), "--out", str(tmp_path / "reid"), "--init", "random", "--epochs", "1",
-        "--embedding-dim", "8", "--crop-size", "64", "32", "--batch-p", "3", "--batch-k", "2", "--device", "cpu",
-        "--val-fraction", "0.3", "--max-crops-per-id", "4", "--min-height", "16", "--quiet",
+        "train-reid", str(sequence.sequence.root), "--out", str(tmp_path / "reid"), "--init", "random", "--epochs",
+        "1", "--arch", "resnet18", "--embedding-dim", "8", "--crop-size", "64", "32", "--batch-p", "3", "--batch-k",
+        "2", "--device", "cpu", "--val-fraction", "0.3", "--max-crops-per-id", "4", "--min-height", "16",
+        "--teacher", "none", "--det-every", "0", "--quiet",
     ])  # fmt: skip
     assert run(args) == 0
     printed = capsys.readouterr().out
     assert f"use it with: --appearance-weights {tmp_path / 'reid' / 'best.pt'}" in printed
     assert torch.load(tmp_path / "reid" / "best.pt", weights_only=True)["meta"]["options"]["batch_k"] == 2
     with pytest.raises(SystemExit):
-        parser.parse_args(["train-reid", str(sequence.root)])  # --init is required: random init must be explicit
+        parser.parse_args(["train-reid", str(sequence.frames)])  # --init is required: random init must be explicit
 
 
 def test_train_reid_command(tmp_path, capsys):
@@ -337,24 +361,177 @@ def test_train_reid_command(tmp_path, capsys):
     out = tmp_path / "reid"
     # the smallest run that trains: 4 identities x 2 crops, one batch, one epoch, no held-out identities
     assert main([
-        "train-reid", str(seq), "--out", str(out), "--init", "random", "--epochs", "1", "--embedding-dim", "8",
-        "--crop-size", "64", "32", "--batch-p", "4", "--batch-k", "2", "--device", "cpu", "--val-fraction", "0",
-        "--max-crops-per-id", "2", "--min-height", "16", "--quiet",
+        "train-reid", str(seq), "--out", str(out), "--init", "random", "--epochs", "1", "--arch", "resnet18",
+        "--embedding-dim", "8", "--crop-size", "64", "32", "--batch-p", "4", "--batch-k", "2", "--device", "cpu",
+        "--val-fraction", "0", "--max-crops-per-id", "2", "--min-height", "16", "--teacher", "none", "--det-every",
+        "0", "--quiet", "--onnx", str(out / "reid.onnx"), "--half-checkpoint", str(out / "half.pt"),
     ]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert f"best checkpoint: {out / 'best.pt'}" in printed
     assert torch.load(out / "best.pt", weights_only=True)["meta"]["epochs"] == 1
-    # the printed option loads the checkpoint as the tracker's appearance model
+    # the printed option loads the ONNX export as the tracker's appearance model, without torch; the checkpoint
+    # and its half-precision copy load with the same option and embed alike
     from tracker.commands.common import appearance_weight_overrides
 
     option, path = printed.split("use it with: ", 1)[1].split()
-    assert option == "--appearance-weights" and path == str(out / "best.pt")
-    cfg = load_config(overrides=appearance_weight_overrides(path) + ["appearance.device=cpu"])
-    embedder = build_embedder(cfg.appearance)
+    assert option == "--appearance-weights" and path == str(out / "reid.onnx")
     image = cv2.imread(str(seq / "img1" / "000001.jpg"))
-    assert embedder.embed(image, np.array([[10, 5, 38, 77]], np.float32)).shape == (1, 8)
+    boxes = np.array([[10, 5, 38, 77], [40, 10, 70, 80]], np.float32)
+    embeddings, runs_on_torch = {}, {}
+    for weights in (path, out / "best.pt", out / "half.pt"):
+        cfg = load_config(overrides=appearance_weight_overrides(str(weights)) + ["appearance.device=cpu"])
+        embedder = build_embedder(cfg.appearance)
+        assert tuple(embedder.crop_size) == (64, 32)
+        embeddings[weights], runs_on_torch[weights] = embedder.embed(image, boxes), isinstance(embedder, ResNetEmbedder)
+        assert embeddings[weights].shape == (2, 8)
+    assert list(runs_on_torch.values()) == [False, True, True]
+    for weights in (out / "best.pt", out / "half.pt"):
+        assert (embeddings[path] * embeddings[weights]).sum(axis=1).min() > 0.99
 
     bad = ["train-reid", str(seq), "--init", "random", "--epochs", "0", "--out", str(out)]
     assert main(bad) == ConfigError.exit_code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: --epochs 0 is out of range")
+
+
+# --- teacher, detection crops, cache ----------------------------------------------------------------------
+
+
+def write_clip(path: Path, frames: int = 3) -> Path:
+    """The first frames of the PETS09 sample clip as a small lossless-ish video: real people for the detector."""
+    images = read_frames(SAMPLE_VIDEO, range(frames))
+    height, width = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 7, (width, height))
+    for index in range(frames):
+        writer.write(images[index])
+    writer.release()
+    return path
+
+
+def test_teacher_vectors_are_the_osnet_embeddings_of_the_clean_crops(sequence):
+    data = load_crops(sequence, options(teacher=None, max_crops_per_id=3))
+    assert data.teacher.shape == (len(data), 512) and data.teacher.dtype == np.float16
+    osnet = build_embedder(load_config(overrides={"appearance.name": "osnet", "appearance.device": "cpu"}).appearance)
+    gt = np.loadtxt(sequence.sequence.gt_file, delimiter=",")
+    number = int(data.frames[0])
+    rows = gt[gt[:, 0] == number]
+    boxes = rows[:, 2:6].astype(np.float32)
+    boxes[:, 2:] += boxes[:, :2]
+    image = cv2.imread(str(sequence.frames / "img1" / f"{number:06d}.jpg"))
+    expected = osnet.embed(image, boxes)
+    for i in np.flatnonzero(data.frames == number):
+        person = list(rows[:, 1]).index(data.identities[data.labels[i]][1])
+        assert float(data.teacher[i].astype(np.float32) @ expected[person]) > 0.999
+
+
+def test_detection_crops_of_a_video_without_ground_truth(tmp_path):
+    clip = find_footage(write_clip(tmp_path / "clip.avi"))
+    assert clip.sequence is None and clip.name == "clip"
+    opts = options(teacher=None, det_every=1, crop_size=(128, 64), min_height=32)
+    data = load_crops(clip, opts)
+    assert len(data) >= 6 and (data.labels == UNLABELLED).all() and data.identities == []  # PETS09: 5-8 people
+    assert set(data.frames.tolist()) == {1, 2, 3} and data.teacher.shape == (len(data), 512)
+    np.testing.assert_allclose(np.linalg.norm(data.teacher.astype(np.float32), axis=1), 1.0, atol=2e-3)
+    assert data.crops.shape[1:] == (128, 64, 3) and data.crops.std() > 20  # people, not blank crops
+    capped = load_crops(clip, replace(opts, max_detection_crops=4))
+    assert len(capped) == 4 and set(map(bytes, capped.crops)) <= set(map(bytes, data.crops))
+    every_other = load_crops(clip, replace(opts, det_every=2))
+    assert set(every_other.frames.tolist()) == {1, 3}
+
+
+def test_cache_holds_crops_and_teacher_vectors(tmp_path):
+    clip = find_footage(write_clip(tmp_path / "clip.avi", frames=2))
+    opts = options(teacher=None, det_every=1, crop_size=(128, 64), min_height=32)
+    first = collect_crops([clip], opts, "cpu", tmp_path / "cache")
+    files = list((tmp_path / "cache").glob("clip-*.npz"))
+    assert [f.name for f in files] == [f"clip-{cache_key(clip, opts)}.npz"]
+    stamp = files[0].stat().st_mtime_ns
+    again = collect_crops([clip], opts, "cpu", tmp_path / "cache")
+    assert files[0].stat().st_mtime_ns == stamp  # read, not rewritten
+    for name in ("crops", "labels", "frames", "teacher"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
+    assert cache_key(clip, replace(opts, det_conf=0.6)) != cache_key(clip, opts)
+    assert cache_key(clip, replace(opts, teacher="none")) != cache_key(clip, opts)
+
+
+# --- distillation --------------------------------------------------------------------------------------------
+
+
+def test_distillation_losses():
+    teacher = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.6, 0.8]]), dim=1)
+    identity = torch.nn.Identity()
+    cosine, relation = distillation_losses(teacher * 3.0, teacher, teacher, identity)  # scale does not matter
+    assert cosine.item() == pytest.approx(0.0, abs=1e-6) and relation.item() == pytest.approx(0.0, abs=1e-6)
+    swapped = teacher[[1, 0, 2]]  # right vectors, wrong crops
+    cosine, relation = distillation_losses(swapped, swapped, teacher, identity)
+    assert cosine.item() == pytest.approx((2 * (1 - 0.6) + 0) / 3, abs=1e-6)
+    # off-diagonal cosines: student (0.6, 0.48, 0) against teacher (0.6, 0, 0.48), each pair twice
+    assert relation.item() == pytest.approx(4 * 0.48**2 / 6, abs=1e-6)
+    rotated = distillation_losses(teacher @ torch.tensor([[0.0, 1, 0], [1, 0, 0], [0, 0, 1]]), teacher, teacher,
+                                  identity)  # fmt: skip
+    assert rotated[1].item() == pytest.approx(0.0, abs=1e-6)  # relations hold under any rotation; cosines do not
+    assert rotated[0].item() > 0.1
+
+
+def crop_set(labels: list[int], teacher_dim: int) -> CropSet:
+    n = len(labels)
+    return CropSet(np.zeros((n, *CROP, 3), np.uint8), np.array(labels, np.int64), np.arange(n),
+                   np.ones((n, teacher_dim), np.float16), [("s", i) for i in range(max(labels) + 1)])  # fmt: skip
+
+
+def test_batches_mix_identities_and_unlabelled_crops():
+    labels = [0] * 4 + [1] * 4 + [2] * 4 + [UNLABELLED] * 20
+    opts = options(batch_p=2, batch_k=2, batch_unlabelled=6)
+    batches = Batches(crop_set(labels, 8), opts)
+    assert len(batches) == 32 // 10 + 1
+    for rows, classes in batches:
+        assert len(rows) == 10 and len(classes) == 4
+        np.testing.assert_array_equal(np.array(labels)[rows[:4]], classes)  # the three ids are already 0..2
+        assert (np.array(labels)[rows[4:]] == UNLABELLED).all() and len(set(rows[4:].tolist())) == 6
+    no_teacher = Batches(crop_set(labels, 0), opts)  # unlabelled crops teach nothing without a teacher
+    assert all(len(rows) == 4 for rows, _ in no_teacher) and len(no_teacher) == 12 // 4
+    unlabelled = Batches(crop_set([0] * 3 + [UNLABELLED] * 9, 8), opts)  # one identity: no PK part
+    assert all(len(rows) == 6 and len(classes) == 0 for rows, classes in unlabelled)
+
+
+def test_distillation_training_step_and_onnx_export(tmp_path, sequence):
+    clip = find_footage(write_clip(tmp_path / "clip.avi", frames=2))
+    opts = options(teacher=None, det_every=1, arch="resnet18_x0_25", embedding_dim=0, epochs=1, val_fraction=0,
+                   batch_unlabelled=4, max_crops_per_id=2)  # fmt: skip
+    result = train([sequence, clip], opts, tmp_path / "reid")
+    terms = result.history[0].terms
+    assert terms["identity"] > 0 and terms["triplet"] >= 0 and 0 < terms["distill"] < 2 and terms["relation"] > 0
+    meta = torch.load(result.last, weights_only=True)["meta"]
+    assert meta["crops"]["labelled"] == 12 and meta["crops"]["unlabelled"] > 0
+    assert meta["trained_on"] == ["synthetic", "clip"]
+    live = train([clip], replace(opts, teacher_input="augmented"), tmp_path / "live")  # the teacher on every view
+    assert 0 < live.history[0].terms["distill"] < 2 and live.history[0].terms["relation"] > 0
+
+    from tracker.detect.appearance.export import export_onnx
+
+    path = export_onnx(result.model, tmp_path / "reid.onnx", CROP)
+    model = onnx.load(str(path))
+    assert {t.data_type for t in model.graph.initializer if t.dims} == {onnx.TensorProto.FLOAT16}
+    embedder = build_embedder(load_config(overrides={"appearance.name": "resnet", "appearance.weights": str(path),
+                                                     "appearance.device": "cpu"}).appearance)  # fmt: skip
+    assert embedder.crop_size == CROP and embedder.dim == result.model.dim and embedder.batch_size > 1
+    image = cv2.imread(str(sequence.frames / "img1" / "000005.jpg"))
+    boxes = np.array([[10, 5, 38, 77], [60, 40, 90, 110]], np.float32)
+    with torch.inference_mode():
+        expected = result.model(crop_batch(image, boxes, CROP)).numpy()
+    assert (embedder.embed(image, boxes) * expected).sum(axis=1).min() > 0.999  # fp16 weights, fp32 arithmetic
+
+
+def test_teacher_embeds_the_students_view_like_the_clean_crop(tmp_path):
+    """teacher_input=augmented: the student's small view, upsampled to the teacher's input, is embedded as the clean
+    crop cut at the teacher's size is (so the teacher can follow every augmentation without a crop of its own)."""
+    image = read_frames(SAMPLE_VIDEO, [40])[40]
+    gt = np.loadtxt(ROOT / "samples" / "pets09_s2l1_150" / "gt" / "gt.txt", delimiter=",")
+    boxes = gt[gt[:, 0] == 41][:, 2:6].astype(np.float32)
+    boxes[:, 2:] += boxes[:, :2]
+    osnet = build_embedder(load_config(overrides={"appearance.name": "osnet", "appearance.device": "cpu"}).appearance)
+    views = crop_batch(image, boxes, (128, 64))
+    taught = teach(osnet, views)
+    assert taught.shape == (len(boxes), 512) and taught.dtype == torch.float32
+    similarity = taught.numpy() @ osnet.embed(image, boxes).T
+    assert np.diag(similarity).min() > 0.95 and (similarity.argmax(axis=1) == np.arange(len(boxes))).all()

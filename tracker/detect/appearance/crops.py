@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PIXEL_MAX = 255.0  # uint8 white
+DEFAULT_CROP_SIZE = (256, 128)  # (height, width) of crops when neither the config nor the model gives one
 MIN_CROP_PX = 1.0  # a degenerate (zero or negative size) box still yields a crop this many pixels wide/high
 # roi_align: <= 0 lets each output pixel average ceil(box_size / crop_size) samples per axis
 ADAPTIVE_SAMPLING = -1
@@ -177,6 +178,6 @@ def crop_batch(
 
 
 __all__ = [
-    "IMAGENET_MEAN", "IMAGENET_STD", "MIN_CROP_PX", "clip_boxes", "crop_batch", "cut_crops", "normalise",
-    "normalised_crops", "resize_crops", "roi_align_crops",
+    "DEFAULT_CROP_SIZE", "IMAGENET_MEAN", "IMAGENET_STD", "MIN_CROP_PX", "clip_boxes", "crop_batch", "cut_crops",
+    "normalise", "normalised_crops", "resize_crops", "roi_align_crops",
 ]  # fmt: skip

