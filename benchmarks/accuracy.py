@@ -34,9 +34,9 @@ COLUMNS = ["sequence", "tracker", "HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW"
 MEAN_COLUMNS = ["tracker", "sequences", "HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "ms/frame"]
 DEFAULT = "botsort"  # the tracker a user gets without choosing
 INTRO = """\
-`python benchmarks/accuracy.py --write` ({detector}). Every tracker gets the same cached inputs: detections at
-threshold 0.1 with OSNet-x0.25 embeddings for each of them, and the real frames of the sequence (decoded alongside
-the cache) when it uses them for camera-motion compensation. Ours run with their defaults (`configs/<tracker>.yaml`);
+`python benchmarks/accuracy.py --write`; detections: {detector}.
+Every tracker gets the same cached inputs: detections at threshold 0.1 with OSNet-x0.25 embeddings for each of them,
+and the real frames of the sequence (decoded alongside the cache) when it uses them for camera-motion compensation. Ours run with their defaults (`configs/<tracker>.yaml`);
 `bytetrack-paper` / `botsort-paper` with the presets `configs/bytetrack_paper.yaml` / `configs/botsort_paper.yaml`.
 Peers (benchmarks/peers.py) run with their own defaults: Ultralytics 8.4 `BYTETracker` / `BOTSORT` with the bundled
 YAML (`ul-botsort-reid`: `with_reid: true`, fed our embeddings as native features), BoxMOT 25.0 and Roboflow
@@ -119,9 +119,10 @@ def report(rows: list[dict], detector: str | None) -> str:
         lines += [markdown_table(means, MEAN_COLUMNS), ""]
     zero = [f"{r['sequence']} {r['tracker']}" for r in rows if r["tracks"] == 0]
     lines.append("Runs with 0 tracks: " + (", ".join(zero) if zero else "none"))
-    given = sorted({r["tracker"] for r in rows if r["frame_rate_given"]} - set(peers.OURS) - set(peers.OURS_PAPER))
+    given = ["ours"] + sorted({r["tracker"] for r in rows if r["frame_rate_given"] and r["tracker"] not in peers.OURS
+                               and r["tracker"] not in peers.OURS_PAPER})
     ignored = sorted({r["tracker"] for r in rows if not r["frame_rate_given"]})
-    lines.append(f"Frame rate given to: ours, {', '.join(given)}; not taken by: {', '.join(ignored) or 'none'}")
+    lines.append(f"Frame rate given to: {', '.join(given)}; not taken by: {', '.join(ignored) or 'none'}")
     return "\n".join(lines)
 
 
@@ -156,7 +157,7 @@ def main() -> None:
         if args.detector:
             heading, detector = f"## Accuracy by detector: {args.detector}", f"--detector {args.detector}"
         else:
-            heading, detector = "## Accuracy (benchmarks/accuracy.py)", "YOLOX-Nano; public FRCNN det.txt on MOT17-mini"
+            heading, detector = "## Accuracy (benchmarks/accuracy.py)", "YOLOX-Nano (public FRCNN det.txt on MOT17-mini)"
         write_section(heading, INTRO.format(detector=detector) + "\n" + text)
 
 
