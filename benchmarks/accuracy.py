@@ -26,7 +26,9 @@ from datetime import date
 import numpy as np
 
 import peers
-from common import DETECTORS, DEV_SEQUENCES, cached_detections, frames, machine, markdown_table, sequences, write_section
+from common import (
+    DETECTORS, DEV_SEQUENCES, FALLBACK_FPS, cached_detections, frames, machine, markdown_table, sequences, write_section,
+)
 
 from tracker.analyze.evaluation import score_tracks
 
@@ -49,10 +51,10 @@ included), measured while other jobs shared the 2 cores: compare within a run on
 """
 
 
-def run(name: str, cached, overrides: list[str]) -> dict:
-    """One tracker over one cached sequence: its metrics, update time and output summary."""
+def track(name: str, cached, overrides: list[str] = ()):
+    """Run the row ``name`` over a cached sequence: (tracks per frame, ms per update, the adapter)."""
     seq = cached.seq
-    tracker = peers.build(peers.ROWS[name], seq.fps or 30.0, cached.image_size, overrides)
+    tracker = peers.build(peers.ROWS[name], seq.fps or FALLBACK_FPS, cached.image_size, overrides)
     images = frames(seq) if tracker.needs_frames else itertools.repeat(None)
     out, spent = [], 0.0
     for dets, image in zip(cached.detections, images):
@@ -61,12 +63,19 @@ def run(name: str, cached, overrides: list[str]) -> dict:
         result = tracker.update(inputs)
         spent += time.perf_counter() - t0
         out.append(tracker.tracks(result))
+    return out, 1000 * spent / max(len(out), 1), tracker
+
+
+def run(name: str, cached, overrides: list[str]) -> dict:
+    """One tracker over one cached sequence: its metrics, update time and output summary."""
+    seq = cached.seq
+    out, ms, tracker = track(name, cached, overrides)
     ids = np.unique(np.concatenate([t.track_ids for t in out])) if out else []
     return {
         "sequence": seq.name,
         "tracker": name,
         **score_tracks(seq, out),
-        "ms/frame": 1000 * spent / max(len(out), 1),
+        "ms/frame": ms,
         "tracks": len(ids),
         "frames": len(out),
         "fps": seq.fps,

@@ -36,6 +36,7 @@ _CACHE_DIRS = [Path(p) for p in os.environ.get(CACHE_ENV, "").split(os.pathsep) 
 ]
 CACHE = _CACHE_DIRS[0]  # new cache files go here (a caller may reassign it)
 BENCH_CONF = 0.1  # detector threshold for benchmarks: low enough for ByteTrack's second stage
+FALLBACK_FPS = 30.0  # frame rate of a sequence whose seqinfo.ini gives none (every shipped one gives it)
 
 # Sequences: name -> (folder under SHARED, explicit video or None, the detector it is usually run with).
 # The four dev sequences have video; MOT17-mini has only a few frames, so it keeps its public FRCNN det.txt.
