@@ -28,6 +28,7 @@ from common import ROOT
 from tracker.config import load_config
 from tracker.structures import Detections, Tracks
 from tracker.tracking import build_tracker
+from tracker.tracking.camera_motion import CameraMotion
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def _tracks(boxes, scores, class_ids, track_ids, det_index=None) -> Tracks:
 
 
 class OursAdapter:
-    """Our tracker, given the embeddings as the pipeline would (``Tracker.replay``)."""
+    """Our tracker as the pipeline runs it: the embeddings given as ``Tracker.replay`` gives them, the camera's
+    motion estimated from the frame by ``CameraMotion`` when the config turns it on (timed with the update)."""
 
     takes_fps = True
 
@@ -63,13 +65,17 @@ class OursAdapter:
         config = None if spec.config is None else ROOT / "configs" / spec.config
         cfg = load_config(config, tracker=spec.tracker, overrides=list(overrides)).tracker
         self.tracker = build_tracker(cfg, fps=fps)
-        self.needs_frames = getattr(getattr(cfg, "cmc", None), "method", "none") != "none"
+        cmc = getattr(cfg, "cmc", None)
+        self.camera_motion = CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
+        self.needs_frames = self.camera_motion is not None
 
     def inputs(self, dets: Detections, image):
         return dets, image
 
     def update(self, inputs) -> Tracks:
-        return self.tracker.replay(*inputs)
+        dets, image = inputs
+        warp = self.camera_motion.estimate(image) if self.camera_motion is not None else None
+        return self.tracker.replay(dets, warp=warp)
 
     def tracks(self, result: Tracks) -> Tracks:
         return result
