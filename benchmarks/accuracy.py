@@ -9,10 +9,19 @@ run. ms/frame is the tracker's update call alone (its camera-motion step include
 conversion and detection excluded).
 
     python benchmarks/accuracy.py [--sequences KITTI-17 MOT16-11] [--trackers ours boxmot rf-botsort]
-        [--detector yolox|yolov8s|mot] [--set tracker.x=y] [--json rows.json] [--write]
+        [--detector yolox|yolov8s|mot] [--set tracker.x=y] [--json rows.json] [--peers-json rows.json] [--write]
 
 Groups for --trackers: ours (incl. the *-paper presets), peers, ultralytics, boxmot, roboflow,
 paper (our presets + the peers at the same settings), all (the default).
+
+The peers take most of the time (BoxMOT's appearance trackers ~1 s a frame on MOT16-11). Their rows do
+not change when ours do, so ``--json`` saves every row and ``--peers-json`` takes the peer rows from
+such a file instead of running them again: after a change to our trackers,
+
+    python benchmarks/accuracy.py --peers-json benchmarks/peers-rows.json
+
+re-runs our rows only (about a minute) and prints the whole table and the "default vs best peer"
+lines. A peer row missing from the file (another sequence or detector) is run.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import itertools
 import json
 import time
 from datetime import date
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import numpy as np
 
@@ -84,6 +95,35 @@ def run(name: str, cached, overrides: list[str]) -> dict:
     }
 
 
+def library_versions() -> dict[str, str]:
+    """Versions of the peers' libraries installed here (saved with the rows: their scores depend on them)."""
+    out = {}
+    for name in ("ultralytics", "boxmot", "trackers"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def save_rows(path: str, rows: list[dict], overrides: list[str]) -> None:
+    data = {"machine": machine(), "date": date.today().isoformat(), "versions": library_versions(),
+            "overrides": overrides, "rows": rows}
+    Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def saved_peer_rows(path: str) -> tuple[dict[tuple[str, str, str], dict], str]:
+    """The peer rows (not ours) of a ``--json`` file by (sequence, detector, tracker), and a line saying whence."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: cannot read saved rows {path}: {exc}. Write them with --json PATH") from None
+    ours = set(peers.GROUPS["ours"])
+    saved = {(r["sequence"], r["detector"], r["tracker"]): r for r in data["rows"] if r["tracker"] not in ours}
+    versions = ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())
+    return saved, f"peer rows from {path} (measured {data['date']}{'; ' + versions if versions else ''})"
+
+
 def best_peer_line(rows: list[dict]) -> str | None:
     """Our default tracker vs the peer (default settings) with the best HOTA on these rows."""
     ours = next((r for r in rows if r["tracker"] == DEFAULT), None)
@@ -143,25 +183,34 @@ def main() -> None:
                     help="cached detector; default: YOLOX-Nano, public det.txt on MOT17-mini")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="override for our trackers")
     ap.add_argument("--json", metavar="PATH", help="write every row (metrics, timing, track count) as JSON")
+    ap.add_argument("--peers-json", metavar="PATH",
+                    help="take the peer rows from a --json file instead of running them; ours are always run")
     ap.add_argument("--write", action="store_true", help="replace the accuracy section of benchmarks/RESULTS.md")
     args = ap.parse_args()
     names = peers.expand(args.trackers)
 
-    rows = []
+    saved, whence = saved_peer_rows(args.peers_json) if args.peers_json else ({}, None)
+
+    rows, reused = [], 0
     for seq, detector in sequences(args.sequences, args.detector):
-        cached = cached_detections(seq, detector)
+        cached = None
         for name in names:
-            row = {**run(name, cached, args.overrides), "detector": detector}
+            row = saved.get((seq.name, detector, name))
+            reused += row is not None
+            note = " (saved)" if row is not None else ""
+            if row is None:
+                cached = cached or cached_detections(seq, detector)
+                row = {**run(name, cached, args.overrides), "detector": detector}
             rows.append(row)
             print(f"{seq.name:16s} {name:26s} HOTA {row['HOTA']:5.1f} IDF1 {row['IDF1']:5.1f} MOTA {row['MOTA']:5.1f} "
-                  f"IDSW {row['IDSW']:3d} tracks {row['tracks']:4d} {row['ms/frame']:7.2f} ms", flush=True)
+                  f"IDSW {row['IDSW']:3d} tracks {row['tracks']:4d} {row['ms/frame']:7.2f} ms{note}", flush=True)
     text = report(rows, args.detector)
+    if reused:
+        text += f"\n{reused} {whence}; the other rows run {date.today().isoformat()}"
     print()
     print(text)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"machine": machine(), "date": date.today().isoformat(), "overrides": args.overrides,
-                       "rows": rows}, f, indent=1)
+        save_rows(args.json, rows, args.overrides)
     if args.write:
         if args.detector:
             heading, detector = f"## Accuracy by detector: {args.detector}", f"--detector {args.detector}"
