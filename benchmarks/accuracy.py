@@ -15,8 +15,8 @@ Groups for --trackers: ours (incl. the *-paper presets), peers, ultralytics, box
 paper (our presets + the peers at the same settings), all (the default).
 
 The peers take most of the time (BoxMOT's appearance trackers ~1 s a frame on MOT16-11). Their rows do
-not change when ours do, so ``--json`` saves every row and ``--peers-json`` takes the peer rows from
-such a file instead of running them again: after a change to our trackers,
+not change when ours do, so ``--json`` saves every row and ``--peers-json`` takes the peer rows from one
+or more such files instead of running them again: after a change to our trackers,
 
     python benchmarks/accuracy.py --peers-json benchmarks/peers-rows.json
 
@@ -112,16 +112,20 @@ def save_rows(path: str, rows: list[dict], overrides: list[str]) -> None:
     Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
-def saved_peer_rows(path: str) -> tuple[dict[tuple[str, str, str], dict], str]:
-    """The peer rows (not ours) of a ``--json`` file by (sequence, detector, tracker), and a line saying whence."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"error: cannot read saved rows {path}: {exc}. Write them with --json PATH") from None
+def saved_peer_rows(paths: list[str]) -> tuple[dict[tuple[str, str, str], dict], str]:
+    """The peer rows (not ours) of ``--json`` files by (sequence, detector, tracker), a later file's rows over an
+    earlier's, and a line saying whence."""
     ours = set(peers.GROUPS["ours"])
-    saved = {(r["sequence"], r["detector"], r["tracker"]): r for r in data["rows"] if r["tracker"] not in ours}
-    versions = ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())
-    return saved, f"peer rows from {path} (measured {data['date']}{'; ' + versions if versions else ''})"
+    saved, sources = {}, []
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: cannot read saved rows {path}: {exc}. Write them with --json PATH") from None
+        saved.update({(r["sequence"], r["detector"], r["tracker"]): r for r in data["rows"] if r["tracker"] not in ours})
+        versions = ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())
+        sources.append(f"{path} (measured {data['date']}{'; ' + versions if versions else ''})")
+    return saved, "peer rows from " + ", ".join(sources)
 
 
 def best_peer_line(rows: list[dict]) -> str | None:
@@ -183,8 +187,8 @@ def main() -> None:
                     help="cached detector; default: YOLOX-Nano, public det.txt on MOT17-mini")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="override for our trackers")
     ap.add_argument("--json", metavar="PATH", help="write every row (metrics, timing, track count) as JSON")
-    ap.add_argument("--peers-json", metavar="PATH",
-                    help="take the peer rows from a --json file instead of running them; ours are always run")
+    ap.add_argument("--peers-json", metavar="PATH", nargs="+",
+                    help="take the peer rows from --json files instead of running them; ours are always run")
     ap.add_argument("--write", action="store_true", help="replace the accuracy section of benchmarks/RESULTS.md")
     args = ap.parse_args()
     names = peers.expand(args.trackers)
