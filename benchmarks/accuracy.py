@@ -46,6 +46,9 @@ from tracker.analyze.evaluation import score_tracks
 COLUMNS = ["sequence", "tracker", "HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "ms/frame", "tracks"]
 MEAN_COLUMNS = ["tracker", "sequences", "HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "ms/frame"]
 DEFAULT = "botsort"  # the tracker a user gets without choosing
+# Paper presets vs the peers at the same settings: "matches" when ours is at most this many HOTA below the better
+# peer (a detection tie broken the other way moves HOTA by a few tenths on these sequences).
+PAPER_TOLERANCE = 0.5
 INTRO = """\
 `python benchmarks/accuracy.py --write`; detections: {detector}.
 Every tracker gets the same cached inputs: detections at threshold 0.1 with OSNet-x0.25 embeddings for each of them,
@@ -143,6 +146,28 @@ def best_peer_line(rows: list[dict]) -> str | None:
     )
 
 
+def paper_table(rows: list[dict]) -> str | None:
+    """Per sequence, HOTA of our paper presets next to the peers at the same settings, and the verdict."""
+    out = []
+    for seq in dict.fromkeys(r["sequence"] for r in rows):
+        hota = {r["tracker"]: r["HOTA"] for r in rows if r["sequence"] == seq}
+        row = {"sequence": seq}
+        for ours, theirs in peers.PAPER_COUNTERPARTS.items():
+            if ours not in hota or not all(t in hota for t in theirs):
+                continue
+            lead = hota[ours] - max(hota[t] for t in theirs)
+            row |= {ours: hota[ours], **{t: hota[t] for t in theirs}, f"{ours} lead": f"{lead:+.1f}",
+                    f"{ours} verdict": "matches" if lead >= -PAPER_TOLERANCE else "**below**"}
+        if len(row) > 1:
+            out.append(row)
+    if not out:
+        return None
+    columns = ["sequence"]
+    for ours, theirs in peers.PAPER_COUNTERPARTS.items():
+        columns += [ours, *theirs, f"{ours} lead", f"{ours} verdict"]
+    return markdown_table(out, [c for c in columns if any(c in r for r in out)])
+
+
 def dev_means(rows: list[dict]) -> list[dict]:
     """Per tracker, the mean of every column over the dev sequences (trackers run on all of them only)."""
     dev = [r for r in rows if r["sequence"] in DEV_SEQUENCES]
@@ -170,6 +195,10 @@ def report(rows: list[dict], detector: str | None) -> str:
     if means:
         lines += [f"Mean over the dev sequences ({', '.join(s for s in DEV_SEQUENCES if s in by_seq)}):", ""]
         lines += [markdown_table(means, MEAN_COLUMNS), ""]
+    paper = paper_table(rows)
+    if paper:
+        lines += ["Paper presets vs the peers at the same settings, HOTA (lead: ours minus the better peer; "
+                  f"matches: lead >= -{PAPER_TOLERANCE}):", "", paper, ""]
     zero = [f"{r['sequence']} {r['tracker']}" for r in rows if r["tracks"] == 0]
     lines.append("Runs with 0 tracks: " + (", ".join(zero) if zero else "none"))
     given = ["ours"] + sorted({r["tracker"] for r in rows if r["frame_rate_given"] and r["tracker"] not in peers.OURS

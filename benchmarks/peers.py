@@ -246,6 +246,11 @@ PAPER_PEERS = {
          "cmc_method": "sof"},
     ),
 }
+# Our paper preset -> the peers at the same settings (issue #13 part 4: ours must at least match them).
+PAPER_COUNTERPARTS = {
+    "bytetrack-paper": ["ul-bytetrack-paper", "boxmot-bytetrack-paper"],
+    "botsort-paper": ["ul-botsort-reid-paper", "boxmot-botsort-reid-paper"],
+}
 ROWS: dict[str, Ours | Peer] = {**OURS, **OURS_PAPER, **PEERS, **PAPER_PEERS}
 GROUPS = {
     "ours": [*OURS, *OURS_PAPER],
