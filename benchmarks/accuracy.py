@@ -50,9 +50,10 @@ DEFAULT = "botsort"  # the tracker a user gets without choosing
 # peer (a detection tie broken the other way moves HOTA by a few tenths on these sequences).
 PAPER_TOLERANCE = 0.5
 INTRO = """\
-`python benchmarks/accuracy.py --write`; detections: {detector}.
+{command}; detections: {detector}.
 Every tracker gets the same cached inputs: detections at threshold 0.1 with OSNet-x0.25 embeddings for each of them,
-and the real frames of the sequence (decoded alongside the cache) when it uses them for camera-motion compensation. Ours run with their defaults (`configs/<tracker>.yaml`);
+and the real frames of the sequence (decoded alongside the cache) when it uses them for camera-motion compensation.
+Ours run with their defaults (`configs/<tracker>.yaml`);
 `bytetrack-paper` / `botsort-paper` with the presets `configs/bytetrack_paper.yaml` / `configs/botsort_paper.yaml`.
 Peers (benchmarks/peers.py) run with their own defaults: Ultralytics 8.4 `BYTETracker` / `BOTSORT` with the bundled
 YAML (`ul-botsort-reid`: `with_reid: true`, fed our embeddings as native features), BoxMOT 25.0 and Roboflow
@@ -249,7 +250,11 @@ def main() -> None:
             heading, detector = f"## Accuracy by detector: {args.detector}", f"--detector {args.detector}"
         else:
             heading, detector = "## Accuracy (benchmarks/accuracy.py)", "YOLOX-Nano (public FRCNN det.txt on MOT17-mini)"
-        write_section(heading, INTRO.format(detector=detector) + "\n" + text)
+        command = "`python benchmarks/accuracy.py --write`"
+        if reused:
+            command = (f"`python benchmarks/accuracy.py --peers-json {' '.join(args.peers_json)} --write`: our rows run\n"
+                       "now, the peers' rows as a full run saved them with `--json` (last line below)")
+        write_section(heading, INTRO.format(command=command, detector=detector) + "\n" + text)
 
 
 if __name__ == "__main__":
