@@ -20,8 +20,9 @@ or more such files instead of running them again: after a change to our trackers
 
     python benchmarks/accuracy.py --peers-json benchmarks/peers-rows.json
 
-re-runs our rows only (about a minute) and prints the whole table and the "default vs best peer"
-lines. A peer row missing from the file (another sequence or detector) is run.
+re-runs our rows only (a few minutes, most of it BoT-SORT paper's camera motion on 1080p) and
+prints the whole table and the "default vs best peer" lines. A peer row missing from the file
+(another sequence or detector) is run.
 """
 
 from __future__ import annotations
@@ -234,7 +235,11 @@ def main() -> None:
             note = " (saved)" if row is not None else ""
             if row is None:
                 cached = cached or cached_detections(seq, detector)
-                row = {**run(name, cached, args.overrides), "detector": detector}
+                try:
+                    row = {**run(name, cached, args.overrides), "detector": detector}
+                except ModuleNotFoundError as exc:
+                    raise SystemExit(f"error: {name} needs {exc.name}, which is not installed. Run `make bench` "
+                                     "(installs the peers), or choose --trackers ours, or pass --peers-json") from None
             rows.append(row)
             print(f"{seq.name:16s} {name:26s} HOTA {row['HOTA']:5.1f} IDF1 {row['IDF1']:5.1f} MOTA {row['MOTA']:5.1f} "
                   f"IDSW {row['IDSW']:3d} tracks {row['tracks']:4d} {row['ms/frame']:7.2f} ms{note}", flush=True)
