@@ -1,4 +1,5 @@
-# `make demo`: set up .venv and track the sample clip. `make test`: set up and run every test.
+# `make demo`: set up .venv and track the sample clip. `make test`: set up and run every test (the `cluster`
+# extra, Ray, included: the tracker batch tests start a local Ray and a simulated two-node cluster).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,cluster]"
 	touch $(STAMP)
 
 setup: $(STAMP)

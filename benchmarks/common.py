@@ -106,7 +106,8 @@ class CachedSequence:
 
 
 def _key(seq: Sequence, cfg: Config) -> str:
-    blob = json.dumps([seq.name, str(seq.frames), seq.length, cfg.detector.model_dump(), cfg.appearance.model_dump()])
+    detector = cfg.detector.model_dump(exclude={"threads"})  # how many threads run it changes no detection
+    blob = json.dumps([seq.name, str(seq.frames), seq.length, detector, cfg.appearance.model_dump()])
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 

@@ -95,7 +95,6 @@ ROWS = {
 DEFAULT_ROWS = list(ROWS)[:10]
 TRACKER_ROWS = {"ours-ul-sort": "sort", "ours-ul-deepsort": "deepsort", "ours-ul-bytetrack": "bytetrack"}
 STREAMS_PREFIX = "streams-"  # row "streams-N": N copies of the video through tracker track --sources
-STREAMS_MODULE = "tracker.scale.streams"  # where `tracker track --sources` lives (branch scale)
 
 
 def streams_label(n: int) -> str:
@@ -310,7 +309,7 @@ def _device(opts: dict) -> str:
 def _run_streams(count: int, source: str, limit: int, opts: dict) -> dict:
     """``count`` copies of ``source`` through ``tracker track --sources`` (one batched detector call per step):
     frames of every stream together per second, from the call to its return (model loading included)."""
-    from tracker.scale.streams import run_streams  # checked by the caller: absent before branch scale lands
+    from tracker.scale.streams import run_streams
 
     cfg = _config(f"{STREAMS_PREFIX}{count}", opts)
     device = _device(opts)
@@ -327,12 +326,6 @@ def _run_streams(count: int, source: str, limit: int, opts: dict) -> dict:
         result = run_streams(str(listing), folder / "out", cfg, max_frames=limit)
         seconds = time.perf_counter() - started
     return {"frames": result.frames, "seconds": seconds, "fps": result.frames / seconds, **peaks.figures(device)}
-
-
-def streams_available() -> bool:
-    return importlib.util.find_spec(STREAMS_MODULE.rpartition(".")[0]) is not None and (
-        importlib.util.find_spec(STREAMS_MODULE) is not None
-    )
 
 
 def _run_ultralytics(key: str, source: str, limit: int, opts: dict) -> dict:
@@ -423,7 +416,6 @@ def _label(key: str) -> str:
 def table(sources: list[Path], frames: int | None, ul_frames: int, keys: list[str], opts: dict,
           repeat: int = 1) -> tuple[list[dict], list[str]]:  # fmt: skip
     rows, verdicts = [], []
-    streams_missing = any(k.startswith(STREAMS_PREFIX) for k in keys) and not streams_available()
     deadline = time.perf_counter() + opts["budget"] if opts["budget"] else None
     skipped: dict[tuple[str, str], str] = {}  # (video, key) -> why it was not measured
     for source in sources:
@@ -434,9 +426,6 @@ def table(sources: list[Path], frames: int | None, ul_frames: int, keys: list[st
         runs: dict[str, list[dict]] = {key: [] for key in keys}
         for _ in range(repeat):
             for key in keys:
-                if key.startswith(STREAMS_PREFIX) and streams_missing:
-                    skipped[source.name, key] = f"`tracker track --sources` ({STREAMS_MODULE}) is not in this checkout"
-                    continue
                 if deadline is not None and time.perf_counter() > deadline:
                     skipped.setdefault((source.name, key), f"the {opts['budget']:.0f} s budget was spent")
                     continue

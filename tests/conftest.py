@@ -14,6 +14,8 @@ SAMPLE_SEQ = ROOT / "samples" / "pets09_s2l1_150"
 SHARED = ROOT.parent / "shared" / "data"
 TINY_FRAMES = 20  # frames of the tiny_seq fixture
 TINY_NAME = "tiny"
+# Ray (tracker batch tests): every address it binds or contacts is 127.0.0.1, never another interface
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 @pytest.fixture

@@ -58,6 +58,23 @@ def read_frames(path: Path, indices) -> dict[int, np.ndarray]:
     return out
 
 
+def write_clip(path: Path, frames: int, first: int = 0) -> Path:
+    """Frames [first, first + frames) of the sample clip as an mp4 of their own."""
+    cap = cv2.VideoCapture(str(ROOT / "samples" / "pets09_s2l1_150.mp4"))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+    writer = None
+    for _ in range(frames):
+        ok, image = cap.read()
+        assert ok, f"the sample has no frame {first + frames - 1}"
+        if writer is None:
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (image.shape[1], image.shape[0]))
+        writer.write(image)
+    writer.release()
+    cap.release()
+    return path
+
+
 def decoded_frames(path: Path) -> int:
     """Frames of a video that actually decode (not the container's claim)."""
     cap = cv2.VideoCapture(str(path))

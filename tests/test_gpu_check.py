@@ -31,7 +31,8 @@ def test_gpu_check_runs_on_the_cpu(tmp_path):
         assert f"| {label}" in table, label
     rows = [line for line in table.splitlines() if line.startswith("| pets09")]
     measured = [line for line in rows if "skipped" not in line]
-    assert len(measured) == 10 and all(float(line.split("|")[4]) > 0 for line in measured)  # the FPS column
+    # every row, the streams rows through `tracker track --sources` included
+    assert len(measured) == len(rows) == 12 and all(float(line.split("|")[4]) > 0 for line in measured)  # FPS
     assert "TARGET pets09_s2l1_150.mp4: full pipeline (YOLOv8s, ReID on) / detector only" in table
     assert "TARGET pets09_s2l1_150.mp4: ours / Ultralytics track" in table
     assert "gpu-marked tests: exit code 0 (passed)" in table

@@ -182,6 +182,44 @@ def test_run_writes_what_track_yields(det_file, tmp_path):
     assert not wait_for_no_pipeline_threads()
 
 
+def test_run_from_a_start_frame_reports_the_source_s_frame_numbers(det_file, tmp_path):
+    cfg = config(det_file, **{"appearance.name": "none", "output.video": False})
+    summary = run(SAMPLE_VIDEO, tmp_path / "run", cfg, progress=False, start_frame=140)
+    assert summary.frames == SAMPLE_FRAMES - 140
+    frames = np.loadtxt(tmp_path / "run" / "tracks.txt", delimiter=",", ndmin=2)[:, 0]
+    assert frames.min() >= 141 and frames.max() == SAMPLE_FRAMES  # 1-based MOT frames of the whole clip
+
+
+def test_on_frame_can_stop_a_run_between_whole_frames(det_file, tmp_path):
+    cfg = config(det_file, **{"appearance.name": "none", "output.video": False})
+    seen = []
+
+    def stop_after_five(summary):
+        seen.append(summary.frames)
+        if summary.frames == 5:
+            raise KeyboardInterrupt("stopped by the batch driver")
+
+    summary = run(SAMPLE_VIDEO, tmp_path / "run", cfg, progress=False, on_frame=stop_after_five)
+    assert summary.interrupted and summary.frames == 5 and seen == [1, 2, 3, 4, 5]
+    rows = np.loadtxt(tmp_path / "run" / "tracks.txt", delimiter=",", ndmin=2)
+    assert set(rows[:, 0].astype(int)) <= {1, 2, 3, 4, 5} and rows[-1, 0] == 5
+    assert not wait_for_no_pipeline_threads()
+
+
+def test_write_run_writes_results_made_elsewhere_as_run_does(det_file, tmp_path):
+    from tracker.pipeline import write_run
+
+    cfg = config(det_file, **{"appearance.name": "none", "output.video": False})
+    run(SAMPLE_VIDEO, tmp_path / "a", cfg, progress=False, max_frames=30)
+    with open_source(SAMPLE_VIDEO, cfg.source) as source:
+        info = source.info
+    results = list(track(SAMPLE_VIDEO, cfg, max_frames=30))
+    summary = write_run(results, tmp_path / "b", cfg, info, ["person"])
+    assert summary.frames == 30 and summary.last_frame == 29 and summary.source_fps == info.fps
+    for name in ("tracks.csv", "tracks.txt", "summary.csv"):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text(), name
+
+
 def test_max_frames_stops_the_worker(det_file):
     cfg = config(det_file, **{"appearance.name": "none", "detector.batch_size": 4})
     detector = CountingDetector(build_detector(cfg.detector, source=str(SAMPLE_VIDEO)))

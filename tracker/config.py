@@ -88,6 +88,7 @@ class DetectorConfig(Strict):
     batch_size: PositiveInt  # frames per detector call for file sources
     max_detections: PositiveInt
     half: bool  # fp16 on CUDA
+    threads: PositiveInt | None  # yolox on CPU: threads of its session; None: every core (batch workers set it)
 
 
 class AppearanceConfig(Strict):
@@ -279,6 +280,14 @@ class ServeConfig(Strict):
     status_interval_s: Positive  # how often counts and tracks are published and the page polls them
 
 
+class ChunksConfig(Strict):
+    """One file tracked as overlapping parts in parallel (``--chunks K``), then stitched (tracker.scale.chunks)."""
+
+    overlap_s: Annotated[float, Field(ge=0.0)]  # seconds each part shares with the next; tracks are matched there
+    min_iou: Prob  # a track crosses a cut when its mean box IoU with the next part's track, over the shared frames
+    # of the shorter of the two, reaches this (pairs chosen by Hungarian on 1 - that mean)
+
+
 class Config(Strict):
     source: SourceConfig
     pipeline: PipelineConfig
@@ -289,6 +298,7 @@ class Config(Strict):
     counting: CountingConfig
     smoothing: SmoothingConfig
     serve: ServeConfig
+    chunks: ChunksConfig
 
     @model_validator(mode="after")
     def _smoothing_has_tracks(self) -> "Config":

@@ -48,3 +48,11 @@ class DataError(TrackerError):
     """Malformed input data such as a det.txt or gt.txt with garbage rows."""
 
     exit_code = 6
+
+
+class ClusterError(TrackerError):
+    """A Ray cluster that cannot be reached or cannot run the workers asked for (``tracker batch``).
+
+    Exit code 8: 7 is the command line's "source ended early" (tracker.commands.common.EXIT_ENDED_EARLY)."""
+
+    exit_code = 8

@@ -22,10 +22,9 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,11 +33,12 @@ import numpy as np
 from .config import Config, apply_overrides, load_config
 from .detect.appearance import build_embedder
 from .detect.detectors import build_detector
-from .errors import ConfigError, OutputError, SourceError
+from .errors import OutputError, SourceError
 from .io.files import prepare_out_dir
 from .io.sinks import StopRequested, open_sinks
 from .io.sources import open_source
-from .run_folder import CONFIG_NAME, check_out_dir, clear_run_files
+from .io.run_folder import CONFIG_NAME, check_out_dir, clear_run_files
+from .run_control import StopSignals, batches, check_max_frames, progress_bar
 from .stages import Stage
 from .structures import FrameResult
 from .tracking import build_tracker
@@ -58,17 +58,6 @@ def _resolve_config(config: Config | str | os.PathLike | None, overrides=None) -
     return load_config(config, overrides=overrides)
 
 
-def _batches(frames, size: int) -> Iterator[list]:
-    batch = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _time_step(previous, frame, fps: float, live: bool) -> float:
     """Seconds since the previous frame: the clock for live sources (outages, drops), frame numbers for files."""
     if previous is None:
@@ -78,13 +67,6 @@ def _time_step(previous, frame, fps: float, live: bool) -> float:
     return (frame.index - previous.index) / fps
 
 
-def _check_max_frames(max_frames: int | None) -> None:
-    if max_frames is None:
-        return
-    if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
-        raise ConfigError(f"max_frames must be a whole number of at least 1, got {max_frames!r}", "Pass e.g. 100")
-
-
 def embedder_config(cfg: Config, tracker):
     """``cfg.appearance``, with one thread when the tracker asks for crops beside the running detector."""
     if cfg.appearance.threads is None and tracker.embeds_on_demand:
@@ -92,36 +74,101 @@ def embedder_config(cfg: Config, tracker):
     return cfg.appearance
 
 
+def embedder_for(cfg: Config, tracker, detector, embedder=None):
+    """The embedder a run of ``tracker`` on ``detector``'s detections needs: None when the tracker uses no
+    appearance, ``appearance.name`` is none or the detections carry their embeddings (``tracker detect``'s
+    det.npy); else ``embedder`` when given (loaded once, reused), else the one ``cfg`` names."""
+    cached = getattr(detector, "gives_embeddings", False)
+    wants = tracker.uses_appearance and cfg.appearance.name != "none" and not cached
+    return (embedder or build_embedder(embedder_config(cfg, tracker))) if wants else None
+
+
+def camera_motion_for(cfg: Config) -> CameraMotion | None:
+    """The camera-motion estimator the tracker's ``cmc`` section asks for (BoT-SORT's); None for a still camera."""
+    cmc = getattr(cfg.tracker, "cmc", None)
+    return CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
+
+
+def upload_plan(detector, embedder):
+    """(the device each batch of frames is uploaded to, None for none; whether the embedder takes that copy):
+    a frame goes to the GPU once when the detector or the embedder takes frames there as tensors."""
+    from .detect.frames import frames_device
+
+    embedder_device = frames_device(embedder)
+    upload_device = frames_device(detector) or embedder_device
+    return upload_device, embedder_device is not None and embedder_device == upload_device
+
+
+def embed_detections(embedder, image, dets) -> None:
+    """Give ``dets`` the embeddings of their crops in ``image`` (ahead of tracking)."""
+    dets.embeddings = embedder.embed(image, dets.boxes) if len(dets) else np.zeros((0, embedder.dim), np.float32)
+
+
+class FrameTracker:
+    """The tracking step of one source's detected frames, in frame order: time step, camera motion, embedding on
+    demand, tracker update, FrameResult. ``on_demand``: the tracker asks ``embedder`` for the crops it needs
+    during its update (else the detections carry their embeddings, or none are used)."""
+
+    def __init__(self, tracker, camera_motion, embedder, fps: float, live: bool, on_demand: bool, class_names):
+        self.tracker = tracker
+        self.camera_motion = camera_motion
+        self.embedder = embedder
+        self.fps = fps
+        self.live = live
+        self.on_demand = on_demand
+        self.class_names = tuple(class_names)
+        self.last_seconds = 0.0  # time of the latest tracker.update, for benchmarks
+        self.last_warp: np.ndarray | None = None  # camera motion of the latest frame
+        self._previous = None
+
+    def __call__(self, frame, dets, embed_image, keep_image: bool) -> FrameResult:
+        """``embed_image``: the frame as the embedder takes it (its GPU copy when it takes one)."""
+        dt = _time_step(self._previous, frame, self.fps, self.live)
+        self._previous = frame
+        started = time.perf_counter()
+        warp = self.camera_motion.estimate(frame.image) if self.camera_motion is not None else None
+        self.last_warp = warp
+        embed = self._embedding(embed_image, dets.boxes) if self.on_demand else None
+        tracks = self.tracker.update(dets, dt=dt, warp=warp, embed=embed)
+        self.last_seconds = time.perf_counter() - started
+        return FrameResult(
+            frame_index=frame.index,
+            time_s=frame.time_s,
+            tracks=tracks,
+            detections=dets,
+            image=frame.image if keep_image else None,
+            lost=self.tracker.lost_tracks(),
+            class_names=self.class_names,
+        )
+
+    def _embedding(self, image, boxes: np.ndarray):
+        """``embed(rows)`` for the tracker: embeddings of the crops of ``boxes[rows]`` in ``image``."""
+        return lambda rows: self.embedder.embed(image, boxes[rows])
+
+
 class Session:
     """The models and the source of one run, built from a :class:`Config`."""
 
-    def __init__(self, source, cfg: Config, detector=None, embedder=None):
+    def __init__(self, source, cfg: Config, detector=None, embedder=None, start_frame: int = 0):
+        """start_frame: a file or image folder starts at this frame (see :func:`~tracker.io.sources.open_source`)."""
         self.cfg = cfg
         self.last_tracker_seconds = 0.0  # time of the latest tracker.update, for benchmarks
-        self.source = open_source(source, cfg.source)  # first: a bad source fails before models load
+        self.source = open_source(source, cfg.source, start_frame)  # first: a bad source fails before models load
         try:
-            appearance = cfg.appearance.name != "none"
             self.detector = detector or build_detector(cfg.detector, source=str(source))
-            cached = getattr(self.detector, "gives_embeddings", False)  # `tracker detect`'s det.npy: no model needed
-            if cached and not appearance:
-                self.detector.gives_embeddings = cached = False  # appearance none: the cache's embeddings go unused
+            if getattr(self.detector, "gives_embeddings", False) and cfg.appearance.name == "none":
+                self.detector.gives_embeddings = False  # appearance none: the cache's embeddings go unused
             self.fps = cfg.source.fps or self.source.info.fps
             self.tracker = build_tracker(cfg.tracker, self.fps, len(self.detector.class_names))
-            wants = self.tracker.uses_appearance and appearance and not cached
-            self.embedder = (embedder or build_embedder(embedder_config(cfg, self.tracker))) if wants else None
+            self.embedder = embedder_for(cfg, self.tracker, self.detector, embedder)
             # Camera motion is estimated here and handed to the tracker (BoT-SORT's tracker.cmc section sets it up).
-            cmc = getattr(cfg.tracker, "cmc", None)
-            self.camera_motion = CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
+            self.camera_motion = camera_motion_for(cfg)
         except BaseException:
             self.source.close()
             raise
         self.last_warp: np.ndarray | None = None  # camera motion of the latest frame, for tuning to record
-        from .detect.frames import frames_device
-
         # frames go to the GPU once, in the detection worker, when a model there takes them as tensors
-        embedder_device = frames_device(self.embedder)
-        self.upload_device = frames_device(self.detector) or embedder_device
-        self._embed_uploaded = embedder_device is not None and embedder_device == self.upload_device
+        self.upload_device, self._embed_uploaded = upload_plan(self.detector, self.embedder)
         self._stages: list[Stage] = []  # detection workers still running; stopped by close()
 
     @property
@@ -145,22 +192,14 @@ class Session:
         runs in the detection worker thread. That image is the frame's GPU copy when the embedder takes one."""
         from .detect.frames import detect_frames
 
-        for batch in _batches(frames, batch_size):
+        for batch in batches(frames, batch_size):
             images, indices = [f.image for f in batch], [f.index for f in batch]
             detections, uploaded = detect_frames(self.detector, images, indices, self.upload_device)
             for i, (frame, dets) in enumerate(zip(batch, detections)):
                 image = uploaded[i] if self._embed_uploaded else frame.image
                 if embed:
-                    dets.embeddings = (
-                        self.embedder.embed(image, dets.boxes)
-                        if len(dets)
-                        else np.zeros((0, self.embedder.dim), np.float32)
-                    )
+                    embed_detections(self.embedder, image, dets)
                 yield frame, dets, image
-
-    def _embedding(self, image, boxes: np.ndarray):
-        """``embed(rows)`` for the tracker: embeddings of the crops of ``boxes[rows]`` in ``image``."""
-        return lambda rows: self.embedder.embed(image, boxes[rows])
 
     def results(self, keep_images: bool = False, max_frames: int | None = None,
                 embed_all: bool = False) -> Iterator[FrameResult]:  # fmt: skip
@@ -175,7 +214,7 @@ class Session:
         embedded in the worker, as tuning needs). A worker error is raised here as it was raised
         there; the worker is stopped however iteration ends.
         """
-        _check_max_frames(max_frames)
+        check_max_frames(max_frames)
         live = self.info.is_live
         batch_size = 1 if live else self.cfg.detector.batch_size
         # files: room for a whole batch at least, so the worker detects the next batch (on a GPU) while
@@ -186,27 +225,13 @@ class Session:
         embed_ahead = self.embedder is not None and not on_demand
         stage = Stage("detect", lambda: self._detected(frames, batch_size, embed_ahead), queue_size)
         self._stages.append(stage)
-        class_names = tuple(self.detector.class_names)
-        previous = None
+        step = FrameTracker(self.tracker, self.camera_motion, self.embedder, self.fps, live, on_demand,
+                            self.detector.class_names)  # fmt: skip
         try:
             for frame, dets, embed_image in stage:
-                dt = _time_step(previous, frame, self.fps, live)
-                previous = frame
-                started = time.perf_counter()
-                warp = self.camera_motion.estimate(frame.image) if self.camera_motion is not None else None
-                self.last_warp = warp
-                embed = self._embedding(embed_image, dets.boxes) if on_demand else None
-                tracks = self.tracker.update(dets, dt=dt, warp=warp, embed=embed)
-                self.last_tracker_seconds = time.perf_counter() - started
-                yield FrameResult(
-                    frame_index=frame.index,
-                    time_s=frame.time_s,
-                    tracks=tracks,
-                    detections=dets,
-                    image=frame.image if keep_images else None,
-                    lost=self.tracker.lost_tracks(),
-                    class_names=class_names,
-                )
+                result = step(frame, dets, embed_image, keep_images)
+                self.last_warp, self.last_tracker_seconds = step.last_warp, step.last_seconds
+                yield result
         finally:
             stage.request_stop()
             if not live:  # a file worker is at most one detector call from stopping
@@ -236,7 +261,7 @@ def track(
     detector / embedder: prebuilt models to reuse across calls.
     """
     cfg = _resolve_config(config, overrides)
-    _check_max_frames(max_frames)
+    check_max_frames(max_frames)
     session = Session(source, cfg, detector=detector, embedder=embedder)
     try:
         yield from session.results(keep_images=keep_images, max_frames=max_frames)
@@ -295,60 +320,13 @@ class RunSummary:
     source_stats: dict = field(default_factory=dict)  # SourceStats: frames_read, failed_reads, dropped_frames, ...
     invalid_detections: int = 0  # detections dropped by the tracker: NaN/inf or zero/negative size
     is_live: bool = False  # camera or stream
+    frame_count: int | None = None  # frames the source yields (SourceInfo.processed_frames); None when unknown
     source_fps: float = 0.0  # frames per second tracking ran at (source.fps, else the source's own)
     counts: dict | None = None  # with counting: every line's and zone's totals (analyze.counting.Counter.report)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _StopSignals:
-    """SIGINT and SIGTERM stop a run as KeyboardInterrupt, but never in the middle of a :meth:`deferred` block.
-
-    A context manager that installs the handlers (main thread only; elsewhere signals
-    are left alone) and restores the previous ones on exit.
-    """
-
-    def __init__(self):
-        self._deferring = False
-        self._pending: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum, frame) -> None:
-        if self._deferring:
-            self._pending = signum
-            return
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    def __enter__(self) -> _StopSignals:
-        try:
-            for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
-        except ValueError:  # not the main thread: signals are not ours to handle
-            self.__exit__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-        self._previous.clear()
-
-    @contextmanager
-    def deferred(self, raise_after: bool = True):
-        """Hold stop signals until the block ends; then raise KeyboardInterrupt (or, with
-        ``raise_after=False``, forget them: the run is ending anyway)."""
-        self._deferring = True
-        try:
-            yield
-        finally:
-            self._deferring = False
-        pending, self._pending = self._pending, None
-        if pending is not None and raise_after:
-            raise KeyboardInterrupt(f"signal {pending}")
 
 
 def _write_config(out: Path, cfg: Config) -> None:
@@ -370,13 +348,18 @@ def run(
     max_frames: int | None = None,
     detector=None,
     embedder=None,
+    start_frame: int = 0,
+    on_frame: Callable[[RunSummary], None] | None = None,
 ) -> RunSummary:
     """Track ``source`` and write the outputs named in ``config.output`` into ``out_dir``.
 
     Once the run starts (source and models loaded, outputs checked), the files an earlier run left
-    in ``out_dir`` are deleted (:func:`~tracker.run_folder.clear_run_files`; other files stay); a run
+    in ``out_dir`` are deleted (:func:`~tracker.io.run_folder.clear_run_files`; other files stay); a run
     that fails before that leaves the folder as it was, and removes it when it made it.
     max_frames: stop after this many frames (None: the whole source).
+    start_frame: a file or image folder starts at this frame (a part of a long file, ``--chunks``).
+    on_frame: called with the summary after each frame reached every output; a KeyboardInterrupt it raises
+    stops the run as Ctrl-C does (how a batch worker is stopped by a driver on another machine).
     Everything processed is flushed and the video finalised even when the run is
     stopped by Ctrl-C / SIGTERM (``summary.interrupted`` is then True), from the live window
     (``summary.quit``) or fails. A source that fails after frames were written (a truncated
@@ -387,71 +370,115 @@ def run(
     which ``tracker track --smooth`` calls next).
     """
     cfg = _resolve_config(config, overrides)
-    _check_max_frames(max_frames)
+    check_max_frames(max_frames)
     made = not check_out_dir(out_dir).exists()
     out = prepare_out_dir(out_dir)  # an unusable folder fails before the models load
-    summary = RunSummary(out_dir=out)
-    keep_images = cfg.output.video or cfg.output.show or cfg.output.save_crops or cfg.serve.port is not None
-    started = time.perf_counter()
-    seen_ids: set[int] = set()
-    with _StopSignals() as signals:
-        session = None
+    with StopSignals() as signals:
         try:
-            session = Session(source, cfg, detector=detector, embedder=embedder)
-            sinks = open_sinks(
-                out, cfg.output, session.info, session.class_names, counting=cfg.counting, serve=cfg.serve,
-                before_writing=lambda: clear_run_files(out),  # the run starts: an earlier one's files go
-            )
+            session = Session(source, cfg, detector=detector, embedder=embedder, start_frame=start_frame)
         except BaseException:
-            if session is not None:
-                session.close()
             _remove_if_empty(out, made)
             raise
-        summary.is_live = session.info.is_live
         try:
-            try:
-                _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config
-                summary.outputs = list(getattr(sinks, "paths", []))
-                summary.detection_stats.start_thresholds = dict(session.tracker.start_thresholds)
-                bar = _progress(session.info, progress, max_frames)
-                started = time.perf_counter()  # models are loaded: time the tracking alone
-                try:
-                    for result in session.results(keep_images=keep_images, max_frames=max_frames):
-                        with signals.deferred():  # a frame reaches every output, or none
-                            try:
-                                sinks.write(result)
-                            except StopRequested:  # q / Esc or a closed window: the user ended the run
-                                summary.quit = True  # the window is the last output: the frame is in every file
-                            summary.frames += 1
-                            summary.last_frame = result.frame_index
-                            seen_ids.update(result.tracks.track_ids.tolist())
-                            summary.detection_stats.add(result.detections.scores)
-                        if summary.quit:
-                            break
-                        if bar is not None:
-                            bar.set_postfix_str(f"tracks={len(result.tracks)}", refresh=False)
-                            bar.update(1)
-                except KeyboardInterrupt:
-                    summary.interrupted = True
-                except SourceError as exc:  # the source broke mid-run; every frame before it is written
-                    if summary.frames == 0:
-                        raise
-                    summary.source_error = exc
-                finally:
-                    if bar is not None:
-                        bar.close()
-            finally:
-                with signals.deferred(raise_after=False):  # a second Ctrl-C must not tear the video
-                    sinks.close()
-                summary.counts = sinks.counter.report() if sinks.counter is not None else None
+            results = session.results(keep_images=wants_images(cfg), max_frames=max_frames)
+            summary = _write_results(
+                results, out, made, cfg, session.info, session.class_names, signals, progress=progress,
+                max_frames=max_frames, on_frame=on_frame, start_thresholds=session.tracker.start_thresholds,
+            )
         finally:
             with signals.deferred(raise_after=False):
-                summary.source_stats = dict(vars(session.source.stats)) if hasattr(session.source, "stats") else {}
-                summary.invalid_detections = int(getattr(session.tracker, "invalid_detections", 0))
+                source_stats = dict(vars(session.source.stats)) if hasattr(session.source, "stats") else {}
+                invalid = int(getattr(session.tracker, "invalid_detections", 0))
                 session.close()
+    summary.source_stats, summary.invalid_detections = source_stats, invalid
+    summary.source_fps = session.fps
+    return summary
+
+
+def wants_images(cfg: Config) -> bool:
+    """Whether a run's FrameResults must carry their images: something draws or crops them."""
+    return cfg.output.video or cfg.output.show or cfg.output.save_crops or cfg.serve.port is not None
+
+
+def write_run(
+    results: Iterable[FrameResult],
+    out_dir: str | os.PathLike,
+    cfg: Config,
+    info,
+    class_names,
+    *,
+    progress: bool = False,
+    on_frame: Callable[[RunSummary], None] | None = None,
+    start_thresholds: dict | None = None,
+) -> RunSummary:
+    """Write ``results``, FrameResults of the source ``info`` describes made elsewhere (with images when
+    :func:`wants_images`), into ``out_dir`` exactly as :func:`run` writes a tracked source: the same files,
+    earlier run's files cleared, progress bar, stop signals between whole frames, ``on_frame``. For a file
+    tracked in parts and stitched, and for each stream of ``tracker track --sources``; the caller owns
+    ``results`` and whatever feeds it. ``start_thresholds``: the tracker's, for the zero-track diagnosis."""
+    made = not check_out_dir(out_dir).exists()
+    out = prepare_out_dir(out_dir)
+    with StopSignals() as signals:
+        summary = _write_results(results, out, made, cfg, info, class_names, signals, progress=progress,
+                                 on_frame=on_frame, start_thresholds=start_thresholds or {})  # fmt: skip
+    summary.source_fps = cfg.source.fps or info.fps
+    return summary
+
+
+def _write_results(results, out: Path, made: bool, cfg: Config, info, class_names, signals: StopSignals, *,
+                   progress: bool, start_thresholds: dict, max_frames: int | None = None,
+                   on_frame=None) -> RunSummary:  # fmt: skip
+    """Open the outputs, write every result a whole frame at a time, and close them however the loop ends."""
+    summary = RunSummary(out_dir=out, is_live=info.is_live, frame_count=info.processed_frames)
+    try:
+        sinks = open_sinks(
+            out, cfg.output, info, class_names, counting=cfg.counting, serve=cfg.serve,
+            before_writing=lambda: clear_run_files(out),  # the run starts: an earlier one's files go
+        )
+    except BaseException:
+        _remove_if_empty(out, made)
+        raise
+    started = time.perf_counter()
+    seen_ids: set[int] = set()
+    try:
+        _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config
+        summary.outputs = list(getattr(sinks, "paths", []))
+        summary.detection_stats.start_thresholds = dict(start_thresholds)
+        bar = progress_bar(info, progress, max_frames)
+        started = time.perf_counter()  # models are loaded: time the tracking alone
+        try:
+            for result in results:
+                with signals.deferred():  # a frame reaches every output, or none
+                    try:
+                        sinks.write(result)
+                    except StopRequested:  # q / Esc or a closed window: the user ended the run
+                        summary.quit = True  # the window is the last output: the frame is in every file
+                    summary.frames += 1
+                    summary.last_frame = result.frame_index
+                    seen_ids.update(result.tracks.track_ids.tolist())
+                    summary.detection_stats.add(result.detections.scores)
+                if summary.quit:
+                    break
+                if bar is not None:
+                    bar.set_postfix_str(f"tracks={len(result.tracks)}", refresh=False)
+                    bar.update(1)
+                if on_frame is not None:
+                    on_frame(summary)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        except SourceError as exc:  # the source broke mid-run; every frame before it is written
+            if summary.frames == 0:
+                raise
+            summary.source_error = exc
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        with signals.deferred(raise_after=False):  # a second Ctrl-C must not tear the video
+            sinks.close()
+        summary.counts = sinks.counter.report() if sinks.counter is not None else None
     summary.tracks = len(seen_ids)
     summary.seconds = time.perf_counter() - started
-    summary.source_fps = session.fps
     return summary
 
 
@@ -460,14 +487,3 @@ def _remove_if_empty(out: Path, made: bool) -> None:
     if made:
         with suppress(OSError):  # it holds something after all
             out.rmdir()
-
-
-def _progress(info, enabled: bool, max_frames: int | None = None):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    total = info.processed_frames
-    if max_frames is not None:
-        total = max_frames if total is None else min(total, max_frames)
-    return tqdm(total=total, unit="frame", desc=info.name, dynamic_ncols=True, leave=True)

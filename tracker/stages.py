@@ -90,7 +90,21 @@ class Stage(Generic[T]):
     def __next__(self) -> T:
         if self._finished:
             raise StopIteration
-        item = self._queue.get()
+        return self._take(self._queue.get())
+
+    def poll(self) -> T | None:
+        """The next item if one is waiting, else None at once; like ``next()`` at the end and on an error.
+
+        For a consumer that serves several stages in turn and must not wait on any of them."""
+        if self._finished:
+            raise StopIteration
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        return self._take(item)
+
+    def _take(self, item) -> T:
         if isinstance(item, _End):
             self._finished = True
             raise StopIteration

@@ -259,10 +259,11 @@ def test_help_lists_every_command_and_each_command_has_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for command in ("track", "eval", "plot", "tune", "train-reid"):
+    for command in ("track", "eval", "plot", "tune", "train-reid", "batch"):
         assert f"    {command}" in text, command
     assert "tracker plot runs/x" in text and "--smooth" in text and "--blur person" in text
-    for command, option in (("plot", "--source"), ("tune", "--trials"), ("train-reid", "--init")):
+    options = (("plot", "--source"), ("tune", "--trials"), ("train-reid", "--init"), ("batch", "--chunks"))
+    for command, option in options:
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0 and option in capsys.readouterr().out

@@ -220,7 +220,13 @@ def test_yolox_finds_the_people_in_the_sample(yolox, frames, gt):
     assert matched / total >= 0.7, f"YOLOX recall {matched}/{total} on the sample"
 
 
+def test_yolox_threads_set_its_session():
+    detector = build_detector(detector_config(name="yolox", device="cpu", threads=1))
+    assert detector.session.get_session_options().intra_op_num_threads == 1
+
+
 def test_yolox_batch_equals_single_frames(yolox, frames):
+    assert yolox.dynamic_batch  # the packaged model has a batch axis: a batch of frames is one call
     images = [frames[0], frames[60]]
     batched = yolox.detect(images, [0, 60])
     for image, index, det in zip(images, [0, 60], batched):

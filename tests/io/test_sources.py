@@ -15,7 +15,7 @@ from helpers import MjpegServer
 
 from tracker.config import load_config
 from tracker.errors import SourceError
-from tracker.io.sources import Frame, FrameSource, open_source, redact_url
+from tracker.io.sources import Frame, FrameSource, is_live_spec, open_source, redact_url, source_name
 
 SAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "samples" / "pets09_s2l1_150.mp4"
 GRAY_STEP = 10  # frame i is a solid gray of level (i * GRAY_STEP) mod GRAY_WRAP
@@ -103,6 +103,73 @@ def test_sample_clip():
     frames = read_all(source)
     assert (source.info.width, source.info.height, source.info.fps) == (768, 576, 7.0)
     assert len(frames) == source.info.frame_count == 150
+
+
+@pytest.mark.parametrize("start", [1, 37, 149])
+def test_video_starts_at_a_frame_with_the_whole_video_s_indices_and_pixels(start):
+    whole = read_all(open_source(SAMPLE_VIDEO, source_cfg()))
+    source = open_source(SAMPLE_VIDEO, source_cfg(), start_frame=start)
+    frames = read_all(source)
+    assert source.info.frame_count == 150  # the info describes the whole video
+    assert [f.index for f in frames] == list(range(start, 150))
+    np.testing.assert_allclose([f.time_s for f in frames], np.arange(start, 150) / 7.0)
+    for frame in frames[:3] + frames[-2:]:
+        assert np.array_equal(frame.image, whole[frame.index].image)
+
+
+def test_a_start_frame_keeps_the_whole_source_s_stride(tmp_path):
+    path = write_video(tmp_path / "clip.mp4", 12)
+    assert [f.index for f in read_all(open_source(path, source_cfg(vid_stride=3), start_frame=4))] == [6, 9]
+    write_images(tmp_path / "imgs", 12, suffix=".png")
+    frames = read_all(open_source(tmp_path / "imgs", source_cfg(vid_stride=3), start_frame=4))
+    assert [f.index for f in frames] == [6, 9]
+
+
+def test_image_folder_starts_at_a_frame(tmp_path):
+    write_images(tmp_path / "imgs", 6, suffix=".png")
+    frames = read_all(open_source(tmp_path / "imgs", source_cfg(), start_frame=4))
+    assert [f.index for f in frames] == [4, 5]
+    assert [level(f) for f in frames] == pytest.approx(gray_level(np.arange(4, 6)).tolist(), abs=CODEC_TOLERANCE)
+
+
+def test_start_past_the_end_or_on_a_live_source_is_an_error(tmp_path):
+    path = write_video(tmp_path / "clip.mp4", 5)
+    with pytest.raises(SourceError, match="has 5 frames: it cannot start at frame 5"):
+        open_source(path, source_cfg(), start_frame=5)
+    with pytest.raises(SourceError, match="camera 0 is live: it cannot start at frame 2"):
+        open_source(0, source_cfg(), start_frame=2)
+    server = gray_stream()
+    try:
+        with pytest.raises(SourceError, match="is live: it cannot start at frame 3"):
+            open_source(server.url, source_cfg(**LIVE), start_frame=3)
+    finally:
+        server.stop()
+
+
+def test_source_names_without_opening(tmp_path):
+    write_images(tmp_path / "MOT-X" / "img1", 2)
+    assert source_name(tmp_path / "MOT-X") == "MOT-X"
+    assert source_name("videos/cam 1.mp4") == "cam 1"
+    assert source_name("3") == "camera3" and source_name(0) == "camera0"
+    assert source_name("rtsp://user:pw@host:554/live/door.sdp") == "door"
+    assert is_live_spec("rtsp://h/x") and is_live_spec(" 2 ") and not is_live_spec(str(tmp_path / "MOT-X"))
+
+
+def test_poll_returns_none_until_a_frame_is_decoded_then_ends_like_next():
+    server = gray_stream(frame_interval_s=0.05)
+    try:
+        source = open_source(server.url, source_cfg(**LIVE))
+        with source:
+            seen, deadline = [], time.monotonic() + 10
+            while len(seen) < 3 and time.monotonic() < deadline:
+                frame = source.poll()  # never waits
+                if frame is not None:
+                    seen.append(frame.index)
+            assert len(seen) == 3 and seen == sorted(seen)
+    finally:
+        server.stop()
+    with open_source(SAMPLE_VIDEO, source_cfg()) as source:
+        assert read_all(source) and pytest.raises(StopIteration, source.poll)
 
 
 def _empty_dir(p: Path) -> Path:

@@ -1,6 +1,6 @@
 """The ``tracker`` command line: one module per command, each adding its own subparser.
 
-Each command module (:mod:`.track`, :mod:`.detect`, :mod:`.evaluate`, :mod:`.plot`, :mod:`.tune`,
+Each command module (:mod:`.track`, :mod:`.batch`, :mod:`.detect`, :mod:`.evaluate`, :mod:`.plot`, :mod:`.tune`,
 :mod:`.train_reid`) has ``add_parser(subparsers)``, which registers the command with
 ``set_defaults(func=run)``, and ``run(args) -> exit code``; the options they share are
 in :mod:`.common`. Building the parser imports no torch, matplotlib or optuna.
@@ -21,10 +21,10 @@ import os
 import sys
 
 from ..errors import ConfigError, TrackerError
-from . import detect, evaluate, plot, track, train_reid, tune
+from . import batch, detect, evaluate, plot, track, train_reid, tune
 from .common import EXAMPLES, EXIT_INTERRUPTED
 
-COMMANDS = (track, detect, evaluate, plot, tune, train_reid)  # in the order `tracker --help` lists them
+COMMANDS = (track, batch, detect, evaluate, plot, tune, train_reid)  # in the order `tracker --help` lists them
 EXIT_INTERNAL = 1  # an unexpected exception: a bug
 # Without --debug, OpenCV's and FFmpeg's own stderr messages are silenced so that a failure
 # reads as our single error line; variables the user set win.

@@ -13,6 +13,8 @@ EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT (SIGT
 # The source failed mid-run (a truncated or corrupt file, a stream that did not come back): the outputs are
 # complete and valid up to the last frame written. Distinct from 3, a source that could not be read at all.
 EXIT_ENDED_EARLY = 7
+# 8 is ClusterError's (tracker.errors): a Ray cluster that cannot be reached or cannot run the workers asked for.
+EXIT_SOME_FAILED = 9  # `tracker batch` / `track --sources` ran, but at least one source failed (batch.csv says which)
 
 EXAMPLES = """examples:
   tracker track samples/pets09_s2l1_150.mp4 --out runs/demo
@@ -34,10 +36,14 @@ EXAMPLES = """examples:
   tracker eval ../shared/data/MOT15/TUD-Campus --tracker sort,bytetrack,botsort   # one table
   tracker tune samples/pets09_s2l1_150 --tracker bytetrack --trials 50 --out runs/tune/best.yaml
   tracker train-reid MOT17-02-FRCNN/ MOT17-04-FRCNN/ --init random --out runs/reid
+  tracker batch 'videos/*.mp4' --out runs/batch           # every video on local Ray workers; a re-run resumes
+  tracker batch long.mp4 --chunks 4 --out runs/long       # one long file in 4 parallel parts, stitched
+  tracker track --sources cams.txt --out runs/cams        # many live streams, one batched detector call a step
 
 Ctrl-C (or SIGTERM) stops a run cleanly: the outputs keep every frame processed so far.
 exit codes: 0 done (also when stopped with q / Esc in the --show window), 1 internal error, 2 config,
   3 source, 4 model, 5 output, 6 data, 7 source ended early (outputs complete up to the frame it names),
+  8 cluster (Ray cluster unreachable or without room), 9 some sources of a batch or --sources failed,
   130 interrupted (Ctrl-C / SIGTERM)
 """
 
@@ -206,3 +212,73 @@ def names(text: str, option: str, example: str) -> list[str]:
     if not items:
         raise ConfigError(f"{option} needs at least one class name, got {text!r}", f"Pass e.g. {example}")
     return items
+
+
+def _number(above_zero: bool):
+    """An argparse type: a float above 0 (``above_zero``) or at least 0."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (value > 0 if above_zero else value >= 0):
+            raise argparse.ArgumentTypeError(f"{value:g} is {'not above' if above_zero else 'below'} 0")
+        return value
+
+    return parse
+
+
+def add_scale_options(p: argparse.ArgumentParser) -> None:
+    """``--chunks`` / ``--chunk-overlap`` and where the work runs (``--ray-address`` ...): track and batch."""
+    p.add_argument(
+        "--chunks", type=positive_int, default=1, metavar="K",
+        help="split each video file into K overlapping parts tracked in parallel, then stitched so every "
+        "identity keeps one ID (default: 1, no split)",
+    )
+    p.add_argument(
+        "--chunk-overlap", type=_number(above_zero=False), metavar="S",
+        help="seconds each part shares with the next, where tracks are matched (default: chunks.overlap_s, 3)",
+    )
+    p.add_argument(
+        "--ray-address", metavar="ADDR",
+        help="join a Ray cluster: auto (this node's cluster), ray://HOST:PORT (Ray Client) or HOST:PORT; "
+        "default: a local Ray instance using every core",
+    )
+    p.add_argument("--workers", type=positive_int, metavar="N", help="parallel workers (default: as many as fit)")
+    p.add_argument(
+        "--threads-per-worker", type=positive_int, default=1, metavar="T",
+        help="CPU threads of each worker's detector and embedder (default: 1)",
+    )
+    p.add_argument(
+        "--gpus-per-worker", type=_number(above_zero=True), metavar="F",
+        help="GPUs each worker asks for; 0.25 packs four workers on a GPU (default: 1 on a cluster with GPUs)",
+    )
+
+
+def chunk_overrides(args: argparse.Namespace) -> list[str]:
+    """Config overrides from --chunk-overlap."""
+    return [] if args.chunk_overlap is None else [f"chunks.overlap_s={args.chunk_overlap}"]
+
+
+def execution(args: argparse.Namespace) -> dict:
+    """Where a batch or a chunked track runs (tracker.scale.batch.execute's options)."""
+    return dict(address=args.ray_address, workers=args.workers, threads=args.threads_per_worker,
+                gpus=args.gpus_per_worker, progress=not args.quiet)  # fmt: skip
+
+
+def run_config(args: argparse.Namespace, overrides: list[str] = ()):
+    """The config of ``track`` or ``batch``: the model options, --no-video, --chunk-overlap and ``overrides``,
+    then a check that --blur has something to blur."""
+    from ..config import load_config
+
+    overrides = model_overrides(args) + chunk_overrides(args) + list(overrides)
+    if args.no_video:
+        overrides.append("output.video=false")
+    cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
+    if args.blur is not None and not (cfg.output.video or cfg.output.show or cfg.serve.port is not None):
+        raise ConfigError(
+            "--blur has nothing to blur: the video is off (--no-video or output.video=false) and there is no window",
+            "Drop --no-video or add --show",
+        )
+    return cfg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..caching import cache_detections
+from ..detect.caching import cache_detections
 from ..config import load_config
 from ..io.det_cache import DET_NAME
 from .common import EXIT_INTERRUPTED, add_model_options, model_overrides, positive_int

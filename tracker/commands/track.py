@@ -10,14 +10,13 @@ from pathlib import Path
 
 from .. import pipeline
 from ..analyze.smoothing import smooth_finished_run
-from ..config import load_config
 from ..errors import ConfigError
 from ..analyze.counting import format_report
 from ..io.serve import parse_address
-from ..run_folder import DEFAULT_RUNS, next_run_folder
+from ..io.run_folder import DEFAULT_RUNS, next_run_folder
 from .common import (
-    EXAMPLES, EXIT_ENDED_EARLY, EXIT_INTERRUPTED, add_model_options, counting_line, counting_overrides,
-    counting_zone, model_overrides, positive_int,
+    EXAMPLES, EXIT_ENDED_EARLY, EXIT_INTERRUPTED, EXIT_SOME_FAILED, add_model_options, add_scale_options,
+    counting_line, counting_overrides, counting_zone, execution, positive_int, run_config,
 )
 
 
@@ -28,7 +27,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Track objects and write annotated.mp4, tracks.csv, tracks.txt (MOTChallenge) and config.yaml.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="video file, MOTChallenge sequence folder, webcam index (0) or rtsp/http URL")
+    p.add_argument(
+        "source", nargs="?", help="video file, MOTChallenge sequence folder, webcam index (0) or rtsp/http URL"
+    )
+    p.add_argument(
+        "--sources", metavar="LIST",
+        help="a text file of cameras / streams (one a line): all are tracked at once in this process, their "
+        "frames detected in one batch per step, each into OUT/<name>/",
+    )
     p.add_argument(
         "--out", metavar="DIR",
         help="output folder; an earlier run's files in it are replaced, other files kept "
@@ -80,6 +86,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="count tracks inside this polygon (pixels), e.g. --zone queue=0,0,200,0,200,150; repeatable; "
         "replaces counting.zones",
     )
+    add_scale_options(p)
     add_model_options(p)
     p.set_defaults(func=run)
     return p
@@ -94,11 +101,12 @@ def serve_address(text: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = model_overrides(args) + counting_overrides(args.line, args.zone)
+    if (args.source is None) == (args.sources is None):
+        problem = "track needs a SOURCE or --sources LIST" if args.source is None else "give a SOURCE or --sources"
+        raise ConfigError(problem, "e.g. tracker track video.mp4, or tracker track --sources cams.txt --out runs/cams")
+    overrides = counting_overrides(args.line, args.zone)
     if args.show:
         overrides.append("output.show=true")
-    if args.no_video:
-        overrides.append("output.video=false")
     if args.codec is not None:
         overrides.append(f"output.codec={args.codec}")
     if args.serve is not None:
@@ -110,15 +118,17 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("output.save_crops=true")
     if args.vid_stride is not None:
         overrides.append(f"source.vid_stride={args.vid_stride}")
-    cfg = load_config(args.config, tracker=args.tracker, overrides=overrides)
-    if args.blur is not None and not (cfg.output.video or cfg.output.show or cfg.serve.port is not None):
-        raise ConfigError(
-            "--blur has nothing to blur: the video is off (--no-video or output.video=false) and there is no window",
-            "Drop --no-video or add --show",
-        )
+    cfg = run_config(args, overrides)
     if cfg.serve.token is not None and cfg.serve.port is None:
         raise ConfigError("--serve-token without --serve", "Add --serve PORT, or drop --serve-token")
+    cluster = [option for option, value in (("--ray-address", args.ray_address), ("--workers", args.workers),
+                                            ("--gpus-per-worker", args.gpus_per_worker)) if value is not None]  # fmt: skip
+    if cluster and args.chunks == 1:
+        raise ConfigError(f"{cluster[0]} places the parts of --chunks on Ray workers; without --chunks track runs "
+                          "in this process", f"Add --chunks K, or drop {cluster[0]}")  # fmt: skip
     out = next_run_folder(DEFAULT_RUNS / "track") if args.out is None else args.out
+    if args.sources is not None or args.chunks > 1:
+        return _run_scaled(args, out, cfg)
     if not args.quiet:  # at once, before the models load: the user sees what is starting
         print(start_line(args.source, str(out), cfg), file=sys.stderr, flush=True)
     summary = pipeline.run(args.source, out, cfg, progress=not args.quiet, max_frames=args.max_frames)
@@ -133,6 +143,32 @@ def run(args: argparse.Namespace) -> int:
     if summary.source_error is not None:  # the last line: what broke, and that the outputs are still good
         print(ended_early_line(summary), file=sys.stderr)
         return EXIT_ENDED_EARLY
+    return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+def _run_scaled(args: argparse.Namespace, out, cfg) -> int:
+    """``--sources LIST`` (many streams in this process) or ``--chunks K`` (one file in parallel parts)."""
+    one_run_only = {"--show": args.show, "--serve": cfg.serve.port is not None}
+    if args.sources is not None:
+        one_run_only["--chunks"] = args.chunks > 1
+        refused = [option for option, given in one_run_only.items() if given]
+        if refused:
+            raise ConfigError(f"{refused[0]} works on one source; --sources tracks many, each into its own folder",
+                              f"Drop {refused[0]}")  # fmt: skip
+        from ..scale.streams import format_streams, run_streams
+
+        result = run_streams(args.sources, out, cfg, max_frames=args.max_frames, progress=not args.quiet)
+        print(format_streams(result), file=sys.stderr)
+        return EXIT_INTERRUPTED if result.interrupted else EXIT_SOME_FAILED if result.failed else 0
+    one_run_only["--max-frames"] = args.max_frames is not None
+    refused = [option for option, given in one_run_only.items() if given]
+    if refused:
+        raise ConfigError(f"--chunks tracks the whole file in parallel parts, without {refused[0]}",
+                          f"Drop {refused[0]}, or --chunks")  # fmt: skip
+    from ..scale.batch import run_chunked
+
+    summary = run_chunked(args.source, out, cfg, args.chunks, **execution(args))  # smoothed by its stitch job
+    print(format_summary(summary), file=sys.stderr)
     return EXIT_INTERRUPTED if summary.interrupted else 0
 
 

@@ -25,6 +25,7 @@ from ..structures import FrameResult
 log = logging.getLogger(__name__)
 
 CROPS_DIR = "crops"
+CROP_GLOB = "[0-9]*/[0-9]*.jpg"  # crops/<track_id>/<frame>.jpg: what a run writes under CROPS_DIR
 JPEG_QUALITY = 95  # crops are meant for looking at and ReID training: little compression loss
 
 

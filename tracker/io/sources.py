@@ -139,6 +139,10 @@ class FrameSource:
     def __next__(self) -> Frame:
         return next(self._stage)
 
+    def poll(self) -> Frame | None:
+        """The next frame if one is decoded, else None without waiting (see :meth:`Stage.poll`)."""
+        return self._stage.poll()
+
     def __enter__(self) -> FrameSource:
         return self
 
@@ -159,9 +163,10 @@ class FrameSource:
 
 def _file_frames(
     cap: cv2.VideoCapture, label: str, frame_count: int | None, fps: float, max_failed: int, stats: SourceStats,
-    stride: int = 1,
+    stride: int = 1, start: int = 0,
 ) -> Iterator[Frame]:
-    """Frames of a finite video; undecodable frames are skipped and counted.
+    """Frames of a finite video from frame ``start`` (where ``cap`` stands); undecodable frames are skipped
+    and counted.
 
     OpenCV's read() also fails at the end of a file, so a failure only counts as a
     broken frame when a later read succeeds; a run of more than ``max_failed``
@@ -170,7 +175,7 @@ def _file_frames(
     are retrieved (converted to BGR) and yielded; the others are only grabbed.
     """
     try:
-        index = 0  # position of the next frame
+        index = start  # position of the next frame
         pending = 0  # consecutive failed reads not yet known to be mid-file failures
         while True:
             grabbed = cap.grab()
@@ -210,11 +215,12 @@ def _frame_count_slack(frame_count: int) -> int:
 
 
 def _image_frames(files: list[Path], fps: float, max_failed: int, stats: SourceStats,
-                  stride: int = 1) -> Iterator[Frame]:  # fmt: skip
-    """Frames of an image folder, every ``stride``-th image only; every image must have the first one's size."""
+                  stride: int = 1, start: int = 0) -> Iterator[Frame]:  # fmt: skip
+    """Frames of an image folder from image ``start``, every ``stride``-th image of the folder only; every image
+    must have the first one's size."""
     shape = None
     consecutive = 0
-    for index in range(0, len(files), stride):
+    for index in range(-(-start // stride) * stride, len(files), stride):
         path = files[index]
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -314,19 +320,23 @@ def _reconnect(
 # opening -------------------------------------------------------------------------
 
 
-def open_source(spec: str | int | os.PathLike, cfg: SourceConfig) -> FrameSource:
+def open_source(spec: str | int | os.PathLike, cfg: SourceConfig, start_frame: int = 0) -> FrameSource:
     """Open a video file, image folder / MOTChallenge sequence, webcam index or stream URL.
 
+    start_frame: files and image folders start at this 0-based frame (frame indices and times stay those
+    of the whole source, and ``source.vid_stride`` keeps the whole source's frames); a live source cannot.
     Raises :class:`SourceError` when the source does not exist, cannot be opened or
     yields no frame.
     """
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        _check_start(f"camera {int(spec)}", start_frame, None, live=True)
         return _open_camera(int(spec), cfg)
     text = os.fspath(spec)
     if text.strip().isdigit():
+        _check_start(f"camera {text.strip()}", start_frame, None, live=True)
         return _open_camera(int(text.strip()), cfg)
     if _URL.match(text):
-        return _open_stream(text, cfg)
+        return _open_stream(text, cfg, start_frame)
     path = Path(text)
     if not path.exists():
         raise SourceError(
@@ -334,8 +344,54 @@ def open_source(spec: str | int | os.PathLike, cfg: SourceConfig) -> FrameSource
             "Check the path, or pass a webcam index (0) or a stream URL (rtsp://...)",
         )
     if path.is_dir():
-        return _open_images(path, cfg)
-    return _open_video(path, cfg)
+        return _open_images(path, cfg, start_frame)
+    return _open_video(path, cfg, start_frame)
+
+
+def is_live_spec(spec: str | int | os.PathLike) -> bool:
+    """Whether ``spec`` names a camera index or a URL (a stream) rather than a local file or folder."""
+    text = str(spec) if isinstance(spec, (int, np.integer)) else os.fspath(spec)
+    return text.strip().isdigit() or bool(_URL.match(text))
+
+
+def source_name(spec: str | int | os.PathLike) -> str:
+    """A short name for ``spec`` without opening it, as :attr:`SourceInfo.name` will be: the file stem, the
+    sequence or folder name, ``camera0``, or the stream's path stem or host."""
+    text = str(spec) if isinstance(spec, (int, np.integer)) else os.fspath(spec)
+    if text.strip().isdigit():
+        return f"camera{int(text)}"
+    if _URL.match(text):
+        return _stream_name(text)
+    path = Path(text)
+    return locate_images(path)[2] if path.is_dir() else path.stem
+
+
+def _check_start(label: str, start: int, frame_count: int | None, live: bool = False) -> None:
+    """SourceError when a source cannot start at frame ``start``."""
+    if start and live:
+        raise SourceError(f"{label} is live: it cannot start at frame {start}", "Start it at frame 0")
+    if frame_count is not None and start >= frame_count:
+        raise SourceError(f"{label} has {frame_count} frames: it cannot start at frame {start}", "Start it earlier")
+
+
+def _seek(cap: cv2.VideoCapture, start: int) -> None:
+    """Put ``cap`` on frame ``start``: a container seek when it lands exactly, else frames grabbed and dropped."""
+    if start and not (cap.set(cv2.CAP_PROP_POS_FRAMES, start) and cap.get(cv2.CAP_PROP_POS_FRAMES) == start):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        for _ in range(start):
+            if not cap.grab():
+                return  # the first read then fails: the caller reports a short file
+
+
+def _start_at(cap: cv2.VideoCapture, label: str, count: int | None, start: int, live: bool = False) -> None:
+    """Put ``cap`` on frame ``start``; SourceError (``cap`` released) when its source cannot start there."""
+    try:
+        _check_start(label, start, count, live)
+    except SourceError:
+        cap.release()
+        raise
+    if not live:
+        _seek(cap, start)
 
 
 def _fps(reported: float | None, cfg: SourceConfig, label: str) -> float:
@@ -384,7 +440,7 @@ def _start(
         raise
 
 
-def _open_video(path: Path, cfg: SourceConfig) -> FrameSource:
+def _open_video(path: Path, cfg: SourceConfig, start: int = 0) -> FrameSource:
     if path.stat().st_size == 0:
         raise SourceError(f"video file {path} is empty (0 bytes)", "Copy or export the video again")
     cap = cv2.VideoCapture(str(path))
@@ -397,17 +453,18 @@ def _open_video(path: Path, cfg: SourceConfig) -> FrameSource:
     label = f"video {path}"
     fps = _fps(cap.get(cv2.CAP_PROP_FPS), cfg, label)
     count = _frame_count(cap)
+    _start_at(cap, label, count, start)
     stats = SourceStats()
-    frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats, cfg.vid_stride)
+    frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats, cfg.vid_stride, start)
     first = _first(
-        frames, f"video {path} opens but has no readable frame",
+        frames, f"video {path} opens but has no readable frame" + (f" from frame {start}" if start else ""),
         "The file is empty or uses a codec OpenCV cannot decode; re-encode it (e.g. ffmpeg -i in out.mp4)",
     )
     info = dict(uri=str(path), kind="file", name=path.stem, fps=fps, frame_count=count)
     return _start(info, first, frames, stats, cfg, live=False)
 
 
-def _open_images(path: Path, cfg: SourceConfig) -> FrameSource:
+def _open_images(path: Path, cfg: SourceConfig, start: int = 0) -> FrameSource:
     image_dir, seqinfo, name = locate_images(path)
     if not image_dir.is_dir():
         raise SourceError(
@@ -431,8 +488,9 @@ def _open_images(path: Path, cfg: SourceConfig) -> FrameSource:
                 "Fix it or set source.fps",
             ) from None
     fps = _fps(reported, cfg, f"image folder {image_dir}")
+    _check_start(f"image folder {image_dir}", start, len(files))
     stats = SourceStats()
-    frames = _image_frames(files, fps, cfg.max_failed_reads, stats, cfg.vid_stride)
+    frames = _image_frames(files, fps, cfg.max_failed_reads, stats, cfg.vid_stride, start)
     first = _first(frames, f"no image in {image_dir} can be decoded", "Replace the broken images")
     info = dict(uri=str(path), kind="images", name=name, fps=fps, frame_count=len(files))
     return _start(info, first, frames, stats, cfg, live=False)
@@ -487,7 +545,7 @@ def _stream_name(url: str) -> str:
     return stem or parts.hostname or "stream"
 
 
-def _open_stream(url: str, cfg: SourceConfig) -> FrameSource:
+def _open_stream(url: str, cfg: SourceConfig, start: int = 0) -> FrameSource:
     shown = redact_url(url)
     label = f"stream {shown}"
     timeout_ms = int(cfg.stream_timeout_s * 1000)
@@ -504,8 +562,9 @@ def _open_stream(url: str, cfg: SourceConfig) -> FrameSource:
     count = _frame_count(cap)
     stats = SourceStats()
     info = dict(uri=shown, kind="stream", name=_stream_name(url), fps=fps, frame_count=count)
+    _start_at(cap, label, count, start, live=count is None)
     if count is not None:  # a finite file served over the network: read it like a local video
-        frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats, cfg.vid_stride)
+        frames = _file_frames(cap, label, count, fps, cfg.max_failed_reads, stats, cfg.vid_stride, start)
         first = _first(frames, f"{label} has no readable frame", "Check the URL points to a video")
         return _start(info, first, frames, stats, cfg, live=False)
     return _start_live(cap, connect, label, info, stats, cfg, "Check the stream")

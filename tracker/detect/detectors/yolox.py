@@ -69,7 +69,7 @@ class YoloxDetector:
             )
         self.session = open_session(
             str(path), onnx_device(cfg.device), "YOLOX", path,
-            "Give a valid YOLOX .onnx file with --set detector.weights=PATH",
+            "Give a valid YOLOX .onnx file with --set detector.weights=PATH", cfg.threads,
         )
         self.input_name, batch, self.input_size = self._check_io(path, cfg.input_size)
         self.dynamic_batch = not isinstance(batch, int)

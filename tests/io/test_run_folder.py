@@ -12,9 +12,9 @@ from tracker.analyze.plots import CHART_NAMES
 from tracker.commands import main
 from tracker.errors import ConfigError, SourceError
 from tracker.io.readers import load_tracks
-from tracker.run_folder import clear_run_files, next_run_folder, run_files
+from tracker.io.run_folder import clear_run_files, next_run_folder, run_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
 DOOR = "counting.lines=[{name: door, points: [[0, 300], [768, 300]]}]"  # the sample's people cross it
 
@@ -30,8 +30,9 @@ def track(det: Path, *extra: str) -> list[str]:
 
 
 def every_output(det: Path, out: Path, frames: int) -> list[str]:
-    """A run that writes every output there is: jsonl, counts, crossings, smoothing copies, an MJPG video."""
-    return track(det, "--out", str(out), "--max-frames", str(frames), "--smooth", "--set", "output.codec=MJPG",
+    """A run that writes every output there is: jsonl, counts, crossings, smoothing copies, crops, an MJPG video."""
+    return track(det, "--out", str(out), "--max-frames", str(frames), "--smooth", "--save-crops",
+                 "--set", "output.codec=MJPG",
                  "--set", "output.jsonl=true", "--set", "counting.enabled=true", "--set", DOOR)  # fmt: skip
 
 
@@ -41,12 +42,14 @@ def test_a_rerun_leaves_nothing_of_the_earlier_run_and_keeps_the_users_files(det
     assert main(["plot", str(out)]) == 0
     (out / "notes.txt").write_text("mine")
     (out / "plots" / "mine.png").write_bytes(b"mine")
+    (out / "crops" / "mine.txt").write_text("mine")
     first = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert {"tracks.jsonl", "counts.csv", "crossings.csv", "tracks.raw.csv", "annotated.avi"} <= first
+    assert any(name.startswith("crops/1/") for name in first)
 
     assert main(track(det_file, "--out", str(out), "--max-frames", "10")) == 0
     left = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert left == {"notes.txt", "plots/mine.png", "run.json", "config.yaml", "tracks.csv", "tracks.txt",
+    assert left == {"notes.txt", "plots/mine.png", "crops/mine.txt", "run.json", "config.yaml", "tracks.csv", "tracks.txt",
                     "summary.csv", "annotated.mp4"}  # fmt: skip
     assert load_tracks(out).frame.max() == 9
     assert main(["plot", str(out)]) == 0
@@ -90,10 +93,16 @@ def test_empty_out_is_a_one_line_error(det_file, tmp_path, monkeypatch, capsys):
 
 
 def test_clearing_knows_every_file_a_run_writes(tmp_path):
-    names, plots = run_files()
-    assert {f"{plots}/{name}" for name in CHART_NAMES} <= set(names)
+    crops = ["crops/3/000012.jpg", "crops/3/000040.jpg", "crops/17/000100.jpg"]  # an earlier --save-crops run's
+    for name in crops + ["crops/17/notes.txt"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    names, folders = run_files(tmp_path)
+    assert {f"plots/{name}" for name in CHART_NAMES} | set(crops) <= set(names)
+    assert folders == ["crops/17", "crops/3", "plots", "crops"]
     for name in names + ["notes.txt", "annotated.notes.txt"]:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("x")
     assert len(clear_run_files(tmp_path)) == len(names)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.notes.txt", "notes.txt"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "annotated.notes.txt", "crops/17/notes.txt", "notes.txt"]  # fmt: skip

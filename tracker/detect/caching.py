@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config
-from .io.det_cache import CacheWriter
-from .io.files import prepare_out_dir
-from .io.sources import open_source
-from .pipeline import _StopSignals, _batches, _check_max_frames, _progress
-from .detect.appearance import build_embedder
-from .detect.detectors import build_detector
+from ..config import Config
+from ..io.det_cache import CacheWriter
+from ..io.files import prepare_out_dir
+from ..io.sources import open_source
+from ..run_control import StopSignals, batches, check_max_frames, progress_bar
+from .appearance import build_embedder
+from .detectors import build_detector
 
 
 @dataclass
@@ -42,10 +42,10 @@ class CacheSummary:
 def cache_detections(source, out_dir: str | os.PathLike, cfg: Config, *, progress: bool = True,
                      max_frames: int | None = None) -> CacheSummary:  # fmt: skip
     """Detect (and embed) every frame of ``source`` (every ``source.vid_stride``-th) into ``out_dir``."""
-    _check_max_frames(max_frames)
+    check_max_frames(max_frames)
     out = prepare_out_dir(out_dir)
     summary = CacheSummary(out_dir=out)
-    with _StopSignals() as signals:
+    with StopSignals() as signals:
         frames = open_source(source, cfg.source)  # first: a bad source fails before models load
         try:
             detector = build_detector(cfg.detector, source=str(source))
@@ -58,11 +58,11 @@ def cache_detections(source, out_dir: str | os.PathLike, cfg: Config, *, progres
                 "appearance": None if embedder is None else cfg.appearance.model_dump(mode="json"),
             })  # fmt: skip
             summary.outputs = writer.paths
-            bar = _progress(info, progress, max_frames)
+            bar = progress_bar(info, progress, max_frames)
             started = time.perf_counter()
             try:
                 todo = frames if max_frames is None else itertools.islice(frames, max_frames)
-                for batch in _batches(todo, cfg.detector.batch_size):
+                for batch in batches(todo, cfg.detector.batch_size):
                     found = detector.detect([f.image for f in batch], [f.index for f in batch])
                     for frame, dets in zip(batch, found):
                         if embedder is not None:
