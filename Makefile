@@ -23,7 +23,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+# Peers for the benchmarks: the `bench` extra, then BoxMOT without its dependencies (its metadata pins
+# opencv-python<5 and filterpy<2 and would downgrade the stack; its trackers run on what is installed).
+BOXMOT := boxmot==25.0.0
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[dev,bench]"
+	$(BIN)/pip install -q --no-deps $(BOXMOT)
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/association.py
 	$(BIN)/python benchmarks/pipeline.py

@@ -1,8 +1,9 @@
-"""Association speed: our trackers vs Ultralytics' BYTETracker / BOTSORT on identical synthetic scenes.
+"""Association speed: our trackers vs the peers' (Ultralytics, BoxMOT, Roboflow `trackers`) on identical scenes.
 
 Scenes of N objects (N = 10, 50, 100, 300, 1000) walk with noisy constant velocity;
-a few die and are born every frame. Every tracker gets the same detections; the
-time is the tracker's update alone. Camera motion compensation is timed apart.
+a few die and are born every frame. Every tracker gets the same detections (and the same
+embeddings where it uses appearance); the time is the tracker's update alone, through the
+adapters of benchmarks/peers.py. Camera motion compensation is timed apart (no frames here).
 
     python benchmarks/association.py [--frames 60] [--sizes 10 50 100 300 1000]
 """
@@ -15,6 +16,7 @@ from functools import partial
 
 import numpy as np
 
+import peers
 from common import machine, markdown_table
 
 from tracker.config import load_config
@@ -59,21 +61,35 @@ def time_ours(name: str, frames: list[Detections], on_demand: bool = False) -> f
     return 1000 * spent / len(frames)
 
 
-def time_ultralytics(name: str, frames: list[Detections]) -> float:
-    from ultralytics.engine.results import Boxes
+OURS = ("sort", "deepsort", "bytetrack", "botsort")
+# Peer rows: ByteTrack, BoT-SORT with appearance, SORT and OC-SORT of each library, camera motion off (timed apart).
+PEERS = {
+    "ul-bytetrack": peers.PEERS["ul-bytetrack"],
+    "ul-botsort-reid": peers.PEERS["ul-botsort-reid"],  # without a frame its GMC step is skipped
+    "boxmot-bytetrack": peers.PEERS["boxmot-bytetrack"],
+    "boxmot-botsort-reid": peers.Peer("boxmot", "BotSort", {"use_cmc": False}),
+    "boxmot-ocsort": peers.PEERS["boxmot-ocsort"],
+    "rf-sort": peers.PEERS["rf-sort"],
+    "rf-bytetrack": peers.PEERS["rf-bytetrack"],
+    "rf-ocsort": peers.PEERS["rf-ocsort"],
+    "rf-botsort": peers.PEERS["rf-botsort"],  # without a frame its CMC step is skipped
+}
+# ours -> the peers doing the same job, for the speed-up columns
+FAMILIES = {
+    "sort": ["rf-sort"],
+    "bytetrack": ["ul-bytetrack", "boxmot-bytetrack", "rf-bytetrack"],
+    "botsort": ["ul-botsort-reid", "boxmot-botsort-reid", "rf-botsort"],
+}
 
-    from accuracy import ultralytics_tracker
 
-    tr = ultralytics_tracker(name, FPS)
-    if hasattr(tr, "gmc"):
-        tr.gmc.method = None  # association only; GMC is timed separately
-    shape = (SCENE[1], SCENE[0])
+def time_peer(name: str, frames: list[Detections]) -> float:
+    """ms per frame of a peer's update (input conversion excluded)."""
+    tr = peers.build(PEERS[name], FPS, (SCENE[1], SCENE[0]))
     spent = 0.0
     for d in frames:
-        boxes = Boxes(np.concatenate([d.boxes, d.scores[:, None], d.class_ids[:, None]], axis=1), shape)
-        feats = d.embeddings if name == "ul-botsort-reid" else None
+        inputs = tr.inputs(d, None)
         t0 = time.perf_counter()
-        tr.update(boxes, None, feats=feats)
+        tr.update(inputs)
         spent += time.perf_counter() - t0
     return 1000 * spent / len(frames)
 
@@ -108,30 +124,34 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--sizes", type=int, nargs="*", default=[10, 50, 100, 300, 1000])
     ap.add_argument("--repeat", type=int, default=3, help="runs per tracker and size; the fastest is kept")
+    ap.add_argument("--cmc-frames", type=int, default=20,
+                    help="frames for the camera-motion table (0: skip it; Ultralytics' ECC takes ~10 s a frame)")
     args = ap.parse_args()
-    pairs = [("bytetrack", "ul-bytetrack"), ("botsort", "ul-botsort-reid")]
     rows = []
     for n in args.sizes:
         frames = scene(n, args.frames)
         row = {"objects": n}
-        # best of --repeat: the run least disturbed by other load on a shared machine, same for both sides;
+        # best of --repeat: the run least disturbed by other load on a shared machine, same for every column;
         # each round times every tracker once, so a slow spell of the machine hits them all alike
-        runs = {name: partial(time_ours, name, frames) for name in ("sort", "deepsort", "bytetrack", "botsort")}
+        runs = {name: partial(time_ours, name, frames) for name in OURS}
         runs["botsort on demand"] = partial(time_ours, "botsort", frames, on_demand=True)
-        runs.update({theirs: partial(time_ultralytics, theirs, frames) for _, theirs in pairs})
+        runs.update({name: partial(time_peer, name, frames) for name in PEERS})
         for _ in range(args.repeat):
             for name, run in runs.items():
                 row[name] = min(row.get(name, np.inf), run())
-        for ours, theirs in pairs:
-            row[f"{ours} speed-up"] = f"{row[theirs] / row[ours]:.1f}x"
+        for ours, theirs in FAMILIES.items():
+            fastest = min(theirs, key=row.get)
+            row[f"{ours} vs fastest peer"] = f"{row[fastest] / row[ours]:.1f}x ({fastest})"
+        row["fastest"] = min(runs, key=row.get)
         rows.append(row)
         print(row, flush=True)
     print()
     print(f"Machine: {machine()}; {args.frames} frames per scene, best of {args.repeat}; ms per frame, "
           "tracker update only")
-    cols = ["objects", "sort", "deepsort", "bytetrack", "botsort", "botsort on demand", "ul-bytetrack", "ul-botsort-reid",
-            "bytetrack speed-up", "botsort speed-up"]
-    print(markdown_table(rows, cols))
+    times = ["objects", *OURS, "botsort on demand", *PEERS]
+    print(markdown_table(rows, times))
+    print()
+    print(markdown_table(rows, ["objects", *(f"{o} vs fastest peer" for o in FAMILIES), "fastest"]))
     r100 = next((r for r in rows if r["objects"] == 100), None)
     r1000 = next((r for r in rows if r["objects"] == 1000), None)
     if r100:
@@ -141,8 +161,11 @@ def main() -> None:
         worst = max(r1000["bytetrack"], r1000["botsort"])
         print(f"target: < 5 ms/frame at 1000 objects (bytetrack, botsort): {worst:.2f} ms -> "
               f"{'MET' if worst < 5 else 'NOT MET'}")
-    print("\nCamera motion compensation, 1920x1080 frames:")
-    print(markdown_table(time_gmc(), ["method", "ours ms", "ultralytics ms", "speed-up"]))
+    slower = [f"{r['objects']} ({r['fastest']})" for r in rows if r["fastest"] in PEERS]
+    print(f"target: ours the fastest at every size: {'MET' if not slower else 'NOT MET at ' + ', '.join(slower)}")
+    if args.cmc_frames:
+        print("\nCamera motion compensation, 1920x1080 frames:")
+        print(markdown_table(time_gmc(args.cmc_frames), ["method", "ours ms", "ultralytics ms", "speed-up"]))
 
 
 if __name__ == "__main__":

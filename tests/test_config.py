@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from pydantic import TypeAdapter
 
-from tracker.config import TRACKERS, apply_overrides, load_config, parse_override
+from tracker.config import CONFIG_DIR, TRACKERS, TrackerConfig, apply_overrides, load_config, parse_override
 from tracker.errors import ConfigError
 
 
@@ -17,6 +19,15 @@ def test_default_loads_botsort():
 @pytest.mark.parametrize("name", TRACKERS.names)
 def test_every_tracker_yaml_validates(name):
     assert load_config(tracker=name).tracker.name == name
+
+
+@pytest.mark.parametrize("preset", ["bytetrack_paper.yaml", "botsort_paper.yaml"])
+def test_paper_presets_pin_every_tracker_key(preset):
+    # A preset pins its whole tracker section, so a change of a tracker's defaults never changes it:
+    # the config models have no defaults, so validating the section alone fails on any missing key.
+    path = CONFIG_DIR / preset
+    pinned = TypeAdapter(TrackerConfig).validate_python(yaml.safe_load(path.read_text())["tracker"])
+    assert load_config(path).tracker == pinned
 
 
 def test_override_switches_tracker_section():
