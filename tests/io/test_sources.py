@@ -306,6 +306,15 @@ def test_mot_sequence_folder(tmp_path):
         np.testing.assert_allclose([level(f) for f in frames], gray_level(np.arange(6)), atol=CODEC_TOLERANCE)
 
 
+def test_mot_sequence_reads_only_images_of_its_imext(tmp_path):
+    seq = tmp_path / "SEQ-02"
+    write_images(seq / "img1", 4)
+    write_images(seq / "img1", 2, names=["000002_mask", "000003_mask"], suffix=".png")  # not frames: not .jpg
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=SEQ-02\nimDir=img1\nframeRate=7\nimExt=.jpg\n")
+    source = open_source(seq, source_cfg())
+    assert source.info.frame_count == 4 and len(read_all(source)) == 4
+
+
 def test_plain_image_folder_natural_order_and_default_fps(tmp_path):
     names = ["frame1", "frame2", "frame10", "frame11"]  # plain sorting would put frame10 second
     write_images(tmp_path / "imgs", 4, names=names, suffix=".png")

@@ -80,8 +80,15 @@ def _natural_key(path: Path) -> list:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """The images of ``folder`` in frame order (natural sort of their names)."""
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key)
+    """The images of ``folder`` in frame order (natural sort of their names).
+
+    When ``folder`` is the imDir of a seqinfo.ini beside it that names an imExt, only files with
+    that extension are frames (a stray thumbnail or mask of another type is not one).
+    """
+    seqinfo = read_seqinfo(folder.parent / SEQINFO)
+    extension = seqinfo.get("imext", "").lower() if seqinfo.get("imdir", IMAGE_DIR) == folder.name else ""
+    suffixes = {extension} if extension else IMAGE_SUFFIXES
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in suffixes and p.is_file()), key=_natural_key)
 
 
 def frame_files(folder: Path) -> dict[int, Path]:
