@@ -122,6 +122,10 @@ class KalmanConfig(Strict):
     init_std_position: Positive  # initial uncertainty of a new track's position
     init_std_velocity: Positive  # initial uncertainty of a new track's velocity (per second)
     nsa: bool  # NSA (StrongSORT): a detection's measurement variance times 1 - its score
+    # second: the noise values above are per second (the filter behaves the same at any frame rate);
+    # frame: they are per frame of the source, as in the SORT / ByteTrack / BoT-SORT papers' code (the
+    # paper presets), converted at the source's frame rate (tracker.tracking.kalman.per_second)
+    noise_unit: Literal["second", "frame"]
 
 
 class CMCConfig(Strict):

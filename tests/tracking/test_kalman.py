@@ -184,3 +184,41 @@ def test_empty_inputs():
     m, c = kf.predict(mean, cov, 0.1)
     assert m.shape == (0, 8)
     assert kf.gating_distance(mean, cov, np.ones((3, 4))).shape == (0, 3)
+
+
+@pytest.mark.parametrize("fps", [7.0, 30.0])
+def test_per_frame_noise_matches_a_per_frame_filterpy_filter(fps):
+    """``kalman.noise_unit: frame`` (the paper presets): stepped 1 / fps seconds at a time, the filter is the
+    papers' per-frame filter (filterpy, F with one frame's step, Q and P0 from the per-frame stds, velocities
+    per frame), once our per-second velocities are divided by fps."""
+    cfg = load_config(overrides={"tracker.name": "botsort", "tracker.kalman.noise_unit": "frame",
+                                 "tracker.kalman.std_velocity": 0.00625, "tracker.kalman.init_std_velocity": 0.0625,
+                                 "tracker.kalman.std_position": 0.05}).tracker.kalman  # fmt: skip
+    kf = KalmanFilter(StateSpace(kalman.per_second(cfg, fps)))
+    rng = np.random.default_rng(7)
+    z0 = np.array([[100.0, 80.0, 30.0, 70.0], [300.0, 200.0, 50.0, 120.0]])
+    mean, cov = kf.initiate(z0)
+    to_frames = np.diag([1.0] * 4 + [1.0 / fps] * 4)  # per-second velocities -> per frame
+    oracles = []
+    for z in z0:
+        f = FilterpyKF(dim_x=8, dim_z=4)
+        f.x, f.H, f.F = np.concatenate([z, np.zeros(4)]), np.eye(4, 8), np.eye(8)
+        f.F[:4, 4:] = np.eye(4)  # one frame
+        f.P = np.diag(_stds(cfg, z, "xywh", "init") ** 2)
+        oracles.append(f)
+    for step in range(10):
+        mean, cov = kf.predict(mean, cov, 1.0 / fps)
+        z = z0 + step * np.array([3.0, 1.0, 0.2, 0.4]) + rng.normal(0, 2, z0.shape)
+        mean, cov = kf.update(mean, cov, z)
+        for i, f in enumerate(oracles):
+            f.Q = np.diag(_stds(cfg, f.x, "xywh", "process") ** 2)
+            f.predict()
+            f.R = np.diag(_stds(cfg, f.x, "xywh", "measurement") ** 2)
+            f.update(z[i])
+            np.testing.assert_allclose(to_frames @ mean[i], f.x, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(to_frames @ cov[i] @ to_frames, f.P, rtol=1e-9, atol=1e-9)
+
+
+def test_per_second_noise_is_left_as_it_is():
+    cfg = _cfg("xywh")
+    assert cfg.noise_unit == "second" and kalman.per_second(cfg, 7.0) is cfg

@@ -40,7 +40,7 @@ from .association import (
     track_aware_nms,
 )
 from .camera_motion import apply_warp, warp_boxes, warp_points
-from .kalman import KalmanFilter, StateSpace, nsa_scale, reupdate
+from .kalman import KalmanFilter, StateSpace, nsa_scale, per_second, reupdate
 from .scores import ScoreScale
 from .table import FeatureBank, TrackTable
 
@@ -96,7 +96,7 @@ class Tracker:
             raise ValueError(f"fps must be a positive number, got {fps!r}")
         self.cfg = cfg
         self.fps = float(fps)
-        self.space = StateSpace(cfg.kalman)
+        self.space = StateSpace(per_second(cfg.kalman, self.fps))
         self.kf = KalmanFilter(self.space)
         self.max_age_frames = cfg.max_age if cfg.max_age_unit == "frames" else cfg.max_age * self.fps
         self.direction_window_frames = getattr(cfg, "direction_window_s", 0.0) * self.fps  # OCM policies only

@@ -129,6 +129,25 @@ class Xywh(StateLayout):
 LAYOUTS: dict[str, StateLayout] = {layout.name: layout for layout in (Xyah(), Xywh())}
 
 
+def per_second(cfg: KalmanConfig, fps: float) -> KalmanConfig:
+    """``cfg`` with its noise per second; ``kalman.noise_unit: frame`` values are converted at ``fps``.
+
+    A per-frame process standard deviation s (a random walk over one frame of 1 / fps seconds) is
+    s * sqrt(fps) per sqrt(second); a velocity in units per frame is fps times that per second, so
+    a per-frame velocity noise s becomes s * fps * sqrt(fps), and an initial velocity uncertainty
+    s * fps. One step of 1 / fps seconds then adds exactly the per-frame noise the papers' filters
+    add. (``std_aspect`` also sets the initial aspect uncertainty, which is thereby scaled too.)
+    """
+    if cfg.noise_unit == "second":
+        return cfg
+    root = np.sqrt(fps)
+    return cfg.model_copy(update={
+        "std_position": cfg.std_position * root, "std_velocity": cfg.std_velocity * fps * root,
+        "std_aspect": cfg.std_aspect * root, "std_aspect_velocity": cfg.std_aspect_velocity * fps * root,
+        "init_std_velocity": cfg.init_std_velocity * fps, "noise_unit": "second",
+    })  # fmt: skip
+
+
 @dataclass(frozen=True)
 class StateSpace:
     """The filter's state layout (``kalman.state``) and its box-size-relative noise levels."""
