@@ -518,7 +518,7 @@ def test_default_models_import_no_torch(how, tmp_path):
                 "assert r.detections.embeddings.shape == (len(r.detections), 128)")
     else:
         work = "from tracker.commands import main; assert main(['track', sys.argv[1], '--out', sys.argv[2], " \
-               "'--max-frames', '2', '--quiet']) == 0"
+               "'--max-frames', '2']) == 0"  # not --quiet: the start line and the progress bar too
     code = (
         "import sys, tracker\nfrom tracker.pipeline import Session\n" + work + "\n"
         f"print(','.join(m for m in {NOT_AT_START!r} if m in sys.modules))"

