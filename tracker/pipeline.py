@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config, apply_overrides, load_config
-from .detect.appearance import build_embedder
+from .detect.appearance import build_embedder, embed_detections
 from .detect.detectors import build_detector
 from .errors import OutputError, SourceError
 from .io.files import prepare_out_dir
@@ -97,11 +97,6 @@ def upload_plan(detector, embedder):
     embedder_device = frames_device(embedder)
     upload_device = frames_device(detector) or embedder_device
     return upload_device, embedder_device is not None and embedder_device == upload_device
-
-
-def embed_detections(embedder, image, dets) -> None:
-    """Give ``dets`` the embeddings of their crops in ``image`` (ahead of tracking)."""
-    dets.embeddings = embedder.embed(image, dets.boxes) if len(dets) else np.zeros((0, embedder.dim), np.float32)
 
 
 class FrameTracker:

@@ -15,14 +15,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ..config import Config
 from ..io.det_cache import CacheWriter
 from ..io.files import prepare_out_dir
 from ..io.sources import open_source
 from ..run_control import StopSignals, batches, check_max_frames, progress_bar
-from .appearance import build_embedder
+from .appearance import build_embedder, embed_detections
 from .detectors import build_detector
 
 
@@ -66,8 +64,7 @@ def cache_detections(source, out_dir: str | os.PathLike, cfg: Config, *, progres
                     found = detector.detect([f.image for f in batch], [f.index for f in batch])
                     for frame, dets in zip(batch, found):
                         if embedder is not None:
-                            dets.embeddings = (embedder.embed(frame.image, dets.boxes) if len(dets)
-                                               else np.zeros((0, embedder.dim), np.float32))  # fmt: skip
+                            embed_detections(embedder, frame.image, dets)
                         with signals.deferred():  # a frame is in det.txt and det.npy, or in neither
                             writer.write(frame.index, dets)
                             summary.frames += 1

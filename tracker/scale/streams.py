@@ -26,9 +26,10 @@ from ..errors import TrackerError
 from ..io.files import prepare_out_dir
 from ..io.run_folder import check_out_dir
 from ..io.sources import FrameSource, open_source
+from ..detect.appearance import embed_detections
 from ..detect.frames import detect_frames
 from ..pipeline import (
-    FrameTracker, RunSummary, camera_motion_for, embed_detections, embedder_for, upload_plan, wants_images, write_run,
+    FrameTracker, RunSummary, camera_motion_for, embedder_for, upload_plan, wants_images, write_run,
 )
 from .sourcelist import NamedSource, expand_sources, read_source_list
 from .worker import smooth_run

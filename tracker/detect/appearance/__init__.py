@@ -36,6 +36,11 @@ class Embedder(Protocol):
         ...
 
 
+def embed_detections(embedder: Embedder, image, dets) -> None:
+    """Give ``dets`` the embeddings of their crops in ``image`` (ahead of tracking; (0, dim) when there are none)."""
+    dets.embeddings = embedder.embed(image, dets.boxes) if len(dets) else np.zeros((0, embedder.dim), np.float32)
+
+
 def build_embedder(cfg: AppearanceConfig) -> Embedder | None:
     """The embedder ``cfg.name`` names in :data:`tracker.config.EMBEDDERS`, imported now; None for ``none``.
     Raises ModelError for unusable weights."""
