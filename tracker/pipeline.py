@@ -185,13 +185,10 @@ class Session:
     def _detected(self, frames, batch_size: int, embed: bool) -> Iterator[tuple]:
         """(frame, detections, with embeddings when ``embed``, the image the embedder takes) in source order;
         runs in the detection worker thread. That image is the frame's GPU copy when the embedder takes one."""
-        from .detect.frames import detect_frames
+        from .detect.frames import detect_batch
 
         for batch in batches(frames, batch_size):
-            images, indices = [f.image for f in batch], [f.index for f in batch]
-            detections, uploaded = detect_frames(self.detector, images, indices, self.upload_device)
-            for i, (frame, dets) in enumerate(zip(batch, detections)):
-                image = uploaded[i] if self._embed_uploaded else frame.image
+            for frame, dets, image in detect_batch(self.detector, batch, (self.upload_device, self._embed_uploaded)):
                 if embed:
                     embed_detections(self.embedder, image, dets)
                 yield frame, dets, image
@@ -386,7 +383,6 @@ def run(
                 invalid = int(getattr(session.tracker, "invalid_detections", 0))
                 session.close()
     summary.source_stats, summary.invalid_detections = source_stats, invalid
-    summary.source_fps = session.fps
     return summary
 
 
@@ -416,7 +412,6 @@ def write_run(
     with StopSignals() as signals:
         summary = _write_results(results, out, made, cfg, info, class_names, signals, progress=progress,
                                  on_frame=on_frame, start_thresholds=start_thresholds or {})  # fmt: skip
-    summary.source_fps = cfg.source.fps or info.fps
     return summary
 
 
@@ -424,7 +419,8 @@ def _write_results(results, out: Path, made: bool, cfg: Config, info, class_name
                    progress: bool, start_thresholds: dict, max_frames: int | None = None,
                    on_frame=None) -> RunSummary:  # fmt: skip
     """Open the outputs, write every result a whole frame at a time, and close them however the loop ends."""
-    summary = RunSummary(out_dir=out, is_live=info.is_live, frame_count=info.processed_frames)
+    summary = RunSummary(out_dir=out, is_live=info.is_live, frame_count=info.processed_frames,
+                         source_fps=cfg.source.fps or info.fps)  # the rate the tracker ran at (Session.fps)
     try:
         sinks = open_sinks(
             out, cfg.output, info, class_names, counting=cfg.counting, serve=cfg.serve,
@@ -433,7 +429,6 @@ def _write_results(results, out: Path, made: bool, cfg: Config, info, class_name
     except BaseException:
         _remove_if_empty(out, made)
         raise
-    started = time.perf_counter()
     seen_ids: set[int] = set()
     try:
         _write_config(out, cfg)  # once the run starts: a failed start keeps an earlier run's config

@@ -9,6 +9,7 @@ instead of copying the frame from the host again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -67,4 +68,14 @@ def detect_frames(detector, images: list[np.ndarray], indices: list[int], upload
     return detector.detect(images, indices), uploaded
 
 
-__all__ = ["detect_frames", "frames_device", "upload_frames"]
+def detect_batch(detector, frames: list, upload: tuple) -> Iterator[tuple]:
+    """(frame, detections, the image the embedder takes) for each of ``frames`` (source Frames), detected in one
+    call. ``upload``: (device to upload to or None, whether the embedder takes the upload), as
+    :func:`tracker.pipeline.upload_plan` gives it; the embedder's image is the frame's upload, else the frame."""
+    upload_device, embed_uploaded = upload
+    detections, uploaded = detect_frames(detector, [f.image for f in frames], [f.index for f in frames], upload_device)
+    for i, (frame, dets) in enumerate(zip(frames, detections)):
+        yield frame, dets, uploaded[i] if embed_uploaded else frame.image
+
+
+__all__ = ["detect_batch", "detect_frames", "frames_device", "upload_frames"]

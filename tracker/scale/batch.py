@@ -29,6 +29,7 @@ from ..pipeline import RunSummary
 from ..io.files import prepare_out_dir
 from ..io.run_folder import check_out_dir
 from ..io.sources import open_source
+from ..run_control import STOP_SIGNALS
 from .chunks import Chunk, chunk_frames, plan_chunks
 from .executors import make_executor
 from .ledger import DONE, FAILED, INTERRUPTED, PENDING, Ledger, Row
@@ -36,7 +37,6 @@ from .sourcelist import NamedSource, expand_sources
 from .worker import ChunkJob, Outcome, SourceJob, StitchJob
 
 MAX_ATTEMPTS = 3  # a job whose worker dies with its node is tried this many times in all
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STITCH_SUFFIX = "#stitch"  # job key of a file's stitch: the source, then this (a part's: the source, #, its index)
 
 

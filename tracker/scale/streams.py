@@ -27,7 +27,7 @@ from ..io.files import prepare_out_dir
 from ..io.run_folder import check_out_dir
 from ..io.sources import FrameSource, open_source
 from ..detect.appearance import embed_detections
-from ..detect.frames import detect_frames
+from ..detect.frames import detect_batch
 from ..pipeline import (
     FrameTracker, RunSummary, camera_motion_for, embedder_for, upload_plan, wants_images, write_run,
 )
@@ -191,7 +191,6 @@ def _detect_loop(streams: list[_Stream], detector, upload: tuple, max_frames: in
     """Until every stream ended: the newest frame of each stream that has one and whose writer is free, detected
     in one call (uploaded once to the GPU when ``upload``, :func:`~tracker.pipeline.upload_plan`, says so) and
     handed to its writer."""
-    upload_device, embed_uploaded = upload
     bar = None
     if progress:
         from tqdm import tqdm
@@ -206,10 +205,8 @@ def _detect_loop(streams: list[_Stream], detector, upload: tuple, max_frames: in
             if not ready:
                 time.sleep(IDLE_WAIT_S)
                 continue
-            images, indices = [f.image for _, f in ready], [f.index for _, f in ready]
-            detections, uploaded = detect_frames(detector, images, indices, upload_device)
-            for i, ((stream, frame), dets) in enumerate(zip(ready, detections)):
-                stream.inbox.put((frame, dets, uploaded[i] if embed_uploaded else frame.image))
+            for (stream, _), item in zip(ready, detect_batch(detector, [f for _, f in ready], upload)):
+                stream.inbox.put(item)
                 stream.frames += 1
                 if max_frames is not None and stream.frames >= max_frames:
                     stream.finish()
