@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..config import DETECTORS, EMBEDDERS, TRACKERS
@@ -102,9 +103,19 @@ def counting_overrides(lines: list[dict], zones: list[dict]) -> list[str]:
     return out
 
 
+def list_items(text: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated option value."""
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def log_line(line: str) -> None:
+    """A progress line on stderr, at once (commands that report as they go)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def tracker_list(text: str) -> list[str]:
     """``--tracker sort,bytetrack``: one or more tracker names."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = list_items(text)
     unknown = [n for n in names if n not in TRACKERS.names]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
@@ -158,11 +169,11 @@ def model_overrides(args: argparse.Namespace) -> list[str]:
     if args.weights:
         out.append(f"detector.weights={args.weights}")
     if args.classes is not None:
-        items = [c.strip() for c in args.classes.split(",") if c.strip()]
-        if not items or [c.lower() for c in items] == [ALL_CLASSES]:
+        classes = list_items(args.classes)
+        if not classes or [c.lower() for c in classes] == [ALL_CLASSES]:
             out.append("detector.classes=null")
         else:
-            out.append("detector.classes=[" + ", ".join(f"'{c}'" if not c.isdigit() else c for c in items) + "]")
+            out.append("detector.classes=[" + ", ".join(f"'{c}'" if not c.isdigit() else c for c in classes) + "]")
     if args.conf is not None:
         out.append(f"detector.conf_threshold={args.conf}")
     if getattr(args, "appearance_weights", None):
@@ -208,10 +219,10 @@ def appearance_weight_overrides(path: str) -> list[str]:
 
 def names(text: str, option: str, example: str) -> list[str]:
     """The items of a comma-separated list option; none is a ConfigError."""
-    items = [c.strip() for c in text.split(",") if c.strip()]
-    if not items:
+    listed = list_items(text)
+    if not listed:
         raise ConfigError(f"{option} needs at least one class name, got {text!r}", f"Pass e.g. {example}")
-    return items
+    return listed
 
 
 def _number(above_zero: bool):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..analyze.compare import evaluate_trackers
 from ..analyze.evaluation import METRIC_KEYS, evaluate_sequences, format_table
 from ..config import load_config
-from .common import add_model_options, model_overrides
+from .common import add_model_options, log_line, model_overrides
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -36,10 +35,7 @@ def run(args: argparse.Namespace) -> int:
     cfgs = [load_config(args.config, tracker=name, overrides=overrides) for name in names]
     cfg = cfgs[0]
     if len(cfgs) > 1:  # detections computed once, shared by the trackers; one table
-        def log(line: str) -> None:
-            print(line, file=sys.stderr, flush=True)
-
-        rows = evaluate_trackers(args.sequences, cfgs, out_dir=Path(args.out), video=args.video, log_line=log)
+        rows = evaluate_trackers(args.sequences, cfgs, out_dir=Path(args.out), video=args.video, log_line=log_line)
     else:
         rows = evaluate_sequences(args.sequences, cfg, out_dir=Path(args.out), video=args.video)
     if cfg.smoothing.enabled:  # a raw and a smoothed row per sequence

@@ -6,14 +6,13 @@ The search itself is :mod:`tracker.analyze.tuning`; optuna is imported when it s
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..analyze.tuning import best_yaml, cross_validate, cv_mean, format_folds, prepare, tune
 from ..config import load_config
 from ..errors import ConfigError
 from ..io.files import write_atomically
-from .common import add_model_options, model_overrides
+from .common import add_model_options, log_line, model_overrides
 
 DEFAULT_TRIALS = 50
 DEFAULT_OUT = "runs/tune/best.yaml"
@@ -52,16 +51,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, tracker=args.tracker, overrides=model_overrides(args))
     out = Path(args.out)
 
-    def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    prepared = prepare(args.sequences, cfg, video=args.video, log=log)
+    prepared = prepare(args.sequences, cfg, video=args.video, log=log_line)
     folds = None
     if args.cv:
-        folds = cross_validate(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
+        folds = cross_validate(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log_line)
         print(f"leave-one-sequence-out ({args.trials} trials per fold): held-out HOTA {cv_mean(folds):.2f}")
         print(format_folds(folds))
-    result = tune(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log)
+    result = tune(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log_line)
     write_atomically(out, best_yaml(result, prepared, args.seed, folds))
     print(f"best HOTA {result.hota:.2f} (trial {result.best_trial} of {result.trials}; "
           f"starting config {result.start_hota:.2f}) -> {out}")
