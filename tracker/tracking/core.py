@@ -120,9 +120,11 @@ class Tracker:
             det_index=np.zeros(0, np.int64),  # this frame's detection row, -1 when only predicted
             features=self.feature_bank(),
             observed=np.zeros((0, 4)),  # xyxy box of each track's latest detection (moved with the camera)
-            anchor=np.zeros((0, 2)),  # centre of an earlier detection (direction consistency); nan: none yet
-            anchor_frame=np.zeros(0, np.int64),  # the frame it was seen in
         )
+        self.ocm = getattr(cfg, "direction_weight", 0.0) > 0  # OC-SORT's direction consistency: headings kept
+        if self.ocm:
+            self.table.add_column("anchor", np.zeros((0, 2)))  # centre of an earlier detection; nan: none yet
+            self.table.add_column("anchor_frame", np.zeros(0, np.int64))  # the frame it was seen in
         if cfg.observation_reupdate:  # the Kalman state right after each track's latest detection (ORU restarts there)
             self.table.add_column("obs_mean", np.zeros((0, dim)))
             self.table.add_column("obs_cov", np.zeros((0, dim, dim)))
@@ -246,7 +248,8 @@ class Tracker:
         if warp is not None:
             table.mean, table.cov = apply_warp(table.mean, table.cov, warp, layout)
             table.observed = warp_boxes(table.observed, warp)
-            table.anchor = warp_points(table.anchor, warp)
+            if self.ocm:
+                table.anchor = warp_points(table.anchor, warp)
             if self.cfg.observation_reupdate:
                 table.obs_mean, table.obs_cov = apply_warp(table.obs_mean, table.obs_cov, warp, layout)
 
@@ -268,11 +271,11 @@ class Tracker:
                     None if noise is None else noise[k],
                 )
             table.obs_mean[t], table.obs_cov[t] = table.mean[t], table.cov[t]
-        # the previous sighting becomes the heading's anchor once the anchor is a window older than it
-        seen = self.frame_count - gap
-        old = np.isnan(table.anchor[t, 0]) | (seen - table.anchor_frame[t] >= self.direction_window_frames)
-        table.anchor[t[old]] = centres(table.observed[t[old]])
-        table.anchor_frame[t[old]] = seen[old]
+        if self.ocm:  # the previous sighting becomes the heading's anchor once the anchor is a window older than it
+            seen = self.frame_count - gap
+            old = np.isnan(table.anchor[t, 0]) | (seen - table.anchor_frame[t] >= self.direction_window_frames)
+            table.anchor[t[old]] = centres(table.observed[t[old]])
+            table.anchor_frame[t[old]] = seen[old]
         table.observed[t] = dets.boxes[d]
         table.since_update[t] = 0
         table.streak[t] += 1
