@@ -15,7 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from ..structures import Detections, Tracks
+from ..structures import Detections, Tracks, class_name
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE_AT_720P = 0.5  # label text size on a 720-pixel-high frame; scales with frame height
@@ -391,7 +391,7 @@ class Annotator:
                scale: float, thickness: int, reserved: np.ndarray) -> LabelLayout:  # fmt: skip
         """Where the ``class #id score`` labels of the valid tracks go (boxes: their int xyxy boxes)."""
         class_ids = tracks.class_ids[valid].tolist()
-        names = [class_names[c] if 0 <= c < len(class_names) else str(c) for c in class_ids]
+        names = [class_name(class_names, c) for c in class_ids]
         tids = [f"#{t}" for t in tracks.track_ids[valid].tolist()]
         texts = [f"{n} {t} {score:.2f}" for n, t, score in zip(names, tids, tracks.scores[valid].tolist())]
         start = np.fromiter((len(n) + 1 for n in names), np.int64, len(names))
@@ -420,7 +420,7 @@ class Annotator:
         classes, counts = np.unique(class_ids, return_counts=True)
         if len(classes) < 2:
             return ""
-        names = [class_names[c] if 0 <= c < len(class_names) else str(c) for c in classes.tolist()]
+        names = [class_name(class_names, c) for c in classes.tolist()]
         return "(" + ", ".join(f"{n} {name}" for n, name in zip(counts.tolist(), names)) + ")"
 
     def _update_trails(self, frame: int, ids: np.ndarray, boxes: np.ndarray) -> None:

@@ -189,8 +189,7 @@ class CsvSink(_TextSink):
         if not n:
             return ""
         class_ids = tracks.class_ids.tolist()
-        known = len(self.class_names)
-        names = [self.class_names[c] if 0 <= c < known else str(c) for c in class_ids]
+        names = [_class_name(self.class_names, c) for c in class_ids]
         boxes = np.char.mod(BOX_FORMAT, tracks.boxes).T.tolist()
         return _csv_text(
             zip(
