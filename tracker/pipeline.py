@@ -83,10 +83,15 @@ def embedder_for(cfg: Config, tracker, detector, embedder=None):
     return (embedder or build_embedder(embedder_config(cfg, tracker))) if wants else None
 
 
-def camera_motion_for(cfg: Config) -> CameraMotion | None:
-    """The camera-motion estimator the tracker's ``cmc`` section asks for (BoT-SORT's); None for a still camera."""
+def wants_camera_motion(cfg: Config) -> bool:
+    """Whether the tracker's ``cmc`` section (BoT-SORT's) asks for camera motion to be estimated."""
     cmc = getattr(cfg.tracker, "cmc", None)
-    return CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
+    return cmc is not None and cmc.method != "none"
+
+
+def camera_motion_for(cfg: Config) -> CameraMotion | None:
+    """The camera-motion estimator the tracker's ``cmc`` section asks for; None for a still camera."""
+    return CameraMotion(cfg.tracker.cmc) if wants_camera_motion(cfg) else None
 
 
 def upload_plan(detector, embedder):

@@ -16,17 +16,16 @@ from pathlib import Path
 from ..config import Config
 from ..errors import ConfigError, SourceError
 from ..io.files import prepare_out_dir
-from ..tracking import build_tracker
+from ..pipeline import wants_camera_motion
+from ..tracking import Tracker
 from .evaluation import score, smooth_mot_file, write_results
 from .tuning import prepare, run_tracker
 
 
 def _needs(cfg: Config) -> tuple[bool, bool]:
     """(appearance embeddings, camera motion): what ``cfg``'s tracker needs from the shared preparation."""
-    tracker = build_tracker(cfg.tracker, fps=1.0)  # cheap: no model, no state
-    appearance = tracker.uses_appearance and cfg.appearance.name != "none"
-    cmc = getattr(cfg.tracker, "cmc", None)  # BoT-SORT's camera motion compensation
-    return appearance, cmc is not None and cmc.method != "none"
+    appearance = Tracker.policies[type(cfg.tracker)].appearance_wanted(cfg.tracker) and cfg.appearance.name != "none"
+    return appearance, wants_camera_motion(cfg)
 
 
 def preparation_config(cfgs: list[Config]) -> Config:
@@ -53,10 +52,10 @@ def evaluate_trackers(paths, cfgs: list[Config], out_dir: Path, video=None, log_
     shared = preparation_config(cfgs)
     prepared = prepare(list(paths), shared, video=video, log=log_line)  # checks every sequence first
     out = prepare_out_dir(out_dir)
+    motion = [_needs(cfg)[1] for cfg in cfgs]
     rows = []
     for p in prepared:
-        for cfg in cfgs:
-            uses_motion = _needs(cfg)[1]
+        for cfg, uses_motion in zip(cfgs, motion):
             inputs = p if uses_motion else dataclasses.replace(p, warps=None)
             started = time.perf_counter()
             frames = run_tracker(cfg.tracker, inputs)
