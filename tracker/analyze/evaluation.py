@@ -22,9 +22,9 @@ from ..config import Config, apply_overrides
 from ..errors import DataError, SourceError
 from ..io.files import prepare_out_dir
 from ..io.mot import Sequence, find_sequence, read_gt, write_gt
-from ..io.sinks import MotSink
+from ..io.sinks import MotSink, write_frames
 from ..pipeline import Session
-from ..structures import Detections, FrameResult, Tracks
+from ..structures import Tracks
 from .smoothing import read_mot, smooth_tracks, write_mot
 
 METRIC_KEYS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "Frag")
@@ -136,9 +136,7 @@ def write_results(path: Path, frames: list[Tracks], frame_indices: list[int] | N
     """A MOTChallenge results txt of in-memory tracks: ``frames[i]`` of 0-based frame ``frame_indices[i]``
     (default: i)."""
     indices = range(len(frames)) if frame_indices is None else frame_indices
-    with MotSink(path) as sink:
-        for i, tracks in zip(indices, frames, strict=True):
-            sink.write(FrameResult(frame_index=i, time_s=0.0, tracks=tracks, detections=Detections.empty()))
+    write_frames(MotSink(path), zip(indices, frames, strict=True))
 
 
 def smooth_mot_file(src: Path, dst: Path, cfg: Config, fps: float) -> None:

@@ -31,8 +31,8 @@ from ..errors import DataError, OutputError
 from ..io.files import replace_atomically
 from ..io.mot import read_results
 from ..io.readers import read_csv as read_records
-from ..io.sinks import CSV_NAME, MOT_NAME, CsvSink, MotSink
-from ..structures import Detections, FrameResult, Tracks
+from ..io.sinks import CSV_NAME, MOT_NAME, CsvSink, MotSink, write_frames
+from ..structures import Tracks
 
 # Columns of a rows array.
 FRAME, TRACK_ID, CLASS, SCORE, X1, Y1, X2, Y2 = range(8)
@@ -223,14 +223,6 @@ def read_mot(path: Path) -> np.ndarray:
     return rows
 
 
-def _write(sink, frames: list[tuple[int, Tracks]], frame_times: dict[int, float] | None = None) -> None:
-    """Write ``frames`` (from :func:`tracks_by_frame`) to ``sink`` and close it."""
-    with sink:
-        for frame, tracks in frames:
-            time_s = 0.0 if frame_times is None else frame_times[frame]
-            sink.write(FrameResult(frame_index=frame, time_s=time_s, tracks=tracks, detections=Detections.empty()))
-
-
 def _csv_sink(path: Path, class_names: dict[int, str]) -> CsvSink:
     top = max(class_names, default=-1)
     return CsvSink(path, [class_names.get(c, str(c)) for c in range(top + 1)])
@@ -242,12 +234,12 @@ def _frame_times(rows: np.ndarray, times: np.ndarray) -> dict[int, float]:
 
 def write_mot(path: Path, rows: np.ndarray) -> None:
     """Write rows as a MOTChallenge txt (the same format as the run's tracks.txt)."""
-    _write(MotSink(path), tracks_by_frame(rows))
+    write_frames(MotSink(path), tracks_by_frame(rows))
 
 
 def write_csv(path: Path, rows: np.ndarray, times: np.ndarray, class_names: dict[int, str]) -> None:
     """Write rows as a tracks.csv; ``times`` holds each row's time_s."""
-    _write(_csv_sink(path, class_names), tracks_by_frame(rows), _frame_times(rows, times))
+    write_frames(_csv_sink(path, class_names), tracks_by_frame(rows), _frame_times(rows, times))
 
 
 def _run_fps(times: np.ndarray, frames: np.ndarray) -> float | None:
@@ -302,9 +294,9 @@ def smooth_run(
         order = np.argsort(rows[:, FRAME], kind="stable")
         new_times = np.interp(smoothed[:, FRAME], rows[order, FRAME], times[order]) if len(rows) else np.zeros(0)
         frame_times = _frame_times(smoothed, new_times)
-        replace_atomically(csv_path, lambda tmp: _write(_csv_sink(tmp, class_names), frames, frame_times))
+        replace_atomically(csv_path, lambda tmp: write_frames(_csv_sink(tmp, class_names), frames, frame_times))
     if mot_path in source:
-        replace_atomically(mot_path, lambda tmp: _write(MotSink(tmp), frames))
+        replace_atomically(mot_path, lambda tmp: write_frames(MotSink(tmp), frames))
     return {
         "rows_in": len(rows),
         "rows_out": len(smoothed),

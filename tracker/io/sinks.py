@@ -33,7 +33,7 @@ from ..analyze.counting import DIRECTIONS, IN, OUT, Counter, Crossings
 from ..analyze.track_state import TrackState
 from ..config import CountingConfig, OutputConfig, ServeConfig
 from ..errors import ConfigError, OutputError
-from ..structures import FrameResult, bottom_centers
+from ..structures import Detections, FrameResult, bottom_centers
 from ..structures import class_name as _class_name
 from .crops import CROPS_DIR, CropsSink
 from .drawing import Annotator, draw_counting
@@ -710,6 +710,15 @@ def _check_blur_classes(names: Sequence[str], class_names: Sequence[str]) -> Non
             f"output.blur_classes: {', '.join(map(repr, unknown))} is not a class of the detector",
             f"Use its class names ({shown})",
         )
+
+
+def write_frames(sink, frames, frame_times: dict[int, float] | None = None) -> None:
+    """Write ``frames``, (0-based frame, Tracks) pairs of tracks held in memory, to ``sink`` and close it;
+    ``frame_times`` gives each frame's time (default 0)."""
+    with sink:
+        for frame, tracks in frames:
+            time_s = 0.0 if frame_times is None else frame_times[frame]
+            sink.write(FrameResult(frame_index=frame, time_s=time_s, tracks=tracks, detections=Detections.empty()))
 
 
 def open_sinks(
