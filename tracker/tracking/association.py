@@ -183,13 +183,14 @@ def gate(cost: np.ndarray, forbidden: np.ndarray) -> np.ndarray:
     return np.where(forbidden, np.inf, cost)
 
 
-def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_assignment(cost: np.ndarray, threshold: float, solver=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimum-cost one-to-one assignment of a dense ``cost`` (N,M), keeping only pairs with cost <= threshold.
 
+    ``solver``: what assigns the gated pairs, with :func:`sparse_assignment`'s arguments (the default).
     Returns (matches (K,2) [row, col], unmatched rows, unmatched cols), all int64.
     """
     rows, cols = np.nonzero(np.isfinite(cost) & (cost <= threshold))
-    return sparse_assignment(rows, cols, cost[rows, cols], threshold, cost.shape)
+    return (solver or sparse_assignment)(rows, cols, cost[rows, cols], threshold, cost.shape)
 
 
 def sparse_assignment(

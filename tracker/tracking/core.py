@@ -34,6 +34,7 @@ from .association import (
     hmiou_pairs,
     iou_pairs,
     iterative_assignment,
+    linear_assignment,
     overlapping_pairs,
     present,
     sparse_assignment,
@@ -402,9 +403,7 @@ class Tracker:
         """
         if len(track_rows) == 0 or len(det_rows) == 0:
             return NO_MATCH, track_rows, det_rows
-        cost = cost_fn(track_rows, det_rows)
-        it, id_ = np.nonzero(np.isfinite(cost) & (cost <= threshold))
-        m, ut, ud = self.assign(it, id_, cost[it, id_], threshold, cost.shape)
+        m, ut, ud = linear_assignment(cost_fn(track_rows, det_rows), threshold, self.assign)
         return self._global(m, ut, ud, track_rows, det_rows)
 
     def match_overlapping(self, pair_cost_fn, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray,
