@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import DataError, OutputError
 from ..structures import Detections
-from .files import open_for_writing, write_atomically
+from .files import open_for_writing, write_all, write_atomically
 from .mot import format_detections
 
 DET_NAME = "det.txt"
@@ -105,12 +105,7 @@ class CacheWriter:
         """One frame's detections (with embeddings when the cache has them): embeddings first, then det.txt."""
         if self._embeddings is not None:
             self._embeddings.append(dets.embeddings)
-        data = memoryview(format_detections(frame_index, dets).encode())
-        try:
-            while data:
-                data = data[os.write(self._det, data):]
-        except OSError as exc:
-            raise OutputError(f"cannot write {self.out / DET_NAME}: {exc.strerror}", "Free disk space") from None
+        write_all(self._det, format_detections(frame_index, dets).encode(), self.out / DET_NAME, "Free disk space")
         self.info["rows"] += len(dets)
         self.info["frames"] += 1
 

@@ -46,6 +46,17 @@ def open_for_writing(path: Path) -> int:
         ) from None
 
 
+def write_all(fd: int, data: bytes, path: Path, fix: str) -> None:
+    """Write all of ``data`` to the descriptor ``fd`` of ``path`` (os.write may take part of it); OutputError with
+    ``fix`` when the OS refuses (a full disk)."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", fix) from None
+
+
 def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` for a temporary file beside ``path``, sync it, and move it over ``path`` in one rename:
     readers see the old file or the new one, each whole. Any OSError is an :class:`OutputError` naming ``path``."""

@@ -38,7 +38,7 @@ from ..structures import class_name as _class_name
 from .crops import CROPS_DIR, CropsSink
 from .drawing import Annotator, draw_counting
 from .serve import ServeSink
-from .files import open_for_writing, prepare_out_dir, write_atomically
+from .files import open_for_writing, prepare_out_dir, write_all, write_atomically
 from .mot import format_results
 from .sources import SourceInfo
 from .video import check_video_codec, open_video_writer, resolve_codec, video_path
@@ -145,16 +145,10 @@ class _TextSink(Sink):
 
     def flush(self) -> None:
         """Write the queued frames with a single OS-level write."""
-        data = memoryview("".join(self._pending).encode("utf-8"))
+        data = "".join(self._pending).encode("utf-8")
         self._pending.clear()
         self._frames_pending = 0
-        try:
-            while data:
-                data = data[os.write(self._fd, data):]
-        except OSError as exc:
-            raise OutputError(
-                f"cannot write {self.path}: {exc.strerror or exc}", "Free disk space or choose another --out folder"
-            ) from None
+        write_all(self._fd, data, self.path, "Free disk space or choose another --out folder")
 
     def close(self) -> None:
         """Write what is queued, sync and close; safe to call more than once."""
