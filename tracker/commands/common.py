@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..config import DETECTORS, EMBEDDERS, TRACKERS
+from ..detect.appearance import ONNX_SUFFIX
 from ..errors import ConfigError
 
 EXIT_INTERRUPTED = 130  # the shell convention for a run stopped by SIGINT (SIGTERM is treated the same)
@@ -49,7 +50,6 @@ exit codes: 0 done (also when stopped with q / Esc in the --show window), 1 inte
 """
 
 
-ONNX_SUFFIX = ".onnx"
 ULTRALYTICS_SUFFIX = ".pt"  # Ultralytics' PyTorch weights (YOLOv5u, v8, 11, ...)
 TORCHVISION_SUFFIX = ".pth"  # a torchvision detector's state dict
 ULTRALYTICS_AUTHOR = "Ultralytics"  # the `author` Ultralytics' exporter writes into an ONNX file's metadata

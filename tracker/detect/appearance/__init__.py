@@ -22,7 +22,7 @@ import numpy as np
 
 from ...config import EMBEDDERS, AppearanceConfig
 
-ONNX_SUFFIX = ".onnx"  # resnet weights in this format run with onnxruntime
+ONNX_SUFFIX = ".onnx"  # weights in this format run with onnxruntime (resnet here; detectors: tracker.commands)
 
 
 @runtime_checkable

@@ -40,7 +40,7 @@ from torch import nn
 from ...errors import DataError, ModelError, OutputError
 from ...io.files import prepare_out_dir
 from ..devices import resolve_device
-from .crops import normalise
+from .crops import PIXEL_MAX, normalise
 from .resnet import ReIDNet, load_weights, save_checkpoint
 from .training_data import CropSet, Footage, Models, collect_crops
 from .training_options import MIN_CROPS_PER_ID, MIN_IDS_PER_SIDE, TrainOptions  # torch-free: the CLI shows them
@@ -54,7 +54,6 @@ ERASE_PROBABILITY = 0.5  # random erasing (Zhong et al. 2020) of one rectangle, 
 ERASE_AREA = (0.02, 0.33)  # erased fraction of the crop area
 ERASE_ASPECT = (0.3, 3.3)  # erased rectangle height / width, drawn log-uniformly
 GREY_WEIGHTS_BGR = (0.114, 0.587, 0.299)  # ITU-R BT.601 luma of B, G, R
-PIXEL_MAX = 255.0
 
 # --- optimisation ---
 WARMUP_FRACTION = 0.05  # share of all steps over which the learning rate ramps up linearly, then cosine to 0
@@ -372,13 +371,14 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
     device = resolve_device(options.device)
     model = build_model(options)
     out_dir = prepare_out_dir(out_dir)
+    models = Models(options, device)  # the teacher that cuts the crops also teaches augmented views
     data = collect_crops(footages, options, device, Path(options.cache) if options.cache else None,
-                         lambda message: _log(options, message))  # fmt: skip
+                         lambda message: _log(options, message), models)  # fmt: skip
     training, held_out = split(data, options)
     batches = Batches(training, options)
     teacher = torch.from_numpy(training.teacher.astype(np.float32)).to(device)
     with_teacher = teacher.shape[1] > 0
-    live_teacher = Models(options, device).teacher() if with_teacher and options.teacher_input == "augmented" else None
+    live_teacher = models.teacher() if with_teacher and options.teacher_input == "augmented" else None
     _log(options, f"train-reid: {len(training)} crops ({int(training.labelled.sum())} of {len(batches.ids)} "
                   f"identities, {len(batches.unlabelled)} unlabelled) for training, {len(held_out)} crops of "
                   f"{len(np.unique(held_out.labels))} identities held out, on {device}")  # fmt: skip

@@ -90,7 +90,7 @@ def concatenate(sets: list[CropSet]) -> CropSet:
 def find_footage(path: str | Path, video: str | Path | None = None) -> Footage:
     """A sequence folder with gt/gt.txt (labelled), or a video / img1 folder without ground truth."""
     path = Path(path)
-    if (path / "gt" / "gt.txt").is_file():
+    if (path / mot.GT_FILE).is_file():
         seq = find_sequence(path, video)
         return Footage(seq.name, seq.frames, seq)
     frames = Path(video) if video is not None else path
@@ -221,8 +221,8 @@ def footage_crops(footage: Footage, options: TrainOptions, models: Models) -> Cr
     parts: dict[str, list] = {"crops": [], "frames": [], "ids": [], "teacher": []}
     # detections come from every det_every-th frame that can be read (img1/ folders may have gaps)
     for read, (number, image) in enumerate(read_frames(footage.frames, None if detecting else np.unique(gt_frames))):
-        boxes = gt_xyxy[gt_frames == number]
-        ids = gt_ids[gt_frames == number]
+        here = gt_frames == number
+        boxes, ids = gt_xyxy[here], gt_ids[here]
         if detecting and read % options.det_every == 0:
             dets = models.detector().detect([image], [number - 1])[0]
             tall = (dets.boxes[:, 3] - dets.boxes[:, 1]) >= options.min_height
@@ -304,12 +304,13 @@ def _load(path: Path, name: str) -> CropSet:
 
 
 def collect_crops(footages: list[Footage], options: TrainOptions, device: str, cache: Path | None = None,
-                  report=None) -> CropSet:  # fmt: skip
+                  report=None, models: Models | None = None) -> CropSet:  # fmt: skip
     """Every footage's crops in one CropSet (identities with fewer than MIN_CROPS_PER_ID crops unlabelled).
 
-    ``report(message)`` hears which footage is being cut. DataError when there is nothing to learn from.
+    ``report(message)`` hears which footage is being cut. ``models``: the detector and teacher to cut with (built
+    on first use; the caller's, to reuse the teacher). DataError when there is nothing to learn from.
     """
-    models, parts = Models(options, device), []
+    models, parts = models or Models(options, device), []
     for footage in footages:
         path = cache / f"{footage.name}-{cache_key(footage, options)}.npz" if cache is not None else None
         if path is not None and path.is_file():
