@@ -369,8 +369,9 @@ def test_undecodable_frame_mid_file_is_skipped_and_counted(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0, err
     assert "tracked 29 frames" in err and "skipped 1 undecodable frame," in err
-    frames = {int(r[0]) for r in read_csv(out / "tracks.csv")}
+    frames = {int(r[0]) for r in read_csv(out / "tracks.raw.csv")}  # what the tracker reported
     assert 10 not in frames and {9, 11} <= frames
+    assert 10 in {int(r[0]) for r in read_csv(out / "tracks.csv")}  # smoothing fills the frame it never saw
     assert decoded_frames(out / "annotated.mp4") == 29
 
 
@@ -506,11 +507,13 @@ def test_signal_stops_cleanly_and_keeps_every_processed_frame(signum, tmp_path, 
     processed = int(summary[0].split()[2])
     assert processed >= FRAMES_BEFORE_SIGNAL, err
 
-    rows = read_csv(out / "tracks.csv")
-    mot = read_mot(out / "tracks.txt")
+    # the tracker's own tracks (smoothing then rewrote tracks.csv / tracks.txt from them, as after any run)
+    rows = read_csv(out / "tracks.raw.csv")
+    mot = read_mot(out / "tracks.raw.txt")
     csv_frames = np.array([int(r[0]) for r in rows])
     state = f"processed {processed}, csv frames {csv_frames.min()}..{csv_frames.max()}, {len(rows)} csv rows, " \
             f"{len(mot)} mot rows; stderr: {err}"  # fmt: skip
+    assert max(int(r[0]) for r in read_csv(out / "tracks.csv")) == csv_frames.max(), state
     assert csv_frames.max() < processed and len(mot) == len(rows), state
     assert mot[:, 0].max() == csv_frames.max() + 1, state
     assert decoded_frames(out / "annotated.mp4") == processed, state  # finalised: every processed frame plays

@@ -282,14 +282,16 @@ class CountingConfig(Strict):
 
 
 class SmoothingConfig(Strict):
-    """Offline post-processing of a finished run (``--smooth``): gap filling, then an RTS smoother.
+    """Post-processing of a finished run (on by default; ``--no-smooth``): gap filling, then an RTS smoother,
+    along the camera's motion when the tracker compensated one.
 
-    Noise is relative to the track's median box height; velocities are per second, so the
-    smoother behaves the same at any frame rate.
+    Gaps are in seconds and noise is relative to the track's median box height, per second, so the
+    smoother behaves the same at any frame rate and image size.
     """
 
     enabled: bool
-    max_gap: Annotated[int, Field(ge=0)]  # fill a track's gaps of up to this many missing frames; 0 fills none
+    max_gap_s: Annotated[float, Field(ge=0.0)]  # fill a track's gaps of up to this many seconds; 0 fills none
+    compensate_camera: bool  # fill and smooth in the first frame's coordinates, following camera_motion.csv
     std_position: Positive  # process noise of centre and size, per sqrt(second)
     std_velocity: Positive  # process noise of their velocities, per second per sqrt(second)
     std_measurement: Positive  # noise of a reported box
@@ -326,15 +328,6 @@ class Config(Strict):
     smoothing: SmoothingConfig
     serve: ServeConfig
     chunks: ChunksConfig
-
-    @model_validator(mode="after")
-    def _smoothing_has_tracks(self) -> "Config":
-        if self.smoothing.enabled and not (self.output.csv or self.output.mot):
-            raise ValueError(
-                "smoothing.enabled rewrites tracks.csv / tracks.txt, but output.csv and output.mot are both off; "
-                "turn one on or set smoothing.enabled=false"
-            )
-        return self
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -139,6 +139,7 @@ class FrameTracker:
             image=frame.image if keep_image else None,
             lost=self.tracker.lost_tracks(),
             class_names=self.class_names,
+            warp=warp,
         )
 
     def _embedding(self, image, boxes: np.ndarray):
@@ -430,6 +431,7 @@ def _write_results(results, out: Path, made: bool, cfg: Config, info, class_name
         sinks = open_sinks(
             out, cfg.output, info, class_names, counting=cfg.counting, serve=cfg.serve,
             before_writing=lambda: clear_run_files(out),  # the run starts: an earlier one's files go
+            camera_motion=wants_camera_motion(cfg),
         )
     except BaseException:
         _remove_if_empty(out, made)

@@ -126,6 +126,7 @@ class FrameResult:
     image: np.ndarray | None = None  # BGR frame, kept only when a consumer asked for it
     lost: Tracks | None = None  # tracks missing this frame but kept for max_age: their predicted boxes
     class_names: Sequence[str] = ()  # the detector's names: class_names[class_id]
+    warp: np.ndarray | None = None  # (2,3) camera motion from the previous frame the tracker compensated; None: none
 
     @property
     def track_class_names(self) -> list[str]:

@@ -20,11 +20,19 @@ def test_shared_camera_motion_replays_each_tracker_as_its_own_run(tiny_seq, tmp_
     botsort = load_config(tracker="botsort", overrides={**MOT, "tracker.cmc.method": "sparse"})
     assert preparation_config([sort, botsort]) is botsort
     rows = evaluate_trackers([tiny_seq], [sort, botsort], tmp_path / "both", video=SAMPLE_VIDEO, log_line=print)
-    for cfg, row in zip((sort, botsort), rows):
-        alone = evaluate_sequences([tiny_seq], cfg, tmp_path / cfg.tracker.name, video=SAMPLE_VIDEO)[0]
-        assert row["HOTA"] == alone["HOTA"] and row["IDSW"] == alone["IDSW"], cfg.tracker.name
+    assert [(r["tracker"], r["output"]) for r in rows] == [(t, o) for t in ("sort", "botsort") for o in ("raw", "smoothed")]
+    for cfg in (sort, botsort):
+        alone = evaluate_sequences([tiny_seq], cfg, tmp_path / cfg.tracker.name, video=SAMPLE_VIDEO)
+        shared = [r for r in rows if r["tracker"] == cfg.tracker.name]
+        # raw and smoothed alike: smoothing along the replayed camera motion is smoothing along the run's
+        # camera_motion.csv (botsort compensates the sample's sparse flow; sort has none)
+        for row, own in zip(shared, alone, strict=True):
+            assert row["output"] == own["output"]
+            assert row["HOTA"] == pytest.approx(own["HOTA"], abs=1e-9) and row["IDSW"] == own["IDSW"], cfg.tracker.name
         shared = (tmp_path / "both" / cfg.tracker.name / f"{TINY_NAME}.txt").read_text()
         assert shared == (tmp_path / cfg.tracker.name / f"{TINY_NAME}.txt").read_text()
+    assert (tmp_path / "botsort" / f"{TINY_NAME}.camera_motion.csv").is_file()
+    assert not (tmp_path / "sort" / f"{TINY_NAME}.camera_motion.csv").exists()
 
 
 def test_needs_that_no_single_config_covers_are_refused():

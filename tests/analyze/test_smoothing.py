@@ -8,6 +8,9 @@ import pytest
 from tracker.analyze.smoothing import (
     BOX,
     FRAME,
+    X1,
+    Y1,
+    CameraPath,
     SCORE,
     TRACK_ID,
     interpolate_gaps,
@@ -102,7 +105,8 @@ def test_single_frame_tracks_pass_through_unchanged(cfg):
 
 def test_smooth_tracks_fills_gaps_and_orders_by_frame(cfg):
     rows = np.concatenate([linear_track(2, [0, 1, 4, 5]), linear_track(1, [0, 1, 2, 3, 4, 5])])
-    out = smooth_tracks(rows, cfg.smoothing, FPS)
+    exact = cfg.smoothing.model_copy(update={"std_measurement": 0.01})  # the smoother keeps a line a line
+    out = smooth_tracks(rows, exact, FPS)
     assert len(out) == 12
     assert np.all(np.diff(out[:, FRAME]) >= 0)
     filled = out[(out[:, TRACK_ID] == 2) & np.isin(out[:, FRAME], [2, 3])]
@@ -133,7 +137,7 @@ def test_smooth_run_rewrites_outputs_and_keeps_the_originals(tmp_path, cfg):
     walk[:, BOX] += rng.normal(0, 1.5, (len(walk), 4))
     _write_run(tmp_path, walk)
     originals = {name: (tmp_path / name).read_bytes() for name in ("tracks.csv", "tracks.txt")}
-    cfg = apply_overrides(cfg, {"smoothing.max_gap": 5})
+    cfg = apply_overrides(cfg, {"smoothing.max_gap_s": 1.0})  # 7 frames
 
     summary = smooth_run(tmp_path, cfg)
     assert summary["filled"] == 2 and summary["rows_out"] == 30 and summary["fps"] == pytest.approx(FPS, rel=1e-3)
@@ -166,8 +170,8 @@ def test_smooth_run_without_tracks_is_a_data_error(tmp_path, cfg):
         smooth_run(tmp_path, cfg)
 
 
-def test_default_config_has_smoothing_off(cfg):
-    assert cfg.smoothing.enabled is False and cfg.smoothing.max_gap >= 1
+def test_default_config_smooths_along_the_camera(cfg):
+    assert cfg.smoothing.enabled is True and cfg.smoothing.max_gap_s > 0 and cfg.smoothing.compensate_camera is True
 
 
 def test_smooth_run_of_a_run_without_tracks(tmp_path, cfg):
@@ -181,3 +185,73 @@ def test_malformed_mot_file_is_a_data_error(tmp_path, cfg):
     (tmp_path / "tracks.txt").write_text("1,2,3\n")
     with pytest.raises(DataError, match="tracks.txt"):
         smooth_run(tmp_path, cfg, fps=FPS)
+
+
+# camera motion --------------------------------------------------------------------------------------------------
+def shaky_camera(frames: int, seed: int = 0) -> np.ndarray:
+    """(frames,2,3) warps of a hand-held camera: shifts of up to 20 px, a little zoom and rotation each frame."""
+    rng = np.random.default_rng(seed)
+    angle, scale = rng.normal(0, 0.01, frames), 1 + rng.normal(0, 0.01, frames)
+    warps = np.stack([np.cos(angle) * scale, -np.sin(angle) * scale, rng.uniform(-20, 20, frames),
+                      np.sin(angle) * scale, np.cos(angle) * scale, rng.uniform(-20, 20, frames)], axis=1)
+    warps[0] = np.eye(2, 3).ravel()
+    return warps.reshape(-1, 2, 3)
+
+
+def seen_by(camera: CameraPath, rows: np.ndarray) -> np.ndarray:
+    """Rows given in the first frame's coordinates, as the camera sees them in each frame."""
+    return camera.from_first(rows)
+
+
+def test_camera_path_moves_boxes_to_the_first_frame_and_back():
+    warps = shaky_camera(30)
+    camera = CameraPath(np.arange(30), warps)
+    rows = linear_track(1, range(30))
+    np.testing.assert_allclose(camera.to_first(camera.from_first(rows)), rows, atol=1e-9)
+    # a point (a box of no size) frame 2 sees: frame 3 sees the same point where frame 3's warp takes it
+    seen_in_2 = np.array([[2, 1, 0, 0.5, 300.0, 200.0, 300.0, 200.0]])
+    seen_in_3 = camera.from_first(camera.to_first(seen_in_2) + [1, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_allclose(seen_in_3[0, [X1, Y1]], warps[3] @ [300.0, 200.0, 1.0], atol=1e-9)
+    # frames camera_motion.csv leaves out had no motion: before its first frame there is none at all, after a
+    # listed frame that frame's map holds
+    sparse = CameraPath(np.array([5]), warps[5:6])
+
+    def at(frame: int) -> np.ndarray:
+        return np.array([[frame, 1, 0, 0.5, 100.0, 200.0, 140.0, 300.0]])
+
+    for frame in (0, 4):
+        np.testing.assert_array_equal(sparse.from_first(at(frame)), at(frame))
+    np.testing.assert_allclose(sparse.from_first(at(9))[:, BOX], sparse.from_first(at(5))[:, BOX])
+    assert not np.allclose(sparse.from_first(at(5))[:, BOX], at(5)[:, BOX])
+
+
+def test_smoothing_follows_the_camera_a_person_standing_still_in_a_shaky_video(cfg):
+    camera = CameraPath(np.arange(30), shaky_camera(30))
+    still = linear_track(1, range(30), velocity=(0.0, 0.0, 0.0, 0.0))  # in the world: standing still
+    seen = seen_by(camera, still)
+    reported = seen[~np.isin(seen[:, FRAME], [12, 13, 14])]  # missed for three frames
+    followed = smooth_tracks(reported, cfg.smoothing, FPS, camera)
+    assert followed[:, FRAME].tolist() == list(range(30))
+    np.testing.assert_allclose(followed[:, BOX], seen[:, BOX], atol=0.05)  # every box where the camera saw it
+    # in image coordinates the shake looks like motion: the smoother and the gap filling get it wrong
+    image = smooth_tracks(reported, cfg.smoothing.model_copy(update={"compensate_camera": False}), FPS, camera)
+    assert np.abs(image[:, BOX] - seen[:, BOX]).max() > 5.0
+
+
+def test_a_camera_path_that_drifts_out_of_range_is_not_followed(cfg, caplog):
+    zoom = np.tile(np.array([[2.0, 0, 0], [0, 2.0, 0]]), (30, 1, 1))  # 2x per frame: 2**29 by the end
+    camera = CameraPath(np.arange(30), zoom)
+    assert not camera.usable and CameraPath(np.arange(30), shaky_camera(30)).usable
+    rows = linear_track(1, range(30))
+    with caplog.at_level("WARNING"):
+        out = smooth_tracks(rows, cfg.smoothing, FPS, camera)
+    assert "drifts too far" in caplog.text
+    np.testing.assert_array_equal(out, smooth_tracks(rows, cfg.smoothing, FPS))
+
+
+def test_a_strided_run_is_filled_on_its_own_frames_only(cfg):
+    rows = linear_track(1, [0, 3, 6, 15, 18])  # every third frame tracked; 9 and 12 missed
+    out = smooth_tracks(rows, cfg.smoothing.model_copy(update={"std_measurement": 0.01}), FPS, stride=3)
+    assert out[:, FRAME].tolist() == [0, 3, 6, 9, 12, 15, 18]
+    np.testing.assert_allclose(out[:, BOX], linear_track(1, range(0, 19, 3))[:, BOX], atol=0.05)
+    assert smooth_tracks(rows, cfg.smoothing, FPS)[:, FRAME].tolist() == list(range(19))  # stride 1: every frame

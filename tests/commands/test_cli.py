@@ -329,11 +329,11 @@ def track_argv(out: Path, det: Path, *extra: str, frames: int = SMOOTH_FRAMES) -
 
 
 def test_smooth_rewrites_tracks_keeps_raw_copies_and_reports(tmp_path, gap_det, capsys):
-    from tracker.analyze.smoothing import FRAME, TRACK_ID, read_csv, read_mot, smooth_tracks
+    from tracker.analyze.smoothing import FRAME, TRACK_ID, CameraPath, read_csv, read_mot, smooth_tracks
 
-    assert main(track_argv(tmp_path / "plain", gap_det)) == 0
+    assert main(track_argv(tmp_path / "plain", gap_det, "--no-smooth")) == 0
     capsys.readouterr()
-    assert main(track_argv(tmp_path / "smooth", gap_det, "--smooth")) == 0
+    assert main(track_argv(tmp_path / "smooth", gap_det)) == 0  # smoothing is the default
     err = capsys.readouterr().err
     plain, smooth = tmp_path / "plain", tmp_path / "smooth"
 
@@ -345,7 +345,7 @@ def test_smooth_rewrites_tracks_keeps_raw_copies_and_reports(tmp_path, gap_det, 
     raw_rows, _, _ = read_csv(smooth / "tracks.raw.csv")
     cfg = load_config(smooth / "config.yaml")
     assert cfg.smoothing.enabled is True
-    expected = smooth_tracks(raw_rows, cfg.smoothing, 7.0)
+    expected = smooth_tracks(raw_rows, cfg.smoothing, 7.0, CameraPath.read(smooth / "camera_motion.csv"))
     rows, times, names = read_csv(smooth / "tracks.csv")
     order = np.lexsort((rows[:, TRACK_ID], rows[:, FRAME]))
     np.testing.assert_allclose(rows[order], expected, atol=0.01)
@@ -361,10 +361,27 @@ def test_smooth_rewrites_tracks_keeps_raw_copies_and_reports(tmp_path, gap_det, 
     )
     assert f"  {smooth / 'tracks.raw.csv'}" in err.splitlines()
 
-    # --smooth is --set smoothing.enabled=true: the same files
-    assert main(track_argv(tmp_path / "set", gap_det, "--set", "smoothing.enabled=true")) == 0
-    for name in ("tracks.csv", "tracks.txt", "tracks.raw.csv"):
-        assert (tmp_path / "set" / name).read_bytes() == (smooth / name).read_bytes(), name
+    # --smooth and --set smoothing.enabled=true: the same files; --no-smooth is smoothing.enabled=false
+    for flags in (["--smooth"], ["--set", "smoothing.enabled=true"]):
+        assert main(track_argv(tmp_path / "set", gap_det, *flags)) == 0
+        for name in ("tracks.csv", "tracks.txt", "tracks.raw.csv"):
+            assert (tmp_path / "set" / name).read_bytes() == (smooth / name).read_bytes(), name
+    assert load_config(plain / "config.yaml").smoothing.enabled is False
+
+
+def test_smoothing_follows_the_camera_motion_the_run_compensated(tmp_path, gap_det):
+    from tracker.analyze.smoothing import FRAME, TRACK_ID, CameraPath, read_csv, smooth_tracks
+
+    out = tmp_path / "run"  # sparse flow: a warp on every frame (a static camera's are tiny, but not the identity)
+    assert main(track_argv(out, gap_det, "--set", "tracker.cmc.method=sparse")) == 0
+    camera = CameraPath.read(out / "camera_motion.csv")
+    assert camera.frames[1:].tolist() == list(range(1, SMOOTH_FRAMES))  # every frame after the first
+    raw, _, _ = read_csv(out / "tracks.raw.csv")
+    cfg = load_config(out / "config.yaml")
+    rows, _, _ = read_csv(out / "tracks.csv")
+    np.testing.assert_allclose(rows[np.lexsort((rows[:, TRACK_ID], rows[:, FRAME]))],
+                               smooth_tracks(raw, cfg.smoothing, 7.0, camera), atol=0.01)
+    assert np.abs(smooth_tracks(raw, cfg.smoothing, 7.0) - smooth_tracks(raw, cfg.smoothing, 7.0, camera)).max() > 0
 
 
 def test_python_api_run_writes_the_trackers_tracks_and_smoothing_is_the_step_after_it(tmp_path, gap_det):
@@ -374,7 +391,8 @@ def test_python_api_run_writes_the_trackers_tracks_and_smoothing_is_the_step_aft
     overrides = {"detector.name": "mot", "detector.det_file": str(gap_det), "appearance.name": "none",
                  "output.video": False}  # fmt: skip
     plain = run(SAMPLE_VIDEO, tmp_path / "plain", overrides=overrides, progress=False, max_frames=SMOOTH_FRAMES)
-    assert smooth_finished_run(plain.out_dir, load_config(overrides=overrides), plain.source_fps, plain.outputs) is None
+    off = load_config(overrides={**overrides, "smoothing.enabled": False})
+    assert smooth_finished_run(plain.out_dir, off, plain.source_fps, plain.outputs) is None
     assert not (tmp_path / "plain" / "tracks.raw.csv").exists()
     cfg = load_config(overrides={**overrides, "smoothing.enabled": True})
     summary = run(SAMPLE_VIDEO, tmp_path / "api", cfg, progress=False, max_frames=SMOOTH_FRAMES)
@@ -409,7 +427,7 @@ def test_smooth_after_ctrl_c_smooths_the_frames_written(tmp_path, gap_det, capsy
 def test_a_reused_out_folder_never_smooths_an_older_run(tmp_path, gap_det):
     out = tmp_path / "run"
     assert main(track_argv(out, gap_det, "--smooth", frames=12)) == 0
-    assert main(track_argv(out, gap_det, frames=5)) == 0  # without --smooth: the old raw copies go
+    assert main(track_argv(out, gap_det, "--no-smooth", frames=5)) == 0  # no smoothing: the old raw copies go
     assert not (out / "tracks.raw.csv").exists() and not (out / "tracks.raw.txt").exists()
     assert main(track_argv(out, gap_det, "--smooth", frames=12)) == 0
     first = (out / "tracks.raw.csv").read_bytes()
@@ -419,12 +437,14 @@ def test_a_reused_out_folder_never_smooths_an_older_run(tmp_path, gap_det):
     assert np.loadtxt(out / "tracks.txt", delimiter=",", ndmin=2)[:, 0].max() == 4
 
 
-def test_smooth_without_a_tracks_file_is_a_one_line_error(tmp_path, gap_det, capsys):
-    argv = track_argv(tmp_path / "run", gap_det, "--smooth", "--set", "output.csv=false", "--set", "output.mot=false")
-    assert main(argv) == ConfigError.exit_code
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: smoothing.enabled rewrites tracks.csv / tracks.txt")
-    assert not (tmp_path / "run").exists()  # refused before the run
+def test_smoothing_a_run_without_tracks_files_leaves_its_other_outputs_alone(tmp_path, gap_det, capsys):
+    argv = track_argv(tmp_path / "run", gap_det, "--smooth", "--set", "output.csv=false", "--set", "output.mot=false",
+                      "--set", "output.jsonl=true")  # fmt: skip
+    assert main(argv) == 0
+    assert "smoothed" not in capsys.readouterr().err
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert "tracks.jsonl" in names and not names & {"tracks.csv", "tracks.txt", "tracks.raw.csv", "tracks.raw.txt",
+                                                     "camera_motion.csv"}  # fmt: skip
 
 
 def first_video_frame(path: Path) -> np.ndarray:
@@ -480,13 +500,15 @@ def test_eval_smooth_scores_raw_and_smoothed(tiny_seq, tmp_path, capsys):
     out = tmp_path / "eval"
     argv = ["eval", str(tiny_seq), "--video", str(SAMPLE_VIDEO), "--detector", "mot", "--appearance", "none",
             "--tracker", "bytetrack", "--out", str(out)]  # fmt: skip
-    assert main(argv) == 0
+    assert main([*argv, "--no-smooth"]) == 0
     plain = capsys.readouterr().out.splitlines()
     assert plain[0].startswith("| sequence | tracker | HOTA |") and len(plain) == 3
     assert not (out / f"{TINY_NAME}.smoothed.txt").exists()
 
     assert main([*argv, "--smooth"]) == 0
     table = capsys.readouterr().out.splitlines()
+    assert main(argv) == 0  # the default: the same table
+    assert capsys.readouterr().out.splitlines() == table
     assert table[0].startswith("| sequence | tracker | output | HOTA |") and len(table) == 4
     assert table[2].startswith(f"| {TINY_NAME} | bytetrack | raw | ")
     assert table[2].split("|")[4:] == plain[2].split("|")[3:]  # the raw row is the plain evaluation

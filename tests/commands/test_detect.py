@@ -78,7 +78,7 @@ def test_eval_and_tune_reuse_the_cache(cache, tiny_seq, tmp_path, capsys):
     reuse = ["--detector", "mot", "--set", f"detector.det_file={cache / 'det.txt'}", "--video", str(SAMPLE_VIDEO)]
     assert main(["eval", str(tiny_seq), *reuse, "--tracker", "sort,botsort", "--out", str(tmp_path / "eval")]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert len(table) == 4 and "| botsort |" in table[3]
+    assert len(table) == 6 and "| botsort | smoothed |" in table[5]  # sort and botsort, raw and smoothed
     best = tmp_path / "best.yaml"
     assert main(["tune", str(tiny_seq), *reuse, "--trials", "2", "--out", str(best)]) == 0
     assert "appearance osnet" in best.read_text()  # the cache's embeddings were used

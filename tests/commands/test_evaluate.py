@@ -27,12 +27,14 @@ def test_eval_compares_trackers_on_detections_computed_once(trackers, appearance
 
     together = evaluate(tmp_path / "all", trackers)
     table = together.out.splitlines()
-    assert table[0].startswith("| sequence | tracker | HOTA |") and len(table) == 2 + len(trackers)
+    # smoothing is on by default: a raw and a smoothed row per tracker
+    assert table[0].startswith("| sequence | tracker | output | HOTA |") and len(table) == 2 + 2 * len(trackers)
     assert together.err.count(f"prepared {TINY_NAME}:") == 1  # detected once, for every tracker
-    for name, row in zip(trackers, table[2:]):
-        assert row.startswith(f"| {TINY_NAME} | {name} | ")
+    for name, rows in zip(trackers, zip(table[2::2], table[3::2])):
+        assert rows[0].startswith(f"| {TINY_NAME} | {name} | raw | ")
+        assert rows[1].startswith(f"| {TINY_NAME} | {name} | smoothed | ")
         alone = evaluate(tmp_path / name, [name]).out.splitlines()
-        assert row == alone[2]  # the same numbers as the tracker's own run of the pipeline
+        assert list(rows) == alone[2:]  # the same numbers as the tracker's own run of the pipeline
         shared = (tmp_path / "all" / name / f"{TINY_NAME}.txt").read_text()
         assert shared == (tmp_path / name / f"{TINY_NAME}.txt").read_text()
 

@@ -13,12 +13,13 @@ from tracker.errors import DataError
 from tracker.io.mot import read_results
 from tracker.io.readers import (
     load_tracks,
+    read_camera_motion,
     read_csv,
     read_jsonl,
     read_run_info,
     read_summary,
 )
-from tracker.io.sinks import JsonlSink, SummarySink, open_sinks
+from tracker.io.sinks import CameraMotionSink, JsonlSink, SummarySink, open_sinks
 from tracker.io.sources import SourceInfo
 from tracker.structures import Detections, FrameResult, Tracks
 
@@ -272,3 +273,20 @@ def test_track_state_maps_ids_to_stable_rows_and_grows():
     assert counts[7] == 2 and counts[50] == 1 and counts[3] == 1 and counts[1000] == 1
     np.testing.assert_array_equal(st.rows(np.array([3, 50]))[0], [2, 0])
     assert np.isnan(st["xy"]).all()  # new rows get the fill value
+
+
+def test_camera_motion_round_trips_and_leaves_out_the_frames_without_motion(tmp_path):
+    rng = np.random.default_rng(0)
+    warps = {0: np.eye(2, 3), 1: np.eye(2, 3) + rng.normal(0, 0.01, (2, 3)) * [1, 1, 1000],
+             2: np.eye(2, 3), 3: None, 4: np.eye(2, 3) + rng.normal(0, 0.01, (2, 3)) * [1, 1, 1000]}  # fmt: skip
+    path = tmp_path / "camera_motion.csv"
+    with CameraMotionSink(path) as sink:
+        for frame, warp in warps.items():
+            sink.write(FrameResult(frame_index=frame, time_s=frame / FPS, tracks=result(frame, [], []).tracks,
+                                   detections=Detections.empty(), warp=warp))  # fmt: skip
+    frames, read = read_camera_motion(path)
+    assert frames.tolist() == [1, 4]  # no motion (identity, or no estimate) is no line
+    np.testing.assert_allclose(read, [warps[1], warps[4]], rtol=1e-8)
+    (tmp_path / "bad.csv").write_text(path.read_text().replace("\n4,", "\n1,"))
+    with pytest.raises(DataError, match="frames are not in increasing order"):
+        read_camera_motion(tmp_path / "bad.csv")

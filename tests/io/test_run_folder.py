@@ -44,10 +44,12 @@ def test_a_rerun_leaves_nothing_of_the_earlier_run_and_keeps_the_users_files(det
     (out / "plots" / "mine.png").write_bytes(b"mine")
     (out / "crops" / "mine.txt").write_text("mine")
     first = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert {"tracks.jsonl", "counts.csv", "crossings.csv", "tracks.raw.csv", "annotated.avi"} <= first
+    assert {"tracks.jsonl", "counts.csv", "crossings.csv", "tracks.raw.csv", "camera_motion.csv", "annotated.avi"} <= first
     assert any(name.startswith("crops/1/") for name in first)
 
-    assert main(track(det_file, "--out", str(out), "--max-frames", "10")) == 0
+    # a run that writes fewer files: no smoothing copies, no camera motion
+    assert main(track(det_file, "--out", str(out), "--max-frames", "10", "--no-smooth",
+                      "--set", "tracker.cmc.method=none")) == 0  # fmt: skip
     left = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert left == {"notes.txt", "plots/mine.png", "crops/mine.txt", "run.json", "config.yaml", "tracks.csv", "tracks.txt",
                     "summary.csv", "annotated.mp4"}  # fmt: skip
@@ -67,7 +69,7 @@ def test_plot_reads_only_the_files_that_run_json_lists(det_file, tmp_path):
     assert main(["plot", str(out)]) == 0
     assert not (out / "plots" / "counting.png").exists()
     info = json.loads((out / "run.json").read_text())
-    assert sorted(info["outputs"]) == ["summary.csv", "tracks.csv", "tracks.txt"]
+    assert sorted(info["outputs"]) == ["camera_motion.csv", "summary.csv", "tracks.csv", "tracks.txt"]
 
 
 def test_runs_without_out_are_numbered_and_a_failed_start_leaves_no_folder(det_file, tmp_path, monkeypatch):

@@ -127,6 +127,22 @@ def test_stitched_results_are_every_frame_in_order_with_their_tracks():
     assert all(r.tracks.track_ids.tolist() == [1] for r in results)
 
 
+def test_the_stitched_camera_motion_comes_from_the_part_that_reports_each_frame():
+    def warps(chunk: Chunk) -> np.ndarray:  # each frame's shift encodes (part, frame); a part's first frame: none
+        out = np.tile(np.eye(2, 3), (chunk.stop - chunk.start, 1, 1))
+        out[1:, 0, 2] = [100 * chunk.index + f for f in range(chunk.start + 1, chunk.stop)]
+        return out
+
+    first, second = Chunk(0, 0, 6, 0), Chunk(1, 4, 10, 6)  # frames 4, 5 shared; the second part reports 6 on
+    a, b = part(first, walker(range(0, 6), 1, 0.0)), part(second, walker(range(4, 10), 2, 0.0))
+    a.warps, b.warps = warps(first), warps(second)
+    results = list(stitched_results(stitch([a, b], 0.3), fps=5.0))
+    shifts = [r.warp[0, 2] for r in results]
+    assert shifts == [0, 1, 2, 3, 4, 5, 106, 107, 108, 109]  # frame 6 from the part that tracked 4 and 5 before it
+    b.warps = None  # a part without camera motion: the stitched run has none
+    assert all(r.warp is None for r in stitched_results(stitch([a, b], 0.3), fps=5.0))
+
+
 # a real file in parts ------------------------------------------------------------------------------------------
 
 
@@ -136,9 +152,11 @@ def test_a_chunked_run_writes_one_run_s_files_and_burns_the_stitched_ids_into_th
     out = tmp_path / "chunked"
     assert summary.frames == 150 and not summary.interrupted
     names = {p.name for p in out.iterdir()}
-    expected = {"tracks.csv", "tracks.txt", "tracks.jsonl", "summary.csv", "run.json", "config.yaml", "annotated.avi"}
+    expected = {"tracks.csv", "tracks.txt", "tracks.jsonl", "summary.csv", "run.json", "config.yaml", "annotated.avi",
+                "tracks.raw.csv", "tracks.raw.txt", "camera_motion.csv"}  # smoothed like a run, along its camera
     assert expected <= names
-    rows = read_csv(out / "tracks.csv")
+    assert set(read_csv(out / "tracks.csv").track_id.tolist()) == set(read_csv(out / "tracks.raw.csv").track_id.tolist())
+    rows = read_csv(out / "tracks.raw.csv")  # the boxes the video shows: the stitched live tracks
     ids = np.unique(rows.track_id)
     assert ids.tolist() == list(range(1, len(ids) + 1))  # one numbering for the whole file
     assert len(ids) < 20  # the parts' ids were joined, not added up (each part alone has 6-7 tracks)
@@ -185,8 +203,8 @@ def test_pets09_in_four_parts_keeps_association_within_half_a_hota_point_of_one_
     })  # fmt: skip
     run(seq.frames, tmp_path / "single", cfg, progress=False)
     run_chunked(str(seq.frames), tmp_path / "parts", cfg, 4, executor=LocalExecutor(cfg), progress=False)
-    single = score([seq], {seq.name: tmp_path / "single" / "tracks.txt"})[seq.name]
-    parts = score([seq], {seq.name: tmp_path / "parts" / "tracks.txt"})[seq.name]
+    single = score([seq], {seq.name: tmp_path / "single" / "tracks.txt"})[seq.name]  # run() does not smooth
+    parts = score([seq], {seq.name: tmp_path / "parts" / "tracks.raw.txt"})[seq.name]  # the stitch before smoothing
     # Association across the cuts is what stitching must keep: AssA within the bound. Detection may come
     # out better in parts, not worse: each part's tracker starts afresh, and one long run keeps a static
     # false positive alive through low-score matches that the parts never start (DetA 55.0 -> 57.8,

@@ -14,6 +14,7 @@ import contextlib
 import io
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,10 @@ from ..config import Config, apply_overrides
 from ..errors import DataError, SourceError
 from ..io.files import prepare_out_dir
 from ..io.mot import Sequence, find_sequence, read_gt, write_gt
-from ..io.sinks import MotSink, write_frames
+from ..io.sinks import CAMERA_NAME, CameraMotionSink, MotSink, write_frames
 from ..pipeline import Session
 from ..structures import Tracks
-from .smoothing import read_mot, smooth_tracks, write_mot
+from .smoothing import CameraPath, read_mot, smooth_tracks, write_mot
 
 METRIC_KEYS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "Frag")
 
@@ -42,21 +43,26 @@ def sequence_config(seq: Sequence, cfg: Config) -> Config:
     return apply_overrides(cfg, overrides) if overrides else cfg
 
 
-def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embedder=None) -> dict:
-    """Track one sequence into a MOTChallenge txt; returns timing figures."""
+def run_sequence(seq: Sequence, cfg: Config, out_file: Path, detector=None, embedder=None,
+                 camera_file: Path | None = None) -> dict:  # fmt: skip
+    """Track one sequence into a MOTChallenge txt; returns timing figures. ``camera_file``: also write the camera
+    motion the tracker compensated there (a camera_motion.csv), when it compensates any."""
     run_cfg = sequence_config(seq, cfg)
     session = Session(str(seq.frames), run_cfg, detector=detector, embedder=embedder)
     frames = 0
     tracking_s = 0.0
     started = time.perf_counter()
     try:
-        with MotSink(out_file) as sink:
-            results = session.results()
-            for result in results:
+        with ExitStack() as stack:
+            sinks = [stack.enter_context(MotSink(out_file))]
+            if camera_file is not None and session.camera_motion is not None:
+                sinks.append(stack.enter_context(CameraMotionSink(camera_file)))
+            for result in session.results():
                 if frames >= seq.length:
                     break
                 tracking_s += session.last_tracker_seconds
-                sink.write(result)
+                for sink in sinks:
+                    sink.write(result)
                 frames += 1
     finally:
         session.close()
@@ -139,18 +145,18 @@ def write_results(path: Path, frames: list[Tracks], frame_indices: list[int] | N
     write_frames(MotSink(path), zip(indices, frames, strict=True))
 
 
-def smooth_mot_file(src: Path, dst: Path, cfg: Config, fps: float) -> None:
+def smooth_mot_file(src: Path, dst: Path, cfg: Config, fps: float, camera: CameraPath | None = None) -> None:
     """Write ``src``'s tracks (a MOTChallenge txt) to ``dst`` after ``cfg.smoothing``'s gap filling + RTS
-    smoothing, as ``tracker track --smooth`` applies them to tracks.txt."""
-    write_mot(dst, smooth_tracks(read_mot(src), cfg.smoothing, fps))
+    smoothing (along ``camera``, the run's camera motion), as ``tracker track`` applies them to tracks.txt."""
+    write_mot(dst, smooth_tracks(read_mot(src), cfg.smoothing, fps, camera))
 
 
 def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[dict]:
     """Run ``cfg``'s tracker over each sequence, write its MOT txt under ``out_dir`` and score it.
 
-    With ``cfg.smoothing.enabled`` (``tracker eval --smooth``) each sequence is also scored
-    after smoothing (``<name>.smoothed.txt``): it then has two rows, whose ``output`` is
-    ``raw`` and ``smoothed``.
+    With ``cfg.smoothing.enabled`` (the default; ``--no-smooth`` turns it off) each sequence is also
+    scored after smoothing (``<name>.smoothed.txt``, along ``<name>.camera_motion.csv`` when the tracker
+    compensated camera motion): it then has two rows, whose ``output`` is ``raw`` and ``smoothed``.
     """
     if video is not None and len(paths) != 1:
         raise SourceError("--video names the frames of one sequence", "Pass a single sequence folder with --video")
@@ -158,12 +164,13 @@ def evaluate_sequences(paths, cfg: Config, out_dir: Path, video=None) -> list[di
     out = prepare_out_dir(out_dir)
     rows = []
     for seq in sequences:
-        result = out / f"{seq.name}.txt"
-        timing = run_sequence(seq, cfg, result)
+        result, camera_file = out / f"{seq.name}.txt", out / f"{seq.name}.{CAMERA_NAME}"
+        timing = run_sequence(seq, cfg, result, camera_file=camera_file)
         outputs = {"raw": result}
         if cfg.smoothing.enabled:
             outputs["smoothed"] = out / f"{seq.name}.smoothed.txt"
-            smooth_mot_file(result, outputs["smoothed"], cfg, timing["fps"])
+            camera = CameraPath.read(camera_file) if camera_file.is_file() else None
+            smooth_mot_file(result, outputs["smoothed"], cfg, timing["fps"], camera)
         for label, path in outputs.items():
             metrics = score([seq], {seq.name: path})[seq.name]
             row = {"sequence": seq.name, "tracker": cfg.tracker.name, **metrics, **timing}

@@ -10,12 +10,17 @@ Two steps, each usable alone:
    centre x, y, width and height and then filterpy's Rauch-Tung-Striebel smoother
    backward, so every box is estimated from the whole trajectory, past and future.
 
+When the camera moves, a walk that is straight on the ground is not straight in the image:
+with the camera motion the tracker estimated (``camera_motion.csv``, :class:`CameraPath`),
+both steps work in the coordinates of the first frame (:meth:`CameraPath.to_first`) and the
+result is moved back into each frame's own (:meth:`CameraPath.from_first`).
+
 :func:`smooth_tracks` does both; :func:`smooth_run` rewrites ``tracks.csv`` /
 ``tracks.txt`` of a run folder, keeping the originals as ``tracks.raw.csv`` /
 ``tracks.raw.txt``; :func:`smooth_finished_run` is the step ``tracker track`` runs after
-:func:`tracker.pipeline.run`, which smooths when ``smoothing.enabled`` is true
-(``--smooth``). It reads the tracks back from the files: what it smooths is exactly what
-the run wrote (boxes to 0.01 px), however the run ended.
+:func:`tracker.pipeline.run`, which smooths when ``smoothing.enabled`` is true (the
+default; ``--no-smooth`` turns it off). It reads the tracks back from the files: what it
+smooths is exactly what the run wrote (boxes to 0.01 px), however the run ended.
 """
 
 from __future__ import annotations
@@ -24,15 +29,20 @@ import os
 import shutil
 from pathlib import Path
 
+import logging
+
 import numpy as np
 
 from ..config import Config, SmoothingConfig
 from ..errors import DataError, OutputError
 from ..io.files import replace_atomically
 from ..io.mot import read_results
+from ..io.readers import read_camera_motion
 from ..io.readers import read_csv as read_records
-from ..io.sinks import CSV_NAME, MOT_NAME, CsvSink, MotSink, write_frames
+from ..io.sinks import CAMERA_NAME, CSV_NAME, MOT_NAME, CsvSink, MotSink, write_frames
 from ..structures import Tracks
+
+log = logging.getLogger(__name__)
 
 # Columns of a rows array.
 FRAME, TRACK_ID, CLASS, SCORE, X1, Y1, X2, Y2 = range(8)
@@ -46,6 +56,9 @@ MIN_SIZE_PX = 1.0  # smoothed widths and heights never fall below one pixel
 INIT_STD_VELOCITY = 10.0
 
 RAW_SUFFIX = ".raw"  # tracks.csv -> tracks.raw.csv
+# A camera path whose accumulated scale leaves [1 / this, this] (an estimate drifting for hours) is not
+# trusted: smoothing then works in image coordinates.
+MAX_PATH_SCALE = 1e3
 
 
 # ----- conversions ---------------------------------------------------------------------------
@@ -104,6 +117,69 @@ def _sorted_by_track(rows: np.ndarray) -> np.ndarray:
             "Each track id may have one box per frame; fix the tracks file",
         )
     return rows
+
+
+# ----- camera motion -------------------------------------------------------------------------
+class CameraPath:
+    """Where the camera looked in each frame: the map (3x3) that takes the coordinates of the first frame to
+    those of a frame is the product of the per-frame warps (previous frame onto this one) the tracker
+    compensated up to it."""
+
+    def __init__(self, frames: np.ndarray, warps: np.ndarray):
+        """frames: (F,) ascending; warps: (F,2,3), ``warps[i]`` maps the frame before ``frames[i]`` onto it. A frame
+        not listed had no camera motion (camera_motion.csv leaves those out)."""
+        frames = np.asarray(frames, np.int64)
+        warps = np.asarray(warps, np.float64).reshape(-1, 2, 3)
+        if len(frames) != len(warps):
+            raise ValueError(f"a camera path needs one warp per frame, got {len(frames)} frames, {len(warps)} warps")
+        maps = np.empty((len(frames) + 1, 3, 3))
+        maps[0] = current = np.eye(3)  # before the first listed frame the camera had not moved
+        for i, warp in enumerate(warps, 1):  # a running product: one 3x3 matrix product per listed frame
+            current = np.vstack([warp, (0.0, 0.0, 1.0)]) @ current
+            maps[i] = current
+        self.frames = np.concatenate([[np.iinfo(np.int64).min], frames])
+        self.maps = maps
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> CameraPath:
+        """The camera path of a run's camera_motion.csv."""
+        return cls(*read_camera_motion(path))
+
+    @property
+    def usable(self) -> bool:
+        """Whether every accumulated map is finite and of a sane scale (see :data:`MAX_PATH_SCALE`)."""
+        scale = _scale(self.maps)
+        return bool(np.isfinite(self.maps).all() and (scale < MAX_PATH_SCALE).all() and (scale > 1 / MAX_PATH_SCALE).all())
+
+    def _maps_at(self, frames: np.ndarray) -> np.ndarray:
+        return self.maps[np.searchsorted(self.frames, np.asarray(frames, np.int64), "right") - 1]
+
+    def to_first(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` with every box moved into the first frame's coordinates."""
+        return _map_boxes(rows, np.linalg.inv(self._maps_at(rows[:, FRAME])))
+
+    def from_first(self, rows: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`to_first`: boxes in the first frame's coordinates back into their own frame's."""
+        return _map_boxes(rows, self._maps_at(rows[:, FRAME]))
+
+
+def _scale(maps: np.ndarray) -> np.ndarray:
+    """The isotropic scale of each affine map (sqrt of its linear part's |determinant|)."""
+    return np.sqrt(np.abs(np.linalg.det(maps[:, :2, :2])))
+
+
+def _map_boxes(rows: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    """``rows`` with each box's centre moved by its map (N,3,3) and its width and height scaled by the map's
+    scale: the camera's motion is a similarity (what the tracker estimates), so a box stays a box."""
+    out = rows.copy()
+    if not len(rows):
+        return out
+    centre = np.column_stack([(rows[:, X1] + rows[:, X2]) / 2, (rows[:, Y1] + rows[:, Y2]) / 2, np.ones(len(rows))])
+    moved = np.einsum("nij,nj->ni", maps[:, :2, :], centre)
+    half = (rows[:, [X2, Y2]] - rows[:, [X1, Y1]]) * (_scale(maps) / 2)[:, None]
+    out[:, [X1, Y1]] = moved - half
+    out[:, [X2, Y2]] = moved + half
+    return out
 
 
 # ----- step 1: gap filling -------------------------------------------------------------------
@@ -180,21 +256,49 @@ def rts_smooth(frames: np.ndarray, boxes: np.ndarray, cfg: SmoothingConfig, fps:
     return _to_xyxy(smoothed[:, :4])
 
 
-def smooth_tracks(rows: np.ndarray, cfg: SmoothingConfig, fps: float) -> np.ndarray:
-    """Fill gaps up to ``cfg.max_gap`` frames, then RTS-smooth every track; rows ordered by frame, then id.
+def gap_frames(cfg: SmoothingConfig, fps: float) -> int:
+    """``cfg.max_gap_s`` in frames at ``fps``."""
+    return int(round(cfg.max_gap_s * fps))
 
-    Filled rows enter the smoother as measurements; gaps longer than ``max_gap`` stay
-    open and the smoother predicts across them.
+
+def smooth_tracks(rows: np.ndarray, cfg: SmoothingConfig, fps: float, camera: CameraPath | None = None,
+                  stride: int = 1) -> np.ndarray:  # fmt: skip
+    """Fill gaps up to ``cfg.max_gap_s`` seconds, then RTS-smooth every track; rows ordered by frame, then id.
+
+    Filled rows enter the smoother as measurements; longer gaps stay open and the smoother
+    predicts across them. With ``camera`` (and ``cfg.compensate_camera``), both steps work in
+    the first frame's coordinates. ``stride``: the run tracked every stride-th frame
+    (``source.vid_stride``), so only those frames are filled.
     """
     if not fps or not np.isfinite(fps) or fps <= 0:
         raise ValueError(f"fps must be a positive number, got {fps!r}")
-    out = interpolate_gaps(rows, cfg.max_gap)
+    rows = _sorted_by_track(rows)
+    if camera is not None and not (cfg.compensate_camera and camera.usable):
+        if cfg.compensate_camera:
+            log.warning("the camera motion of this run drifts too far to smooth along it; smoothing in image coordinates")
+        camera = None
+    if camera is not None:
+        rows = camera.to_first(rows)
+    step = stride if stride > 1 and np.all(rows[:, FRAME] % stride == 0) else 1
+    rows[:, FRAME] /= step  # frames counted in tracked frames
+    out = interpolate_gaps(rows, gap_frames(cfg, fps / step))
     ids, starts, counts = np.unique(out[:, TRACK_ID], return_index=True, return_counts=True)
     for start, count in zip(starts.tolist(), counts.tolist()):
         if count >= MIN_TRACK_LENGTH:
             part = slice(start, start + count)
-            out[part, BOX] = rts_smooth(out[part, FRAME], out[part, BOX], cfg, fps)
+            out[part, BOX] = rts_smooth(out[part, FRAME], out[part, BOX], cfg, fps / step)
+    out[:, FRAME] *= step
+    if camera is not None:
+        out = camera.from_first(out)
     return out[np.lexsort((out[:, TRACK_ID], out[:, FRAME]))]
+
+
+def smooth_frames(frames: list[Tracks], frame_indices, cfg: SmoothingConfig, fps: float,
+                  camera: CameraPath | None = None) -> tuple[list[Tracks], list[int]]:  # fmt: skip
+    """:func:`smooth_tracks` of tracks held in memory: ``frames[i]`` holds frame ``frame_indices[i]``'s. Returns the
+    smoothed tracks of every frame that has any, and those frames."""
+    pairs = tracks_by_frame(smooth_tracks(rows_from_tracks(frames, frame_indices), cfg, fps, camera))
+    return [tracks for _, tracks in pairs], [frame for frame, _ in pairs]
 
 
 # ----- run folders ----------------------------------------------------------------------------
@@ -256,7 +360,7 @@ def smooth_run(
 
     Reads tracks.raw.csv / tracks.raw.txt when an earlier call kept them (so smoothing
     again starts from the tracker's own output), else tracks.csv / tracks.txt, and keeps
-    those as the raw files. Rewrites each of tracks.csv / tracks.txt that exists,
+    those as the raw files; follows camera_motion.csv when the run wrote one. Rewrites each of tracks.csv / tracks.txt that exists,
     atomically. fps: the run's frame rate; when None, ``cfg.source.fps``, then the rate
     implied by tracks.csv's times, then ``cfg.source.default_fps``.
     written: the files a run has just written (the pipeline passes its outputs): only the
@@ -284,7 +388,10 @@ def smooth_run(
         rows, class_names = read_mot(source[mot_path]), {}
     fps = fps or cfg.source.fps or (_run_fps(times, rows[:, FRAME]) if times is not None else None)
     fps = fps or cfg.source.default_fps
-    smoothed = smooth_tracks(rows, cfg.smoothing, fps)
+    camera_path = out / CAMERA_NAME  # the camera motion the run compensated, when it wrote one
+    use_camera = camera_path.is_file() and (written is None or camera_path.resolve() in fresh)
+    camera = CameraPath.read(camera_path) if use_camera else None
+    smoothed = smooth_tracks(rows, cfg.smoothing, fps, camera, stride=cfg.source.vid_stride)
 
     for path in present:  # keep the originals first, so a failure below loses nothing
         if keep[path]:
@@ -311,11 +418,11 @@ def smooth_finished_run(out_dir: str | os.PathLike, cfg: Config, fps: float, wri
     """The step after :func:`tracker.pipeline.run`, however the run ended: ``written`` are its outputs
     (``RunSummary.outputs``), ``fps`` its ``RunSummary.source_fps``.
 
-    With ``cfg.smoothing.enabled``, :func:`smooth_run` of the tracks files the run wrote;
-    returns its counts. Otherwise deletes raw copies an earlier smoothed run in the same
-    folder left beside those files (they no longer belong to them); returns None.
+    With ``cfg.smoothing.enabled`` (and tracks.csv or tracks.txt among them), :func:`smooth_run` of the
+    tracks files the run wrote; returns its counts. Otherwise deletes raw copies an earlier smoothed run
+    in the same folder left beside those files (they no longer belong to them); returns None.
     """
-    if cfg.smoothing.enabled:
+    if cfg.smoothing.enabled and any(Path(path).name in (CSV_NAME, MOT_NAME) for path in written):
         return smooth_run(out_dir, cfg, fps, written=written)
     for path in written:
         stale = raw_path(Path(path))

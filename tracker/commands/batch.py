@@ -28,7 +28,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo the sources an earlier run finished")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--smooth", action="store_true", help="smooth each source's tracks after its run, as track --smooth")
+    p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
+                   help="smooth each source's tracks after its run, as track does (the default; --no-smooth: off)")
     p.add_argument("--blur", metavar="LIST", help="blur these classes in the videos, as track --blur")
     add_scale_options(p)
     add_model_options(p)

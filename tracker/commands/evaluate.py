@@ -21,8 +21,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     e.add_argument("--video", metavar="PATH", help="read frames from this video instead of img1/ (one sequence)")
     e.add_argument("--out", default="runs/eval", metavar="DIR", help="where tracker outputs and the summary go")
     e.add_argument(
-        "--smooth", action="store_true",
-        help="also score the tracks after smoothing (gap filling + RTS): a raw and a smoothed row per sequence",
+        "--smooth", action=argparse.BooleanOptionalAction, default=None,
+        help="also score the tracks after smoothing (gap filling + RTS), as track writes them: a raw and a "
+        "smoothed row per sequence (the default; --no-smooth: the raw row only)",
     )
     add_model_options(e, several_trackers=True)
     e.set_defaults(func=run)

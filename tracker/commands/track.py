@@ -55,9 +55,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(same as --set source.vid_stride=N)",
     )
     p.add_argument(
-        "--smooth", action="store_true",
+        "--smooth", action=argparse.BooleanOptionalAction, default=None,
         help="after the run, fill short gaps and RTS-smooth every track in tracks.csv / tracks.txt, keeping "
-        "the originals as tracks.raw.* (same as --set smoothing.enabled=true)",
+        "the originals as tracks.raw.* (the default; --no-smooth: the files hold what the tracker reported "
+        "live; same as --set smoothing.enabled=true/false)",
     )
     p.add_argument(
         "--blur", metavar="LIST",

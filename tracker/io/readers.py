@@ -23,6 +23,7 @@ from ..structures import TrackRecords
 from .files import read_whole_lines
 from .mot import read_results
 from .sinks import (
+    CAMERA_HEADER,
     COUNTS_HEADER,
     COUNTS_NAME,
     CROSSINGS_HEADER,
@@ -92,6 +93,19 @@ def read_csv(path: str | os.PathLike) -> TrackRecords:
         )
 
     return _read_table(path, CSV_HEADER, "tracks CSV", records)
+
+
+def read_camera_motion(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read a ``camera_motion.csv``: (frames (F,) int64 ascending, warps (F,2,3) float64)."""
+
+    def records(rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        c = _columns(path, rows, CAMERA_HEADER, {name: np.float64 for name in CAMERA_HEADER})
+        frames = c["frame"].astype(np.int64)
+        if np.any(np.diff(frames) <= 0):
+            raise DataError(f"{path}: frames are not in increasing order", "The file is damaged")
+        return frames, np.stack([c[name] for name in CAMERA_HEADER[1:]], axis=1).reshape(-1, 2, 3)
+
+    return _read_table(path, CAMERA_HEADER, "camera motion CSV", records)
 
 
 def read_jsonl(path: str | os.PathLike) -> TrackRecords:

@@ -2,7 +2,7 @@
 
 :func:`next_run_folder` numbers runs without ``--out`` as Ultralytics does (``runs/track``,
 ``runs/track2``, ...). Before a run writes into a folder, :func:`clear_run_files` removes every
-file an earlier run may have left there (its video, text outputs, run.json, config.yaml, smoothing
+file an earlier run may have left there (its video, text outputs, camera motion, run.json, config.yaml, smoothing
 copies, charts and crops) and nothing else, so outputs of two runs never mix; ``run.json`` lists the
 files of the run that wrote it, which is all ``tracker plot`` reads.
 """
@@ -48,10 +48,12 @@ def run_files(out_dir: str | os.PathLike | None = None) -> tuple[list[str], list
     from ..analyze.plots import CHART_NAMES, PLOTS_DIR
     from ..analyze.smoothing import raw_path
     from .crops import CROP_GLOB, CROPS_DIR
-    from .sinks import COUNTS_NAME, CROSSINGS_NAME, CSV_NAME, JSONL_NAME, MOT_NAME, RUN_INFO_NAME, SUMMARY_NAME
+    from .sinks import (CAMERA_NAME, COUNTS_NAME, CROSSINGS_NAME, CSV_NAME, JSONL_NAME, MOT_NAME, RUN_INFO_NAME,
+                        SUMMARY_NAME)
     from .video import DEFAULT_VIDEO_EXTENSION, VIDEO_EXTENSIONS, VIDEO_STEM
 
-    names = [CSV_NAME, MOT_NAME, JSONL_NAME, SUMMARY_NAME, COUNTS_NAME, CROSSINGS_NAME, RUN_INFO_NAME, CONFIG_NAME]
+    names = [CSV_NAME, MOT_NAME, JSONL_NAME, SUMMARY_NAME, COUNTS_NAME, CROSSINGS_NAME, CAMERA_NAME, RUN_INFO_NAME,
+             CONFIG_NAME]
     names += [raw_path(Path(name)).name for name in (CSV_NAME, MOT_NAME)]
     names += sorted(VIDEO_STEM + ext for ext in {*VIDEO_EXTENSIONS.values(), DEFAULT_VIDEO_EXTENSION})
     names += [f"{PLOTS_DIR}/{name}" for name in CHART_NAMES]

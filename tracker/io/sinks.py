@@ -52,6 +52,7 @@ SUMMARY_NAME = "summary.csv"
 RUN_INFO_NAME = "run.json"
 COUNTS_NAME = "counts.csv"
 CROSSINGS_NAME = "crossings.csv"
+CAMERA_NAME = "camera_motion.csv"
 # counts.csv: per frame, one row per line and per zone for each class seen so far (by class id).
 # Lines: cumulative `in` / `out`, `occupancy` empty; zones: `occupancy` in this frame, `in` / `out` empty.
 COUNTS_HEADER = ("frame", "time_s", "name", "kind", "class_name", "in", "out", "occupancy")
@@ -62,6 +63,10 @@ SUMMARY_HEADER = (
 )
 LENGTH_FORMAT = "%.2f"  # pixels of path length
 CSV_HEADER = ("frame", "time_s", "track_id", "class_id", "class_name", "score", "x1", "y1", "x2", "y2")
+# camera_motion.csv: the 2x3 affine warp [[a, b, tx], [c, d, ty]] that took frame `frame`'s predecessor onto it
+CAMERA_HEADER = ("frame", "a", "b", "tx", "c", "d", "ty")
+IDENTITY_WARP = np.eye(2, 3)
+WARP_FORMAT = "%.9g"  # enough digits that a product over a long run stays what the tracker used
 BOX_FORMAT = "%.2f"  # pixels
 SCORE_FORMAT = "%.4f"
 TIME_FORMAT = "%.3f"  # seconds
@@ -196,6 +201,18 @@ class CsvSink(_TextSink):
                 *boxes,
             )
         )
+
+
+class CameraMotionSink(_TextSink):
+    """``camera_motion.csv``: the camera motion the tracker compensated on each frame where there was any
+    (frames left out had none); smoothing follows it (:class:`tracker.analyze.smoothing.CameraPath`)."""
+
+    header = ",".join(CAMERA_HEADER) + "\n"
+
+    def _lines(self, result: FrameResult) -> str:
+        if result.warp is None or np.array_equal(result.warp, IDENTITY_WARP):  # no motion: nothing to follow
+            return ""
+        return _csv_text([[int(result.frame_index), *np.char.mod(WARP_FORMAT, np.ravel(result.warp)).tolist()]])
 
 
 class MotSink(_TextSink):
@@ -723,14 +740,16 @@ def open_sinks(
     counting: CountingConfig | None = None,
     before_writing: Callable[[], None] | None = None,
     serve: ServeConfig | None = None,
+    camera_motion: bool = False,
 ) -> SinkSet:
     """Open the outputs ``cfg`` asks for in ``out_dir``.
 
     Always run.json; as configured tracks.csv, tracks.txt, tracks.jsonl, summary.csv, the
     annotated video, the window and crops/ (:mod:`.crops`); with ``counting.enabled`` also counts.csv
     and crossings.csv, and the lines and zones are drawn on the video and window; with ``serve.port``
-    a browser view of the annotated frames and the counts (:mod:`.serve`). run.json lists the files
-    in ``outputs``.
+    a browser view of the annotated frames and the counts (:mod:`.serve`); with ``camera_motion`` (the
+    tracker compensates it) and tracks.csv or tracks.txt, camera_motion.csv, which smoothing follows.
+    run.json lists the files in ``outputs``.
     before_writing: called once nothing can refuse to start any more, before the first file is written
     (the pipeline clears an earlier run's files there).
     """
@@ -765,6 +784,8 @@ def open_sinks(
             sinks.add(CsvSink(out / CSV_NAME, class_names, cfg.flush_every))
         if cfg.mot:
             sinks.add(MotSink(out / MOT_NAME, cfg.flush_every))
+        if camera_motion and (cfg.csv or cfg.mot):
+            sinks.add(CameraMotionSink(out / CAMERA_NAME, cfg.flush_every))
         if cfg.jsonl:
             sinks.add(JsonlSink(out / JSONL_NAME, class_names, cfg.flush_every))
         if cfg.save_crops:

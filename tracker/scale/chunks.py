@@ -76,6 +76,7 @@ class ChunkTracks:
     det_index: np.ndarray  # (R,) int64: -1 for a box that is only a motion prediction
     max_gap: float = 0.0  # frames a lost track is kept by the part's tracker (its max_age)
     stats: dict = field(default_factory=dict)  # failed_reads, invalid_detections of the part
+    warps: np.ndarray | None = None  # (F,2,3) camera motion compensated on each of ``frames``; None: none
 
     @classmethod
     def from_tracks(cls, chunk: Chunk, class_names: list[str], frames: list[int], tracks: list[Tracks]) -> ChunkTracks:
@@ -111,11 +112,12 @@ def track_chunk(source, cfg: Config, chunk: Chunk, detector=None, embedder=None,
     """Track frames [chunk.start, chunk.stop) of ``source`` with a fresh tracker. ``on_frame(frames_done)``
     after each frame; a KeyboardInterrupt (from it or Ctrl-C) propagates once the part's threads are stopped."""
     session = Session(source, cfg, detector=detector, embedder=embedder, start_frame=chunk.start)
-    frames, tracks = [], []  # only these of each FrameResult: a part of an hours-long file is held whole
+    frames, tracks, warps = [], [], []  # only these of each FrameResult: a part of an hours-long file is held whole
     try:
         for result in session.results(max_frames=chunk_frames(chunk, cfg.source.vid_stride)):
             frames.append(result.frame_index)
             tracks.append(result.tracks)
+            warps.append(result.warp)
             if on_frame is not None:
                 on_frame(len(frames))
     finally:
@@ -125,6 +127,8 @@ def track_chunk(source, cfg: Config, chunk: Chunk, detector=None, embedder=None,
     part = ChunkTracks.from_tracks(chunk, session.class_names, frames, tracks)
     part.stats = stats
     part.max_gap = float(session.tracker.max_age_frames)
+    if session.camera_motion is not None:
+        part.warps = np.array(warps, np.float64).reshape(-1, 2, 3)
     return part
 
 
@@ -195,12 +199,13 @@ class Stitched:
     frames: np.ndarray  # (F,) every frame tracked, in order
     rows: dict[str, np.ndarray]  # ROW_COLUMNS
     stats: dict  # failed_reads, invalid_detections summed over the parts
+    warps: np.ndarray | None = None  # (F,2,3) camera motion on each frame, from the part that reports it; None: none
 
 
 def stitch(parts: list[ChunkTracks], min_iou: float) -> Stitched:
     """One run's tracks from the parts of a file (see the module docstring)."""
     parts = sorted(parts, key=lambda p: p.chunk.index)
-    kept, frames = [], []
+    kept, frames, warps = [], [], []
     next_id = 0
     previous = previous_ids = previous_global = None  # the part before, its ids and their provisional global ids
     for part, following in zip(parts, parts[1:] + [None]):
@@ -218,12 +223,15 @@ def stitch(parts: list[ChunkTracks], min_iou: float) -> Stitched:
         rows = _rows_in(part, part.chunk.keep_from, end)
         rows["track_ids"] = global_ids[np.searchsorted(ids, rows["track_ids"])]
         kept.append(rows)
-        frames.append(part.frames[(part.frames >= part.chunk.keep_from) & (part.frames < end)])
+        reported = (part.frames >= part.chunk.keep_from) & (part.frames < end)
+        frames.append(part.frames[reported])
+        warps.append(part.warps[reported] if part.warps is not None else None)
         previous, previous_ids, previous_global = part, ids, global_ids
     rows = {name: np.concatenate([r[name] for r in kept]) for name in ROW_COLUMNS}
     rows["track_ids"] = _renumber_by_first_appearance(rows["track_ids"])
     stats = {key: sum(p.stats.get(key, 0) for p in parts) for key in ("failed_reads", "invalid_detections")}
-    return Stitched(parts[0].class_names, np.concatenate(frames), rows, stats)
+    camera = np.concatenate(warps) if all(w is not None for w in warps) else None
+    return Stitched(parts[0].class_names, np.concatenate(frames), rows, stats, camera)
 
 
 def _rows_in(part: ChunkTracks, first: int, end: int) -> dict[str, np.ndarray]:
@@ -246,7 +254,8 @@ def stitched_results(stitched: Stitched, fps: float, source_frames=None) -> Iter
     bounds = np.searchsorted(rows["frame"], stitched.frames, "left")
     ends = np.searchsorted(rows["frame"], stitched.frames, "right")
     images = iter(source_frames) if source_frames is not None else None
-    for frame_index, lo, hi in zip(stitched.frames.tolist(), bounds.tolist(), ends.tolist()):
+    warps = stitched.warps if stitched.warps is not None else [None] * len(stitched.frames)
+    for frame_index, lo, hi, warp in zip(stitched.frames.tolist(), bounds.tolist(), ends.tolist(), warps):
         frame = _frame_at(images, frame_index) if images is not None else None
         tracks = Tracks(
             boxes=rows["boxes"][lo:hi], scores=rows["scores"][lo:hi], class_ids=rows["class_ids"][lo:hi],
@@ -259,6 +268,7 @@ def stitched_results(stitched: Stitched, fps: float, source_frames=None) -> Iter
             detections=Detections.empty(),
             image=frame.image if frame is not None else None,
             class_names=tuple(stitched.class_names),
+            warp=warp,
         )
 
 
