@@ -68,7 +68,9 @@ included), measured while other jobs shared the 2 cores: compare within a run on
 
 
 def track(name: str, cached, overrides: list[str] = ()):
-    """Run the row ``name`` over a cached sequence: (tracks per frame, ms per update, the adapter)."""
+    """Run the row ``name`` over a cached sequence: (tracks per frame, their frames, ms per frame, the adapter). Our
+    rows' tracks are those the run's files hold (post-processed, unless the row is live); ms per frame includes that
+    post-processing."""
     seq = cached.seq
     tracker = peers.build(peers.ROWS[name], seq.fps or FALLBACK_FPS, cached.image_size, overrides)
     images = frames(seq) if tracker.needs_frames else itertools.repeat(None)
@@ -79,21 +81,51 @@ def track(name: str, cached, overrides: list[str] = ()):
         result = tracker.update(inputs)
         spent += time.perf_counter() - t0
         out.append(tracker.tracks(result))
-    return out, 1000 * spent / max(len(out), 1), tracker
+    count = len(out)
+    t0 = time.perf_counter()
+    out, indices = tracker.finish(out) if hasattr(tracker, "finish") else (out, list(range(count)))
+    spent += time.perf_counter() - t0
+    return out, indices, 1000 * spent / max(count, 1), tracker
 
 
-def run(name: str, cached, overrides: list[str]) -> dict:
-    """One tracker over one cached sequence: its metrics, update time and output summary."""
+def run(name: str, cached, overrides: list[str], post: bool = False) -> list[dict]:
+    """One tracker over one cached sequence: its metrics, update time and output summary; with ``post`` and a peer,
+    also its tracks after our default post-processing (row ``<name>+post``)."""
     seq = cached.seq
-    out, ms, tracker = track(name, cached, overrides)
+    out, indices, ms, tracker = track(name, cached, overrides)
+    rows = [row_of(name, seq, out, indices, ms, tracker, len(cached.detections))]
+    if post and not hasattr(tracker, "finish"):
+        started = time.perf_counter()
+        smoothed, frames_of = post_process(seq, out)
+        ms += 1000 * (time.perf_counter() - started) / max(len(out), 1)
+        rows.append(row_of(f"{name}+post", seq, smoothed, frames_of, ms, tracker, len(cached.detections)))
+    return rows
+
+
+def post_process(seq, out: list):
+    """A peer's tracks after our default post-processing, along the camera motion our default estimates from the
+    frames: whether the post-processing alone explains the default's lead. Camera motion is estimated here, so its
+    time is in the row's ms/frame."""
+    from tracker.analyze.smoothing import CameraPath, smooth_frames
+    from tracker.config import load_config
+    from tracker.tracking.camera_motion import CameraMotion
+
+    cfg = load_config()
+    motion = CameraMotion(cfg.tracker.cmc)
+    warps = [motion.estimate(image) for image, _ in zip(frames(seq), out)]
+    camera = CameraPath(np.arange(len(warps)), warps)
+    return smooth_frames(out, range(len(out)), cfg.smoothing, seq.fps or FALLBACK_FPS, camera)
+
+
+def row_of(name: str, seq, out: list, indices: list[int], ms: float, tracker, frame_count: int) -> dict:
     ids = np.unique(np.concatenate([t.track_ids for t in out])) if out else []
     return {
         "sequence": seq.name,
         "tracker": name,
-        **score_tracks(seq, out),
+        **score_tracks(seq, out, indices),
         "ms/frame": ms,
         "tracks": len(ids),
-        "frames": len(out),
+        "frames": frame_count,
         "fps": seq.fps,
         "frame_rate_given": tracker.takes_fps,
         "uses_frames": tracker.needs_frames,
@@ -221,6 +253,8 @@ def main() -> None:
     ap.add_argument("--peers-json", metavar="PATH", nargs="+",
                     help="take the peer rows from --json files instead of running them; ours are always run")
     ap.add_argument("--write", action="store_true", help="replace the accuracy section of benchmarks/RESULTS.md")
+    ap.add_argument("--post-peers", action="store_true",
+                    help="also score each peer that runs after our default post-processing (rows <peer>+post)")
     args = ap.parse_args()
     names = peers.expand(args.trackers)
 
@@ -236,13 +270,17 @@ def main() -> None:
             if row is None:
                 cached = cached or cached_detections(seq, detector)
                 try:
-                    row = {**run(name, cached, args.overrides), "detector": detector}
+                    new = [{**r, "detector": detector} for r in run(name, cached, args.overrides, args.post_peers)]
                 except ModuleNotFoundError as exc:
                     raise SystemExit(f"error: {name} needs {exc.name}, which is not installed. Run `make bench` "
                                      "(installs the peers), or choose --trackers ours, or pass --peers-json") from None
-            rows.append(row)
-            print(f"{seq.name:16s} {name:26s} HOTA {row['HOTA']:5.1f} IDF1 {row['IDF1']:5.1f} MOTA {row['MOTA']:5.1f} "
-                  f"IDSW {row['IDSW']:3d} tracks {row['tracks']:4d} {row['ms/frame']:7.2f} ms{note}", flush=True)
+            else:
+                new = [row]
+            rows += new
+            for row in new:
+                print(f"{seq.name:16s} {row['tracker']:26s} HOTA {row['HOTA']:5.1f} IDF1 {row['IDF1']:5.1f} "
+                      f"MOTA {row['MOTA']:5.1f} IDSW {row['IDSW']:3d} tracks {row['tracks']:4d} {row['ms/frame']:7.2f} "
+                      f"ms{note}", flush=True)  # fmt: skip
     text = report(rows, args.detector)
     if reused:
         text += f"\n{reused} {whence}; the other rows run {date.today().isoformat()}"

@@ -25,6 +25,7 @@ import numpy as np
 
 from common import ROOT
 
+from tracker.analyze.smoothing import CameraPath, smooth_frames
 from tracker.config import load_config
 from tracker.structures import Detections, Tracks
 from tracker.tracking import build_tracker
@@ -42,6 +43,9 @@ class Peer:
 class Ours:
     tracker: str  # sort | deepsort | bytetrack | botsort
     config: str | None = None  # a preset YAML under configs/, loaded like `--config`
+    # True: what the tracker reports live; False: what a run's tracks files hold once it ends, after the config's
+    # post-processing (`smoothing:`, on by default)
+    online: bool = False
 
 
 def _tracks(boxes, scores, class_ids, track_ids, det_index=None) -> Tracks:
@@ -63,11 +67,15 @@ class OursAdapter:
 
     def __init__(self, spec: Ours, fps: float, image_size, overrides: list[str] = ()):
         config = None if spec.config is None else ROOT / "configs" / spec.config
-        cfg = load_config(config, tracker=spec.tracker, overrides=list(overrides)).tracker
+        full = load_config(config, tracker=spec.tracker, overrides=list(overrides))
+        cfg = full.tracker
         self.tracker = build_tracker(cfg, fps=fps)
         cmc = getattr(cfg, "cmc", None)
         self.camera_motion = CameraMotion(cmc) if cmc is not None and cmc.method != "none" else None
         self.needs_frames = self.camera_motion is not None
+        self.smoothing = full.smoothing if full.smoothing.enabled and not spec.online else None
+        self.fps = fps
+        self.warps: list[np.ndarray] = []  # the camera motion of every frame, for the post-processing
 
     def inputs(self, dets: Detections, image):
         return dets, image
@@ -75,7 +83,16 @@ class OursAdapter:
     def update(self, inputs) -> Tracks:
         dets, image = inputs
         warp = self.camera_motion.estimate(image) if self.camera_motion is not None else None
+        self.warps.append(warp)
         return self.tracker.replay(dets, warp=warp)
+
+    def finish(self, out: list[Tracks]) -> tuple[list[Tracks], list[int]]:
+        """The tracks of every frame as the run's files hold them: post-processed (along the camera's motion) unless
+        the row is ``online``; and their frames."""
+        if self.smoothing is None:
+            return out, list(range(len(out)))
+        camera = CameraPath(np.arange(len(out)), self.warps) if self.camera_motion is not None else None
+        return smooth_frames(out, range(len(out)), self.smoothing, self.fps, camera)
 
     def tracks(self, result: Tracks) -> Tracks:
         return result
@@ -201,10 +218,12 @@ def build(spec: Ours | Peer, fps: float, image_size, overrides: list[str] = ()):
 
 
 OURS = {name: Ours(name) for name in ("sort", "deepsort", "bytetrack", "botsort")}
+# The same, live: without the post-processing of the run's files (the paper presets below are live too).
+OURS_ONLINE = {f"{name}-online": Ours(name, online=True) for name in OURS}
 # ByteTrack and BoT-SORT with the thresholds of their papers' code (configs/*_paper.yaml; benchmarks/RESULTS.md).
 OURS_PAPER = {
-    "bytetrack-paper": Ours("bytetrack", "bytetrack_paper.yaml"),
-    "botsort-paper": Ours("botsort", "botsort_paper.yaml"),
+    "bytetrack-paper": Ours("bytetrack", "bytetrack_paper.yaml", online=True),
+    "botsort-paper": Ours("botsort", "botsort_paper.yaml", online=True),
 }
 # Peers with their own defaults. BoxMOT's BotSort uses appearance by default: without embeddings it would download
 # a ReID model, so its motion-only row turns appearance off; every other row changes nothing.
@@ -251,9 +270,9 @@ PAPER_COUNTERPARTS = {
     "bytetrack-paper": ["ul-bytetrack-paper", "boxmot-bytetrack-paper"],
     "botsort-paper": ["ul-botsort-reid-paper", "boxmot-botsort-reid-paper"],
 }
-ROWS: dict[str, Ours | Peer] = {**OURS, **OURS_PAPER, **PEERS, **PAPER_PEERS}
+ROWS: dict[str, Ours | Peer] = {**OURS, **OURS_ONLINE, **OURS_PAPER, **PEERS, **PAPER_PEERS}
 GROUPS = {
-    "ours": [*OURS, *OURS_PAPER],
+    "ours": [*OURS, *OURS_ONLINE, *OURS_PAPER],
     "peers": list(PEERS),
     "ultralytics": [n for n, p in PEERS.items() if p.library == "ultralytics"],
     "boxmot": [n for n, p in PEERS.items() if p.library == "boxmot"],

@@ -15,6 +15,7 @@ motion compensation, warps computed once per sequence from the real frames
     python benchmarks/research.py compare --peers PEERS.json        # the default's folds vs the best peers
     python benchmarks/research.py ablate --variants base nsa ...    # one loo per variant, then the table
     python benchmarks/research.py grid --variants base nsa ...      # the same on a fixed grid: deterministic
+    python benchmarks/research.py post                              # the default's post-processing, on a grid
 
 ``loo``'s headline is the mean of the four held-out scores, never a score on a
 tuning sequence. ``--record LABEL`` appends the run (config, per-sequence numbers)
@@ -449,6 +450,76 @@ def cmd_ablate(args, cfg: Config) -> str:
     return ablation_table(names, args.seed)
 
 
+# Post-processing (configs/default.yaml `smoothing:`) of the default tracker's output, judged on a grid like the
+# tracker's own settings: each point once on every sequence, each fold the best point on the other three.
+POST_GRID: dict[str, list] = {
+    "max_gap_s": [1.0, 2.0, 3.0],
+    "std_measurement": [0.2, 0.3, 0.5, 1.0],
+    "std_velocity": [0.2, 0.3, 0.5],
+    "std_position": [0.1, 0.2, 0.5],
+}
+
+
+def post_rows(cfg: Config, prepared: list[tuning.Prepared]) -> list[dict]:
+    """Every post-processing variant on every grid point and sequence: ``{"variant", "values", "scores"}``."""
+    from tracker.analyze.evaluation import score_tracks as scored
+    from tracker.analyze.smoothing import CameraPath, interpolate_gaps, rows_from_tracks, smooth_frames, tracks_by_frame
+
+    out = []
+    runs = {p.seq.name: (p, tuning.run_tracker(cfg.tracker, p)) for p in prepared}
+    out.append({"variant": "online", "values": {}, "scores": {n: scored(p.seq, f, p.frame_indices)
+                                                              for n, (p, f) in runs.items()}})
+    for gap in POST_GRID["max_gap_s"]:  # gap filling alone, in image coordinates
+        scores = {}
+        for n, (p, frames) in runs.items():
+            pairs = tracks_by_frame(interpolate_gaps(rows_from_tracks(frames, p.frame_indices), round(gap * p.fps)))
+            scores[n] = scored(p.seq, [t for _, t in pairs], [f for f, _ in pairs])
+        out.append({"variant": "interpolate", "values": {"max_gap_s": gap}, "scores": scores})
+    for compensate in (False, True):
+        for point in grid_points(POST_GRID):
+            smoothing = cfg.smoothing.model_copy(update={**point, "compensate_camera": compensate})
+            scores = {}
+            for n, (p, frames) in runs.items():
+                camera = CameraPath(p.frame_indices, p.warps) if p.warps is not None else None
+                smoothed, indices = smooth_frames(frames, p.frame_indices, smoothing, p.fps, camera)
+                scores[n] = scored(p.seq, smoothed, indices)
+            out.append({"variant": "smooth, camera compensated" if compensate else "smooth, image coordinates",
+                        "values": point, "scores": scores})
+            print(out[-1]["variant"], point, {k: round(v["HOTA"], 2) for k, v in scores.items()}, file=sys.stderr,
+                  flush=True)
+    return out
+
+
+def cmd_post(args, cfg: Config) -> str:
+    """Leave-one-out of the default's post-processing: per variant, each fold picks the grid point with the best
+    mean HOTA on the other sequences; its held-out numbers, the values it picked, and the best peer's."""
+    prepared = prepare(cfg, args.sequences, args.detector)
+    rows = post_rows(cfg, prepared)
+    RUNS.mkdir(parents=True, exist_ok=True)
+    (RUNS / "post.json").write_text(json.dumps(rows, indent=0, default=float))
+    names = [p.seq.name for p in prepared]
+    table, picks = [], []
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        points = [r for r in rows if r["variant"] == variant]
+        row = {"variant": variant}
+        held_scores = []
+        for held in names:
+            rest = [n for n in names if n != held]
+            best = max(points, key=lambda r: np.mean([r["scores"][n]["HOTA"] for n in rest]))
+            m = best["scores"][held]
+            row[held] = f"{m['HOTA']:.1f} / {m['IDF1']:.1f} / {m['IDSW']}"
+            held_scores.append(m)
+            if best["values"]:
+                picks.append(f"- {variant}, held out {held}: {best['values']}")
+        for metric in ("HOTA", "IDF1", "IDSW"):
+            row[f"mean {metric}"] = float(np.mean([m[metric] for m in held_scores]))
+        table.append(row)
+    shipped = {k: getattr(cfg.smoothing, k) for k in POST_GRID}
+    return ("Post-processing of the default tracker's output, leave-one-out on a grid: held-out HOTA / IDF1 / IDSW "
+            f"per sequence (the grid point chosen on the other three). Grid: `{POST_GRID}`; shipped: `{shipped}`\n\n"
+            + markdown_table(table, list(table[0])) + "\n\n" + "\n".join(picks))
+
+
 def cmd_warps(args, cfg: Config) -> str:
     CACHES[0].mkdir(exist_ok=True)
     rows = []
@@ -552,7 +623,7 @@ def cmd_scores(args, cfg: Config) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["eval", "loo", "warps", "scores", "ablate", "grid", "compare", "cmc-cost",
-                                        "detectors"])
+                                        "detectors", "post"])
     ap.add_argument("--tracker", default=None, help="tracker name (default: the default tracker)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--sequences", nargs="*", default=list(DEV))
@@ -590,7 +661,7 @@ def main() -> None:
                       overrides=overrides)
     started = time.perf_counter()
     commands = {"eval": cmd_eval, "loo": cmd_loo, "warps": cmd_warps, "scores": cmd_scores, "ablate": cmd_ablate,
-                "grid": cmd_grid, "compare": cmd_compare, "cmc-cost": cmd_cmc_cost, "detectors": cmd_detectors}
+                "grid": cmd_grid, "compare": cmd_compare, "cmc-cost": cmd_cmc_cost, "detectors": cmd_detectors, "post": cmd_post}
     body = commands[args.command](args, cfg)
     body += f"\n\n{time.perf_counter() - started:.0f} s on {common.machine()} (load {os.getloadavg()[0]:.1f})"
     print(body)
