@@ -2,12 +2,18 @@
 one batched detector against N separate processes; then what 100 cameras at 25 fps would take.
 
 - batch: ``--clips`` clips of ``--frames`` frames cut from vtest.avi (PETS09-S2L1), tracked by ``run_batch``
-  on a local Ray with 1 and with 2 workers of one thread each (default pipeline, every output). Throughput
-  is frames / seconds from the first frame tracked to the last output closed (Ray's start and the workers'
-  model loading left out: they are paid once per batch, whatever its length); the wall time is shown too.
+  on the local Ray instance it starts, with workers of one thread each (default pipeline, every output):
+  1 and 2 workers pinned to one core each (``batch.pin_cores`` auto, the issue's "one thread each"), and 1
+  and 2 unpinned workers (``batch.pin_cores`` false: a lone worker's pipeline threads spread over every
+  core). ``--repeat`` rounds of the four, interleaved so a slow spell of the machine hits every row alike;
+  a row shows its fastest round and the range, a speedup the median of its rounds' ratios (2 workers against
+  1 in the same round). Throughput is frames / seconds from the first frame tracked to the last output
+  closed (Ray's start and the workers' model loading left out: they are paid once per batch, whatever its
+  length); the wall time (Ray's start included) is shown too.
 - chunks: vtest.avi tracked by one ``tracker.pipeline.run`` (its detector on every core) and by
-  ``run_chunked`` in 2 parts on 2 workers of one thread (the same threads in all), both writing every output;
-  time from the first frame to the finalised outputs, and HOTA of each (TrackEval, MOT15 gt).
+  ``run_chunked`` in 2 parts on 2 workers of one thread, each pinned to a core (the same threads in all),
+  both writing every output; time from the first frame to the finalised outputs, and HOTA of each
+  (TrackEval, MOT15 gt).
 - overlap: how long chunks must overlap for a stitched file to score as one run: YOLOX-Nano detections cached
   once per sequence (``common.cached_detections``; ``--cache DIR`` reuses a cache), the default tracker replayed
   over the whole sequence and over its K parts, stitched by ``tracker.scale.chunks.stitch``, scored by TrackEval.
@@ -16,15 +22,14 @@ one batched detector against N separate processes; then what 100 cameras at 25 f
   including each side's start (one model load against N). And the packaged YOLOX alone: a batch of N
   frames in one call against N calls.
 
-    python benchmarks/scaleout.py                       # about 6 minutes on 2 cores
-    python benchmarks/scaleout.py --quick               # small sizes, about 2 minutes
+    python benchmarks/scaleout.py                       # about 7 minutes on 2 cores (3 rounds of the batch rows)
+    python benchmarks/scaleout.py --quick               # small sizes, one round, about 2 minutes
     python benchmarks/scaleout.py --write               # and the tables into RESULTS.md, "Scale out"
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import subprocess
 import sys
@@ -45,7 +50,14 @@ from tracker.io.mot import find_sequence  # noqa: E402
 
 HEADING = "## Scale out (benchmarks/scaleout.py)"
 OVERLAP_HEADING = "## Scale out: chunk overlap and accuracy (benchmarks/scaleout.py)"
-TARGET_SPEEDUP = 1.8  # 2 workers against 1 on 2 cores (2x ideal)
+TARGET_SPEEDUP = 1.8  # 2 workers pinned to a core each against 1 pinned to one core, on 2 cores (2x ideal)
+BATCH_SETUPS = ((1, True), (2, True), (1, False), (2, False))  # (workers, pinned to a core each), each round
+# (2 workers pinned?, 1 worker pinned?, what the ratio says): the first is the issue's target
+SPEEDUPS = (
+    (True, True, "2 workers pinned to a core each / 1 pinned to one core"),
+    (True, False, "2 workers pinned to a core each / 1 unpinned (spread over every core)"),
+    (False, False, "2 unpinned workers / 1 unpinned"),
+)
 CAMERAS, CAMERA_FPS = 100, 25.0  # the estimate at the end
 # (sequence folder, video or None, parts): PETS09 at 7 fps, MOT16-11 at 30 fps (moving camera), KITTI-17 at 10 fps
 OVERLAP_SEQUENCES = [
@@ -80,21 +92,38 @@ def cut_clips(video: Path, folder: Path, clips: int, frames: int) -> list[Path]:
     return paths
 
 
-def bench_batch(clips: list[Path], out: Path) -> list[dict]:
+def bench_batch(clips: list[Path], out: Path, repeat: int) -> tuple[list[dict], list[dict]]:
+    """The batch rows (each setup's fastest round) and the speedups (medians of the rounds' ratios)."""
     from tracker.scale.batch import run_batch
 
-    cfg = load_config()
+    runs: dict[tuple[int, bool], list[dict]] = {setup: [] for setup in BATCH_SETUPS}
+    for _ in range(repeat):
+        for workers, pinned in BATCH_SETUPS:
+            cfg = load_config(overrides={"batch.pin_cores": "auto" if pinned else False})
+            notes: list[str] = []
+            started = time.perf_counter()
+            result = run_batch([str(c) for c in clips], out / f"w{workers}", cfg, force=True, workers=workers,
+                               threads=1, progress=False, notify=notes.append)  # fmt: skip
+            wall = time.perf_counter() - started
+            assert not result.failed, result.failed
+            # the executor's start line: Ray workers (not this process), pinned only where asked
+            assert "Ray worker" in notes[0] and ("pinned to cores" in notes[0]) == pinned, notes[0]
+            runs[workers, pinned].append({"frames": result.frames, "tracking s": result.seconds,
+                                          "fps": result.frames / result.seconds, "wall s": wall})  # fmt: skip
+            print({"workers": workers, "pinned": pinned, "fps": round(runs[workers, pinned][-1]["fps"], 1)},
+                  flush=True)  # fmt: skip
     rows = []
-    for workers in (1, 2):
-        started = time.perf_counter()
-        result = run_batch([str(c) for c in clips], out / f"w{workers}", cfg, force=True, workers=workers,
-                           threads=1, progress=False, notify=lambda text: None)  # fmt: skip
-        wall = time.perf_counter() - started
-        assert not result.failed, result.failed
-        rows.append({"workers": workers, "threads each": 1, "clips": len(clips), "frames": result.frames,
-                     "tracking s": result.seconds, "fps": result.frames / result.seconds, "wall s": wall})  # fmt: skip
-    rows[1]["speedup"] = f"{rows[1]['fps'] / rows[0]['fps']:.2f}x"
-    return rows
+    for (workers, pinned), setup_runs in runs.items():
+        fps = sorted(r["fps"] for r in setup_runs)
+        rows.append({"workers": workers, "cores": "1 each, pinned" if pinned else "every core, unpinned",
+                     "threads each": 1, "clips": len(clips), **max(setup_runs, key=lambda r: r["fps"]),
+                     "fps range": f"{fps[0]:.1f}-{fps[-1]:.1f}" if repeat > 1 else ""})  # fmt: skip
+    speedups = []
+    for two_pinned, one_pinned, name in SPEEDUPS:
+        ratios = [two["fps"] / one["fps"] for two, one in zip(runs[2, two_pinned], runs[1, one_pinned])]
+        speedups.append({"2 workers against 1": name, "speedup": float(np.median(ratios)),
+                         "rounds": ", ".join(f"{r:.2f}" for r in ratios)})  # fmt: skip
+    return rows, speedups
 
 
 def bench_chunks(out: Path) -> list[dict]:
@@ -108,7 +137,7 @@ def bench_chunks(out: Path) -> list[dict]:
                           notify=lambda text: None)  # fmt: skip
     rows = []
     for name, summary, folder in (("one run, detector on 2 threads", single, "single"),
-                                  ("--chunks 2, 2 workers x 1 thread", chunked, "chunks")):  # fmt: skip
+                                  ("--chunks 2, 2 workers x 1 thread, a core each", chunked, "chunks")):  # fmt: skip
         metrics = score([seq], {seq.name: out / folder / "tracks.txt"})[seq.name]
         rows.append({"run": name, "frames": summary.frames, "seconds": summary.seconds,
                      "fps": summary.frames / summary.seconds, "HOTA": metrics["HOTA"], "IDF1": metrics["IDF1"]})
@@ -231,15 +260,15 @@ def bench_detector_batch(batch: int, repeats: int) -> list[dict]:
 def estimate(batch_rows: list[dict], detector_rows: list[dict]) -> str:
     """What 100 cameras at 25 fps take, from this machine's figures (CPU only: no GPU was measured)."""
     needed = CAMERAS * CAMERA_FPS
-    per_worker = batch_rows[0]["fps"]  # one worker on one thread, every stage and output
-    cpu_ms = 1000 / per_worker  # about one core's time per frame (its decoding and writing threads included)
+    per_worker = batch_rows[0]["fps"]  # one worker pinned to one core, every stage and output
+    cpu_ms = 1000 / per_worker  # one core's time per frame (its decoding and writing threads included)
     detector_ms = min(r["ms per frame"] for r in detector_rows)
     lines = [
         f"Estimate for {CAMERAS} cameras at {CAMERA_FPS:g} fps ({needed:.0f} frames/s), from the figures above "
         "(this machine's cores; scale by yours):",
         "",
-        f"- CPU only: a one-thread worker tracks {per_worker:.1f} fps with every output (about {cpu_ms:.0f} ms of a "
-        f"core per frame), so about {np.ceil(needed / per_worker):.0f} workers, i.e. as many cores: "
+        f"- CPU only: a worker pinned to one core tracks {per_worker:.1f} fps with every output ({cpu_ms:.0f} ms of "
+        f"a core per frame), so about {np.ceil(needed / per_worker):.0f} workers, i.e. as many cores: "
         f"{np.ceil(needed / per_worker / 32):.0f} nodes of 32 cores running `tracker track --sources` (one process "
         "per node and its share of the cameras) or `tracker batch` for recorded video.",
     ]
@@ -268,6 +297,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100, help="frames per batch clip")
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--stream-frames", type=int, default=150)
+    parser.add_argument("--repeat", type=int, help="rounds of the batch rows, interleaved (default: 3; --quick: 1)")
     parser.add_argument("--quick", action="store_true", help="--frames 40 --stream-frames 60, no chunks table")
     parser.add_argument("--write", action="store_true", help="write the tables into RESULTS.md")
     parser.add_argument("--cache", type=Path, help="detection cache folder (default: benchmarks/.cache)")
@@ -275,6 +305,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.frames, args.stream_frames = 40, 60
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    repeat = args.repeat or (1 if args.quick else 3)
     if args.cache is not None:
         common.CACHE = args.cache
     overlap_rows = bench_overlap()
@@ -283,19 +316,17 @@ def main() -> None:
         if args.write:
             write_section(OVERLAP_HEADING, _overlap_text(overlap_rows))
         return
-    import ray
-
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    # every batch and chunked run starts (and stops) a local Ray of its own: only there are its workers pinned
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="scaleout-") as tmp:
         tmp = Path(tmp)
         clips = cut_clips(SHARED / "vtest.avi", tmp, args.clips, args.frames)
-        batch_rows = bench_batch(clips, tmp / "batch")
-        print(markdown_table(batch_rows, list(batch_rows[0]) + ["speedup"]), "\n", flush=True)
+        batch_rows, speedups = bench_batch(clips, tmp / "batch", repeat)
+        print(markdown_table(batch_rows, list(batch_rows[0])), "\n", flush=True)
+        print(markdown_table(speedups, list(speedups[0])), "\n", flush=True)
         chunk_rows = [] if args.quick else bench_chunks(tmp / "chunks")
         if chunk_rows:
             print(markdown_table(chunk_rows, list(chunk_rows[0]) + ["time ratio", "HOTA delta"]), "\n", flush=True)
-        ray.shutdown()  # the stream rows run without Ray: its idle workers would only take memory
         stream_clips = cut_clips(SHARED / "vtest.avi", tmp / "streams", args.streams, args.stream_frames)
         stream_rows = bench_streams(stream_clips, tmp)
         print(markdown_table(stream_rows, list(stream_rows[0])), "\n", flush=True)
@@ -305,16 +336,16 @@ def main() -> None:
     print(text)
     load = os.getloadavg()[0]
     minutes = (time.perf_counter() - started) / 60
-    speedup = batch_rows[1]["fps"] / batch_rows[0]["fps"]
-    verdict = "MET" if speedup >= TARGET_SPEEDUP else "NOT MET"
-    print(f"\nbatch speedup with 2 workers: {speedup:.2f}x (target >= {TARGET_SPEEDUP}x: {verdict}); "
-          f"load average {load:.1f} at the end; {minutes:.1f} min")  # fmt: skip
+    verdict = _verdict(speedups)
+    print(f"\n{verdict}; load average {load:.1f} at the end; {minutes:.1f} min")
     if args.write:
         body = [
             f"`python benchmarks/scaleout.py {' '.join(sys.argv[1:])}` ({minutes:.1f} min)",
-            f"Machine: {machine()}; load average {load:.1f} at the end.",
-            markdown_table(batch_rows, list(batch_rows[0]) + ["speedup"]),
-            f"- batch, 2 workers against 1: {speedup:.2f}x (target >= {TARGET_SPEEDUP}x: {verdict})",
+            f"Machine: {machine()}; load average {load:.1f} at the end. Batch rows: fastest of {repeat} interleaved "
+            "round(s); speedups: median of the rounds' ratios.",
+            markdown_table(batch_rows, list(batch_rows[0])),
+            markdown_table(speedups, list(speedups[0])),
+            f"- {verdict}",
         ]
         if chunk_rows:
             body.append(markdown_table(chunk_rows, list(chunk_rows[0]) + ["time ratio", "HOTA delta"]))
@@ -322,6 +353,15 @@ def main() -> None:
         body.append(text)
         write_section(HEADING, "\n\n".join(body))
         write_section(OVERLAP_HEADING, _overlap_text(overlap_rows))
+
+
+def _verdict(speedups: list[dict]) -> str:
+    """The issue's target (2 workers pinned to a core each against 1 pinned to one), beside the ratio against one
+    unpinned worker, which has both cores to itself."""
+    pinned, against_unpinned = speedups[0]["speedup"], speedups[1]["speedup"]
+    met = "MET" if pinned >= TARGET_SPEEDUP else "NOT MET"
+    return (f"batch, 2 workers pinned to a core each: {pinned:.2f}x one worker pinned to one core (target >= "
+            f"{TARGET_SPEEDUP}x: {met}), {against_unpinned:.2f}x one unpinned worker")  # fmt: skip
 
 
 def _overlap_text(rows: list[dict]) -> str:

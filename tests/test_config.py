@@ -55,6 +55,8 @@ def test_user_file_merges_over_defaults(tmp_path):
         ("nosection.x=1", "'nosection' is not a section"),
         ("tracker.name=nope", "unknown tracker 'nope'"),
         ("justtext", "bad override"),
+        ("batch.pin_cores=yes", "batch.pin_cores: Input should be 'auto' or False (got True)"),
+        ("batch.pin_cores=always", "batch.pin_cores: Input should be 'auto' or False (got 'always')"),
     ],
 )
 def test_bad_values_name_the_key(override, message):

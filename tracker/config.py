@@ -317,6 +317,14 @@ class ChunksConfig(Strict):
     # of the shorter of the two, reaches this (pairs chosen by Hungarian on 1 - that mean)
 
 
+class BatchConfig(Strict):
+    """The Ray workers of ``tracker batch`` and ``--chunks`` (tracker.scale.executors)."""
+
+    # auto: on a local Ray instance the batch started itself, each worker's whole process (every pipeline thread) is
+    # pinned to its own --threads-per-worker cores; never on a cluster it joined. false: never pinned
+    pin_cores: Literal["auto", False]
+
+
 class Config(Strict):
     source: SourceConfig
     pipeline: PipelineConfig
@@ -328,6 +336,7 @@ class Config(Strict):
     smoothing: SmoothingConfig
     serve: ServeConfig
     chunks: ChunksConfig
+    batch: BatchConfig
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

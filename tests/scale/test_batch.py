@@ -23,7 +23,10 @@ from helpers import (
 
 from tracker.commands import main
 from tracker.commands.common import EXIT_INTERRUPTED, EXIT_SOME_FAILED
+from tracker.config import load_config
 from tracker.errors import ClusterError, ConfigError
+from tracker.scale.cores import usable_cores
+from tracker.scale.executors import RayExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_FRAMES = 20
@@ -152,6 +155,19 @@ def test_gpus_asked_of_a_cluster_without_any_is_one_line(local_ray, clips, tmp_p
     assert code == ClusterError.exit_code
     err = capsys.readouterr().err
     assert err.startswith("error: --gpus-per-worker 0.25 asks for GPUs but the Ray cluster has none")
+
+
+@pytest.mark.cluster
+def test_workers_on_a_ray_this_process_had_joined_are_never_pinned(local_ray):
+    import ray
+
+    executor = RayExecutor(load_config(), workers=2)  # batch.pin_cores auto: pinned only on a Ray it starts
+    try:
+        assert executor.cores is None and "pinned" not in executor.description
+        executor.start()
+        assert ray.get([actor.affinity.remote() for actor in executor.actors]) == [usable_cores()] * 2
+    finally:
+        executor.close()
 
 
 def test_without_ray_a_batch_runs_in_this_process_and_says_how_to_run_in_parallel(clips, tmp_path):

@@ -259,7 +259,8 @@ def add_scale_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=positive_int, metavar="N", help="parallel workers (default: as many as fit)")
     p.add_argument(
         "--threads-per-worker", type=positive_int, default=1, metavar="T",
-        help="CPU threads of each worker's detector and embedder (default: 1)",
+        help="CPU threads of each worker's detector and embedder, and on a local Ray the cores its whole process "
+        "is pinned to (batch.pin_cores) (default: 1)",
     )
     p.add_argument(
         "--gpus-per-worker", type=_number(above_zero=True), metavar="F",

@@ -5,22 +5,24 @@ Both take jobs from a scheduler (:class:`~.batch.Scheduler`: ``next_job``, ``fin
 workers' jobs between frames on :meth:`request_stop`.
 
 :class:`RayExecutor` starts one :class:`~.worker.TrackWorker` actor per worker; each loads the
-models once, then runs job after job. A worker whose node dies loses its job, which goes back
-to the queue, and a replacement worker is started wherever the cluster has room. Ray is
-imported here only: without it, :class:`LocalExecutor` runs everything in this process.
+models once, then runs job after job. On a local Ray instance it started itself, each worker is
+pinned to cores of its own (``batch.pin_cores``, :mod:`.cores`). A worker whose node dies loses its
+job, which goes back to the queue, and a replacement worker (on the same cores, when pinned) is
+started wherever the cluster has room. Ray is imported here only: without it,
+:class:`LocalExecutor` runs everything in this process.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import socket
 import time
 from urllib.parse import urlsplit
 
 from ..config import Config
 from ..errors import ClusterError, ConfigError, TrackerError
+from .cores import describe, usable_cores, worker_cores
 from .ledger import FAILED
 from .worker import Outcome, TrackWorker
 
@@ -70,12 +72,14 @@ class LocalExecutor:
 class RayExecutor:
     """Jobs on ``workers`` Ray actors of ``threads`` CPU threads and ``gpus`` GPUs each.
 
-    address: None starts a local Ray instance with every core of this machine (unless this
+    address: None starts a local Ray instance with every core this process may use (unless this
     process already joined one); ``auto`` joins the cluster this machine is part of;
     ``ray://HOST:PORT`` (Ray Client) or ``HOST:PORT`` (a head node's address) joins that one.
     workers: None: as many as the cluster's CPUs (or GPUs, with ``gpus``) hold.
     gpus: per worker (0.25 packs four on a GPU); None: 1 when the cluster has GPUs and the
     config's devices allow CUDA, else 0.
+    ``cores``: each worker's cores when they are pinned (``batch.pin_cores`` auto on the local Ray
+    instance started here), else None.
     """
 
     def __init__(self, cfg: Config, address: str | None = None, workers: int | None = None,
@@ -92,19 +96,23 @@ class RayExecutor:
         self.workers = workers or self._fitting_workers()
         if max_jobs is not None:
             self.workers = max(1, min(self.workers, max_jobs))
+        local = self.started_ray and address is None  # a cluster this process joined: its cores are not ours
+        self.cores = worker_cores(cfg.batch.pin_cores, local, self.workers, threads)
         if self.started_ray:
             where = "this machine" if address is None else f"the cluster at {address}"
         else:
             where = "the Ray cluster this process had joined"
         gpu_text = f", {self.gpus:g} GPU" if self.gpus else ""
         plural, threads_plural = "s" * (self.workers != 1), "s" * (threads > 1)
+        pinned = "" if self.cores is None else f", pinned to cores {describe(self.cores)}"
         self.description = (
-            f"on {self.workers} Ray worker{plural} on {where} ({threads} CPU thread{threads_plural}{gpu_text} each)"
+            f"on {self.workers} Ray worker{plural} on {where} "
+            f"({threads} CPU thread{threads_plural}{gpu_text} each{pinned})"
         )
         self._actor_class = ray.remote(TrackWorker).options(
             num_cpus=threads, num_gpus=self.gpus, max_concurrency=2, max_restarts=0
         )  # max_concurrency 2: progress() and stop() are answered while run() works
-        self._actors: list = []
+        self.actors: dict = {}  # each worker's actor -> its cores (None: not pinned)
         self._stop_sent = False
 
     # cluster ---------------------------------------------------------------------
@@ -114,7 +122,7 @@ class RayExecutor:
             return
         options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
         if self.address is None:
-            ray.init(num_cpus=os.cpu_count(), **options)
+            ray.init(num_cpus=len(usable_cores()), **options)
         else:
             if self.address != "auto":
                 _check_reachable(self.address)
@@ -147,23 +155,22 @@ class RayExecutor:
             fit = min(fit, math.floor(resources.get("GPU", 0.0) / self.gpus))
         return max(1, fit)
 
-    def _new_actor(self):
-        actor = self._actor_class.remote(self.cfg, self.threads)
-        self._actors.append(actor)
-        return actor
+    def _start_actor(self, cores: tuple[int, ...] | None) -> None:
+        actor = self._actor_class.remote(self.cfg, self.threads, cores)
+        self.actors[actor] = cores
+        self._starting[actor.load.remote()] = actor
 
     def start(self) -> None:
         self._starting = {}
-        for _ in range(self.workers):
-            actor = self._new_actor()
-            self._starting[actor.load.remote()] = actor
+        for i in range(self.workers):
+            self._start_actor(None if self.cores is None else self.cores[i])
 
     # jobs ------------------------------------------------------------------------
     def request_stop(self) -> None:
         if self._stop_sent:
             return
         self._stop_sent = True
-        for actor in self._actors:
+        for actor in self.actors:
             actor.stop.remote()
 
     def run(self, scheduler) -> None:
@@ -242,11 +249,10 @@ class RayExecutor:
             return None
 
     def _replace(self, actor) -> None:
-        if actor in self._actors:
-            self._actors.remove(actor)
+        """A new worker for the lost ``actor``, on its cores."""
+        cores = self.actors.pop(actor, None)
         if not self._stop_sent:
-            replacement = self._new_actor()
-            self._starting[replacement.load.remote()] = replacement
+            self._start_actor(cores)
 
     def _poll_progress(self, running: dict, scheduler) -> None:
         ray = self.ray
@@ -263,9 +269,9 @@ class RayExecutor:
                 scheduler.progress(key, frames, total)
 
     def close(self) -> None:
-        for actor in self._actors:
+        for actor in self.actors:
             self.ray.kill(actor)
-        self._actors.clear()
+        self.actors.clear()
         if self.started_ray:
             self.ray.shutdown()
 

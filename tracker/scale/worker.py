@@ -17,10 +17,11 @@ import threading
 from dataclasses import dataclass
 
 from ..config import Config, apply_overrides
-from ..errors import TrackerError
+from ..errors import ClusterError, TrackerError
 from ..io.sources import open_source
 from ..pipeline import RunSummary, embedder_for, run, wants_images, write_run
 from .chunks import Chunk, ChunkTracks, chunk_frames, stitch, stitched_results, track_chunk
+from .cores import describe, pin_process, process_cores
 from .ledger import DONE, FAILED, INTERRUPTED
 
 PER_SOURCE_DETECTORS = frozenset({"mot"})  # read each source's own det.txt: built per job, not once per worker
@@ -71,11 +72,19 @@ def worker_config(cfg: Config, threads: int | None) -> Config:
 
 
 class TrackWorker:
-    """Tracks jobs with models loaded once. ``threads``: CPU threads for its models (None: every core)."""
+    """Tracks jobs with models loaded once. ``threads``: CPU threads for its models (None: every core);
+    ``cores``: the cores its whole process is pinned to (None: not pinned; see :mod:`.cores`)."""
 
-    def __init__(self, cfg: Config, threads: int | None = None):
+    def __init__(self, cfg: Config, threads: int | None = None, cores: tuple[int, ...] | None = None):
         self.cfg = worker_config(cfg, threads)
         self.threads = threads
+        self.cores = cores
+        self._pin_error: str | None = None  # raised by load(), where the executor reports it as one line
+        if cores is not None:  # first of all, so every thread this worker starts inherits it
+            try:
+                pin_process(cores)
+            except OSError as exc:
+                self._pin_error = exc.strerror or type(exc).__name__
         self.detector = self.embedder = None
         self._stop = threading.Event()
         self._job: str | None = None
@@ -88,6 +97,9 @@ class TrackWorker:
         from ..detect.detectors import build_detector
         from ..tracking import build_tracker
 
+        if self._pin_error is not None:
+            raise ClusterError(f"cannot pin a worker to cores {describe([self.cores])}: {self._pin_error}",
+                               "Run the workers unpinned: --set batch.pin_cores=false")  # fmt: skip
         if self.cfg.detector.name not in PER_SOURCE_DETECTORS:
             self.detector = build_detector(self.cfg.detector)
         classes = len(self.detector.class_names) if self.detector is not None else 1
@@ -95,7 +107,12 @@ class TrackWorker:
         self.embedder = embedder_for(self.cfg, probe, self.detector)
         if self.threads is not None:
             _limit_threads(self.threads)
-        return f"{socket.gethostname()} pid {os.getpid()}"
+        pinned = "" if self.cores is None else f", pinned to cores {describe([self.affinity()])}"
+        return f"{socket.gethostname()} pid {os.getpid()}{pinned}"
+
+    def affinity(self) -> list[int]:
+        """The cores this worker's threads may run on (every thread of its process)."""
+        return process_cores()
 
     def progress(self) -> tuple[str | None, int, int | None]:
         """(job key, frames done, frames it will do when known) of the job in progress."""
