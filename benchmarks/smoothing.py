@@ -23,7 +23,9 @@ from common import DEV_SEQUENCES, cached_detections, machine, markdown_table, se
 
 from accuracy import track
 from tracker.analyze.evaluation import score_tracks
-from tracker.analyze.smoothing import CameraPath, gap_frames, interpolate_gaps, rows_from_tracks, smooth_frames, tracks_by_frame
+from tracker.analyze.smoothing import (
+    CameraPath, gap_frames, interpolate_gaps, rows_from_tracks, smooth_frames, tracks_by_frame,
+)
 from tracker.config import load_config
 
 COLUMNS = ["sequence", "output", "HOTA", "DetA", "AssA", "IDF1", "MOTA", "IDSW", "ms/frame"]

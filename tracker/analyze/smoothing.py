@@ -25,11 +25,10 @@ smooths is exactly what the run wrote (boxes to 0.01 px), however the run ended.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
-
-import logging
 
 import numpy as np
 
@@ -149,7 +148,7 @@ class CameraPath:
     def usable(self) -> bool:
         """Whether every accumulated map is finite and of a sane scale (see :data:`MAX_PATH_SCALE`)."""
         scale = _scale(self.maps)
-        return bool(np.isfinite(self.maps).all() and (scale < MAX_PATH_SCALE).all() and (scale > 1 / MAX_PATH_SCALE).all())
+        return bool(np.isfinite(self.maps).all() and np.all((scale < MAX_PATH_SCALE) & (scale > 1 / MAX_PATH_SCALE)))
 
     def _maps_at(self, frames: np.ndarray) -> np.ndarray:
         return self.maps[np.searchsorted(self.frames, np.asarray(frames, np.int64), "right") - 1]
@@ -275,7 +274,7 @@ def smooth_tracks(rows: np.ndarray, cfg: SmoothingConfig, fps: float, camera: Ca
     rows = _sorted_by_track(rows)
     if camera is not None and not (cfg.compensate_camera and camera.usable):
         if cfg.compensate_camera:
-            log.warning("the camera motion of this run drifts too far to smooth along it; smoothing in image coordinates")
+            log.warning("the camera motion of this run drifts too far to follow; smoothing in image coordinates")
         camera = None
     if camera is not None:
         rows = camera.to_first(rows)
@@ -360,9 +359,9 @@ def smooth_run(
 
     Reads tracks.raw.csv / tracks.raw.txt when an earlier call kept them (so smoothing
     again starts from the tracker's own output), else tracks.csv / tracks.txt, and keeps
-    those as the raw files; follows camera_motion.csv when the run wrote one. Rewrites each of tracks.csv / tracks.txt that exists,
-    atomically. fps: the run's frame rate; when None, ``cfg.source.fps``, then the rate
-    implied by tracks.csv's times, then ``cfg.source.default_fps``.
+    those as the raw files; follows camera_motion.csv when the run wrote one. Rewrites each
+    of tracks.csv / tracks.txt that exists, atomically. fps: the run's frame rate; when None,
+    ``cfg.source.fps``, then the rate implied by tracks.csv's times, then ``cfg.source.default_fps``.
     written: the files a run has just written (the pipeline passes its outputs): only the
     tracks.csv / tracks.txt among them are smoothed, from themselves, and they replace raw
     copies an earlier run in a reused folder left (which would otherwise be smoothed instead).
