@@ -17,6 +17,7 @@ from helpers import CLI_TIMEOUT_S, MjpegServer, free_port, read_frames
 from tracker.commands import main
 from tracker.commands.common import EXIT_SOME_FAILED
 from tracker.errors import ConfigError
+from tracker.structures import Detections
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAMES = 40  # per stream
@@ -104,3 +105,28 @@ def test_sources_or_one_source_and_options_that_need_one_are_one_line_errors(tmp
         assert main(["track", *args, "--out", str(tmp_path / "out"), "--quiet"]) == ConfigError.exit_code
         err = capsys.readouterr().err
         assert err.startswith(line) and err.count("\n") == 1, err
+
+
+class _OneGoodOneNaN:
+    """A detector gone wrong: one good box and one NaN box in every frame."""
+
+    class_names = ["person"]
+
+    def detect(self, images, frame_indices):
+        boxes = np.array([[100, 100, 150, 220], [np.nan, 1, 5, 5]], np.float32)
+        return [Detections(boxes=boxes, scores=np.full(2, 0.9, np.float32), class_ids=np.zeros(2, np.int32))
+                for _ in frame_indices]
+
+
+def test_each_stream_reports_the_invalid_detections_its_tracker_dropped(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("tracker.detect.detectors.build_detector", lambda cfg, source=None: _OneGoodOneNaN())
+    clips = []
+    for name in ("a", "b"):  # files work as sources too: two copies of the sample
+        clips.append(tmp_path / f"{name}.mp4")
+        clips[-1].write_bytes((ROOT / "samples" / "pets09_s2l1_150.mp4").read_bytes())
+    (tmp_path / "list.txt").write_text("".join(f"{c}\n" for c in clips))
+    argv = ["track", "--sources", str(tmp_path / "list.txt"), "--out", str(tmp_path / "out"), "--appearance", "none",
+            "--tracker", "sort", "--max-frames", "5", "--quiet", "--no-video"]  # fmt: skip
+    assert main(argv) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("a:", "b:"))]
+    assert len(lines) == 2 and all(line.endswith("0 reconnects, 5 invalid detections dropped)") for line in lines)

@@ -95,6 +95,7 @@ class _Stream:
             try:
                 self.result.summary = write_run(results(), self.result.out_dir, cfg, info, class_names,
                                                 start_thresholds=tracker.start_thresholds)  # fmt: skip
+                self.result.summary.invalid_detections = int(getattr(tracker, "invalid_detections", 0))
                 smooth_run(self.result.summary, cfg)
             except TrackerError as exc:
                 self._fail(str(exc), exc.exit_code)
@@ -236,7 +237,7 @@ def format_streams(result: StreamsResult) -> str:
         lines.append(
             f"{name}: {summary.frames} frames, {summary.tracks} tracks -> {summary.out_dir} "
             f"({stats.get('dropped_frames', 0)} stale frames dropped, {stats.get('outages', 0)} outages, "
-            f"{stats.get('reconnects', 0)} reconnects)"
+            f"{stats.get('reconnects', 0)} reconnects, {summary.invalid_detections} invalid detections dropped)"
         )
     state = "interrupted: " if result.interrupted else ""
     per_call = result.frames / result.steps if result.steps else 0.0
