@@ -59,12 +59,16 @@ def test_a_batch_on_a_ray_it_starts_pins_each_worker_and_a_replacement_to_the_lo
 
 
 @pytest.mark.cluster
-def test_pin_cores_false_leaves_the_workers_of_a_ray_it_starts_unpinned():
+def test_pin_cores_false_leaves_the_workers_of_a_ray_it_starts_unpinned(monkeypatch):
     ray = pytest.importorskip("ray")
     assert not ray.is_initialized(), "Ray is already running in this process: the executor must start its own"
+    # another Ray named in the environment (or left by `ray start`) is not ours: without --ray-address the batch
+    # starts its own on this machine instead of joining (or failing to join) it
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
     executor = RayExecutor(load_config(overrides={"batch.pin_cores": False}), workers=2)
     try:
-        assert executor.started_ray and executor.cores is None and "pinned" not in executor.description
+        assert executor.started_ray and "on this machine" in executor.description
+        assert executor.cores is None and "pinned" not in executor.description
     finally:
         executor.close()
 

@@ -121,8 +121,8 @@ class RayExecutor:
         if ray.is_initialized():  # this process already joined one (a test, a notebook): use it as it is
             return
         options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-        if self.address is None:
-            ray.init(num_cpus=len(usable_cores()), **options)
+        if self.address is None:  # "local": a new instance of our own, never another process's (RAY_ADDRESS, `ray start`)
+            ray.init(address="local", num_cpus=len(usable_cores()), **options)
         else:
             if self.address != "auto":
                 _check_reachable(self.address)
