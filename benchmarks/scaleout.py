@@ -127,12 +127,16 @@ def bench_batch(clips: list[Path], out: Path, repeat: int) -> tuple[list[dict], 
 
 
 def bench_chunks(out: Path) -> list[dict]:
+    from tracker.analyze.smoothing import smooth_finished_run
     from tracker.pipeline import run
     from tracker.scale.batch import run_chunked
 
     seq = find_sequence(SHARED / "MOT15" / "PETS09-S2L1", SHARED / "vtest.avi")
     cfg = load_config(overrides={"source.fps": seq.fps})
     single = run(seq.frames, out / "single", cfg, progress=False)
+    started = time.perf_counter()  # then smoothed as `tracker track` does (the stitch job smooths the parts' run)
+    smooth_finished_run(single.out_dir, cfg, single.source_fps, single.outputs)
+    single.seconds += time.perf_counter() - started
     chunked = run_chunked(str(seq.frames), out / "chunks", cfg, 2, workers=2, threads=1, progress=False,
                           notify=lambda text: None)  # fmt: skip
     rows = []
