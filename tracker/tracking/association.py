@@ -28,6 +28,8 @@ SMALL_GROUP = 4
 # Contested candidates spanning up to this many row x column cells get one dense Hungarian
 # (cheap at this size); above it (crowds) they are split into independent groups first.
 DENSE_HUNGARIAN_MAX = 10_000
+# Up to this many pairs of boxes, overlapping_pairs tests them all at once: fewer array operations than the sweep.
+OVERLAP_GRID_MAX = 400  # ~20 x 20 boxes; the two cost the same near 25 x 25
 _PERMUTATIONS = np.array(list(itertools.permutations(range(SMALL_GROUP))), np.int64)
 
 
@@ -109,12 +111,15 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     reach box ``a[i]`` have their left edge in ``(a.x1 - widest b, a.x2)``, found by
     binary search; the candidates are then checked exactly. Cost grows with the
     number of neighbours, not with N x M (a frame-wide box degrades it to N x M).
+    Pairs come ordered by ``ia``, then by the left edge of ``b[ib]``.
     """
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     if len(a) == 0 or len(b) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = np.argsort(b[:, 0], kind="stable")
+    if len(a) * len(b) <= OVERLAP_GRID_MAX:
+        return _overlapping_grid(a, b, order)
     # one contiguous array per coordinate (gathers from them are faster than from box columns)
     ax0, ay0, ax1, ay1 = np.ascontiguousarray(a.T)
     bx0, by0, bx1, by1 = np.ascontiguousarray(b[order].T)  # sorted by left edge
@@ -128,6 +133,19 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     overlap = np.minimum(ax1[ia], bx1[pos]) > np.maximum(ax0[ia], bx0[pos])
     overlap &= np.minimum(ay1[ia], by1[pos]) > np.maximum(ay0[ia], by0[pos])
     return ia[overlap], order[pos[overlap]]
+
+
+def _overlapping_grid(a: np.ndarray, b: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`overlapping_pairs` of few boxes: the sweep's window and exact test applied to every pair at once
+    (``b`` taken in the sweep's ``order``), so the same pairs come out in the same order."""
+    bx0, by0, bx1, by1 = b[order].T
+    widest = float(np.max(bx1 - bx0))
+    ax0, ay0, ax1, ay1 = (a[:, k, None] for k in range(4))
+    hit = (bx0 > ax0 - widest) & (bx0 < ax1)  # the sweep's candidates: left edge within reach of box a
+    hit &= np.minimum(ax1, bx1) > np.maximum(ax0, bx0)
+    hit &= np.minimum(ay1, by1) > np.maximum(ay0, by0)
+    ia, pos = np.nonzero(hit)
+    return ia, order[pos]
 
 
 def track_aware_nms(boxes: np.ndarray, scores: np.ndarray, track_boxes: np.ndarray, max_iou: float) -> np.ndarray:

@@ -39,7 +39,7 @@ from ..config import BotSortConfig
 from ..structures import Detections
 from .association import cosine_pairs, gallery_distance, gate, present
 from .bytetrack import ByteTrack
-from .core import State
+from .core import State, in_state
 from .table import FeatureBank
 
 # Re-identification: a lost track's detection may be this many of its box heights from where it was last
@@ -79,7 +79,7 @@ class BotSort(ByteTrack, config=BotSortConfig):
         within ``reid_max_speed`` box heights per second of the track's last observed box."""
         c, table = self.cfg, self.table
         gallery = table.gallery
-        lost = track_rows[(table.state[track_rows] == State.LOST) & gallery.known[track_rows]]
+        lost = track_rows[in_state(table.state[track_rows], State.LOST) & gallery.known[track_rows]]
         seen = det_rows[self.embedded[det_rows]]
 
         def cost(t, d):

@@ -17,7 +17,7 @@ import numpy as np
 from ..config import ByteTrackConfig
 from ..structures import Detections
 from .association import best_per_column, centres, direction_pairs, fuse_score, shape_pairs
-from .core import State, Tracker
+from .core import State, Tracker, in_state
 
 
 class ByteTrack(Tracker, config=ByteTrackConfig):
@@ -75,7 +75,7 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
 
         m1, pool_left, high_left = self.match_overlapping(first, dets, pool, high, c.match_thresh)
         # Only tracks seen in the previous frame may take a low-score detection.
-        recent = pool_left[self.table.state[pool_left] == State.CONFIRMED]
+        recent = pool_left[in_state(self.table.state[pool_left], State.CONFIRMED)]
         m2, recent_left, _ = self.match_overlapping(second, dets, recent, low, c.second_match_thresh)
         m3, tentative_left, high_left = self.match_overlapping(
             first, dets, tentative, high_left, c.unconfirmed_match_thresh

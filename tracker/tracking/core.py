@@ -63,6 +63,15 @@ class State(IntEnum):
     LOST = 2
 
 
+def in_state(state: np.ndarray, *states: State) -> np.ndarray:
+    """Mask of the entries of a ``state`` column that are any of ``states``, compared as plain ints (numpy compares
+    an IntEnum member five times slower than an int: with few tracks, a good part of a frame)."""
+    mask = state == int(states[0])
+    for s in states[1:]:
+        mask |= state == int(s)
+    return mask
+
+
 class Tracker:
     """Base tracker: shared parts and the update loop. Subclasses implement :meth:`associate`.
 
@@ -288,7 +297,7 @@ class Tracker:
             for bank in self.banks:
                 getattr(table, bank).update(t[has], dets.embeddings[d[has]], self.frame_count)
         st = table.state[t]
-        promote = (st == State.LOST) | ((st == State.TENTATIVE) & (table.streak[t] >= self.cfg.n_init))
+        promote = in_state(st, State.LOST) | (in_state(st, State.TENTATIVE) & (table.streak[t] >= self.cfg.n_init))
         table.state[t[promote]] = State.CONFIRMED
 
     def _vote(self, rows: np.ndarray, classes: np.ndarray) -> None:
@@ -302,7 +311,7 @@ class Tracker:
         table = self.table
         table.streak[rows] = 0
         st = table.state[rows]
-        table.state[rows[st == State.CONFIRMED]] = State.LOST
+        table.state[rows[in_state(st, State.CONFIRMED)]] = State.LOST
 
     def _spawn(self, dets: Detections, det_rows: np.ndarray, candidates: np.ndarray) -> None:
         new = candidates[dets.scores[candidates] >= self.cfg.new_track_thresh]
@@ -331,7 +340,7 @@ class Tracker:
 
     def _remove_expired(self) -> None:
         table = self.table
-        missed_tentative = (table.state == State.TENTATIVE) & (table.since_update > 0)
+        missed_tentative = in_state(table.state, State.TENTATIVE) & (table.since_update > 0)
         too_old = table.since_update > self.max_age_frames
         keep = ~(missed_tentative | too_old)
         if not keep.all():
@@ -339,9 +348,9 @@ class Tracker:
 
     def _report(self, dets: Detections) -> Tracks:
         table = self.table
-        show = (table.state == State.CONFIRMED) & (table.since_update == 0)
+        show = in_state(table.state, State.CONFIRMED) & (table.since_update == 0)
         if self.cfg.output_lost:
-            show |= table.state == State.LOST
+            show |= in_state(table.state, State.LOST)
         return self._tracks(np.flatnonzero(show))
 
     def lost_tracks(self) -> Tracks:
@@ -365,11 +374,7 @@ class Tracker:
 
     # ----- helpers for policies ------------------------------------------------
     def rows_in(self, *states: State) -> np.ndarray:
-        table = self.table
-        mask = table.state == states[0]
-        for state in states[1:]:
-            mask |= table.state == state
-        return np.flatnonzero(mask)
+        return np.flatnonzero(in_state(self.table.state, *states))
 
     def unmatched(self, rows: np.ndarray, matches: np.ndarray) -> np.ndarray:
         """The track ``rows`` that are not the first column of ``matches``, in their order."""
