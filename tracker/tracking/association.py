@@ -228,17 +228,20 @@ def sparse_assignment(
     rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
     cost = np.asarray(cost, np.float64)
     feasible = np.isfinite(cost) & (cost <= threshold)
-    rows, cols, cost = rows[feasible], cols[feasible], cost[feasible]
+    if not feasible.all():
+        rows, cols, cost = rows[feasible], cols[feasible], cost[feasible]
     alone = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (np.bincount(cols, minlength=n_cols)[cols] == 1)
-    matches = [np.stack([rows[alone], cols[alone]], axis=1)]
-    if not alone.all():
+    if alone.all():  # few objects: typically every candidate pair is alone
+        matched = np.stack([rows, cols], axis=1)
+    else:
+        matches = [np.stack([rows[alone], cols[alone]], axis=1)]
         rows, cols, cost = rows[~alone], cols[~alone], cost[~alone]
         size = int(present(rows, n_rows).sum()) * int(present(cols, n_cols).sum())
         if size <= DENSE_HUNGARIAN_MAX:
             matches.append(_dense_hungarian(rows, cols, cost, threshold))
         else:
             matches.append(_solve_groups(rows, cols, cost, threshold, shape))
-    matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
+        matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
     matched = matched[np.argsort(matched[:, 0], kind="stable")]
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
 

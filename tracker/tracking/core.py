@@ -422,6 +422,8 @@ class Tracker:
         if len(track_rows) == 0 or len(det_rows) == 0:
             return NO_MATCH, track_rows, det_rows
         it, id_ = self.overlaps(dets, track_rows, det_rows)
+        if len(it) == 0:
+            return NO_MATCH, track_rows, det_rows
         cost = pair_cost_fn(track_rows[it], det_rows[id_])
         m, ut, ud = self.assign(it, id_, cost, threshold, (len(track_rows), len(det_rows)))
         return self._global(m, ut, ud, track_rows, det_rows)
