@@ -34,19 +34,6 @@ WRITTEN_OUT_INVERSE_MIN = 200
 NSA_MIN_SCALE = 0.05
 
 
-def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
-    boxes = np.asarray(boxes, np.float64)
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    return np.stack([boxes[:, 0] + w / 2, boxes[:, 1] + h / 2, w / h, h], axis=1)
-
-
-def xyah_to_xyxy(m: np.ndarray) -> np.ndarray:
-    w = m[:, 2] * m[:, 3]
-    h = m[:, 3]
-    return np.stack([m[:, 0] - w / 2, m[:, 1] - h / 2, m[:, 0] + w / 2, m[:, 1] + h / 2], axis=1)
-
-
 def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
     boxes = np.asarray(boxes, np.float64)
     wh = boxes[:, 2:] - boxes[:, :2]
@@ -56,6 +43,19 @@ def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
 def xywh_to_xyxy(m: np.ndarray) -> np.ndarray:
     half = m[:, 2:4] / 2
     return np.concatenate([m[:, :2] - half, m[:, :2] + half], axis=1)
+
+
+# xyah through xywh: whole-array steps cost less than building the four columns one by one
+def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
+    m = xyxy_to_xywh(boxes)
+    m[:, 2] /= m[:, 3]  # aspect ratio = width / height
+    return m
+
+
+def xyah_to_xyxy(m: np.ndarray) -> np.ndarray:
+    m = m[:, :4].copy()
+    m[:, 2] *= m[:, 3]  # width = aspect ratio x height
+    return xywh_to_xyxy(m)
 
 
 class StateLayout:
