@@ -174,6 +174,11 @@ class Tracker:
         """
         # The matrices here are small: BLAS worker threads only spin against the
         # detector's threads (measured 20 ms instead of 0.1 ms for a 100x128 matmul).
+        # Only appearance distances and camera warps make products that large; without
+        # them (the Kalman filter's are stacks of 8x8) the limit, which costs as much as
+        # a tenth of a frame of 10 objects, is skipped.
+        if not (self.uses_appearance or warp is not None):
+            return self._update(dets, dt, warp, embed)
         with _blas_controller().limit(limits=1, user_api="blas"):
             return self._update(dets, dt, warp, embed)
 
