@@ -52,13 +52,13 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
         likely object whatever its score, so its score rises to ``score_boost`` times its best IoU."""
         if self.cfg.score_boost <= 0 or len(self) == 0 or len(dets) == 0:
             return dets
-        it, id_ = self.overlaps(dets, np.arange(len(self)), np.arange(len(dets)))
-        best = best_per_column(id_, 1.0 - self.iou_distance(dets, it, id_), len(dets))
+        _, id_, iou_dist = self.overlaps(dets, np.arange(len(self)), np.arange(len(dets)))
+        best = best_per_column(id_, 1.0 - iou_dist, len(dets))
         return replace(dets, scores=np.maximum(dets.scores, self.cfg.score_boost * best).astype(dets.scores.dtype))
 
-    def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """Cost of the high-score stages (row-paired); BoT-SORT adds appearance here."""
-        return self.motion_cost(dets, t, d, self.iou_distance(dets, t, d))
+    def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, iou_dist: np.ndarray) -> np.ndarray:
+        """Cost of the high-score stages (row-paired, with their IoU distance); BoT-SORT adds appearance here."""
+        return self.motion_cost(dets, t, d, iou_dist)
 
     def associate(self, dets: Detections):
         c = self.cfg
@@ -67,11 +67,11 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
         pool = self.rows_in(State.CONFIRMED, State.LOST)
         tentative = self.rows_in(State.TENTATIVE)
 
-        def first(t, d):
-            return self.class_gate(self.first_cost(dets, t, d), t, dets, d)
+        def first(t, d, iou_dist):
+            return self.class_gate(self.first_cost(dets, t, d, iou_dist), t, dets, d)
 
-        def second(t, d):
-            return self.gated_iou_distance(dets, t, d)
+        def second(t, d, iou_dist):
+            return self.iou_cost(dets, t, d, iou_dist)
 
         m1, pool_left, high_left = self.match_overlapping(first, dets, pool, high, c.match_thresh)
         # Only tracks seen in the previous frame may take a low-score detection.

@@ -205,7 +205,7 @@ class Tracker:
         if self.cfg.iou_buffer > 0:
             self.predicted = buffer_boxes(self.predicted, self.cfg.iou_buffer)
             self.det_boxes = buffer_boxes(dets.boxes, self.cfg.iou_buffer)
-        self._overlaps = None  # this frame's overlapping (track, detection) pairs, found on first use
+        self._overlaps = None  # this frame's overlapping (track, detection) pairs and their IoU, found on first use
         self.raw_scores = dets.scores
         if self.scale is not None:
             dets = replace(dets, scores=self.scale(dets.scores))
@@ -400,9 +400,10 @@ class Tracker:
         pairs = hmiou_pairs if self.cfg.box_similarity == "hmiou" else iou_pairs
         return 1.0 - pairs(self.predicted[t], self.det_boxes[d])
 
-    def gated_iou_distance(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """:meth:`iou_distance` with cross-class pairs forbidden in per-class mode: the plain IoU stage cost."""
-        return self.class_gate(self.iou_distance(dets, t, d), t, dets, d)
+    def iou_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, iou_dist: np.ndarray) -> np.ndarray:
+        """The plain IoU stage cost of the row-paired ``t``, ``d``: their :meth:`iou_distance` ``iou_dist`` with
+        cross-class pairs forbidden in per-class mode."""
+        return self.class_gate(iou_dist, t, dets, d)
 
     def match_subset(self, cost_fn, track_rows: np.ndarray, det_rows: np.ndarray, threshold: float):
         """Assign a subset of tracks to a subset of detections with a dense ``cost_fn(track_rows, det_rows)`` (N,M).
@@ -420,16 +421,17 @@ class Tracker:
                           threshold: float):  # fmt: skip
         """Like :meth:`match_subset` for IoU-gated costs, computed only for tracks and detections whose boxes overlap.
 
-        ``pair_cost_fn(t, d)`` gets row-paired global rows and returns one cost per
-        pair. Exact because a pair that does not overlap has IoU distance 1, above
-        every IoU threshold (the config keeps them below 1).
+        ``pair_cost_fn(t, d, iou_dist)`` gets row-paired global rows and their
+        :meth:`iou_distance`, and returns one cost per pair. Exact because a pair that
+        does not overlap has IoU distance 1, above every IoU threshold (the config keeps
+        them below 1).
         """
         if len(track_rows) == 0 or len(det_rows) == 0:
             return NO_MATCH, track_rows, det_rows
-        it, id_ = self.overlaps(dets, track_rows, det_rows)
+        it, id_, iou_dist = self.overlaps(dets, track_rows, det_rows)
         if len(it) == 0:
             return NO_MATCH, track_rows, det_rows
-        cost = pair_cost_fn(track_rows[it], det_rows[id_])
+        cost = pair_cost_fn(track_rows[it], det_rows[id_], iou_dist)
         m, ut, ud = self.assign(it, id_, cost, threshold, (len(track_rows), len(det_rows)))
         return self._global(m, ut, ud, track_rows, det_rows)
 
@@ -440,21 +442,23 @@ class Tracker:
         return sparse_assignment(rows, cols, cost, threshold, shape)
 
     def overlaps(self, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray):
-        """Pairs ``(i, j)`` where track ``track_rows[i]`` and detection ``det_rows[j]`` overlap this frame.
+        """Pairs ``(i, j)`` where track ``track_rows[i]`` and detection ``det_rows[j]`` overlap this frame, and
+        their :meth:`iou_distance`.
 
-        One sweep over all tracks and detections serves every stage of the frame;
-        each stage only picks its subset.
+        One sweep over all tracks and detections, and one IoU of the pairs it finds,
+        serve every stage of the frame; each stage only picks its subset.
         """
         if self._overlaps is None:
-            self._overlaps = overlapping_pairs(self.predicted, self.det_boxes)
-        it, id_ = self._overlaps
+            it, id_ = overlapping_pairs(self.predicted, self.det_boxes)
+            self._overlaps = it, id_, self.iou_distance(dets, it, id_)
+        it, id_, iou_dist = self._overlaps
         t_pos = np.full(len(self), -1)
         t_pos[track_rows] = np.arange(len(track_rows))
         d_pos = np.full(len(dets), -1)
         d_pos[det_rows] = np.arange(len(det_rows))
         it, id_ = t_pos[it], d_pos[id_]
         keep = (it >= 0) & (id_ >= 0)
-        return it[keep], id_[keep]
+        return it[keep], id_[keep], iou_dist[keep]
 
     @staticmethod
     def _global(m, ut, ud, track_rows: np.ndarray, det_rows: np.ndarray):

@@ -57,8 +57,8 @@ class DeepSort(Tracker, config=DeepSortConfig):
         just_missed = unmatched_confirmed[table.since_update[unmatched_confirmed] == 1]
         iou_candidates = np.concatenate([self.rows_in(State.TENTATIVE), just_missed])
 
-        def iou_cost(t, d):
-            return self.gated_iou_distance(dets, t, d)
+        def iou_cost(t, d, iou_dist):
+            return self.iou_cost(dets, t, d, iou_dist)
 
         m_iou, _, remaining = self.match_overlapping(iou_cost, dets, iou_candidates, remaining, c.max_iou_distance)
         matches = np.concatenate([cascade, m_iou])

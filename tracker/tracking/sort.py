@@ -13,7 +13,7 @@ class Sort(Tracker, config=SortConfig):
     cfg: SortConfig
 
     def associate(self, dets: Detections):
-        def cost(t, d):
-            return self.gated_iou_distance(dets, t, d)
+        def cost(t, d, iou_dist):
+            return self.iou_cost(dets, t, d, iou_dist)
 
         return self.match_overlapping(cost, dets, np.arange(len(self)), np.arange(len(dets)), 1.0 - self.cfg.min_iou)
