@@ -20,6 +20,7 @@ from tracker.tracking.association import (
     hmiou_pairs,
     iou_pairs,
     iterative_assignment,
+    lengths,
     linear_assignment,
     overlapping_pairs,
     shape_pairs,
@@ -201,6 +202,15 @@ def test_overlapping_pairs_of_few_boxes_are_the_sweeps_in_its_order(a, b, odd):
     for s, g in zip(sweep, grid):
         np.testing.assert_array_equal(g, s)
         assert g.dtype == s.dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lengths_are_numpys_norms_to_the_bit(dtype):
+    """lengths() stands in for np.linalg.norm(axis=1) where outputs must not move by a bit."""
+    v = np.random.default_rng(5).normal(size=(9, 128)).astype(dtype)
+    for x in (v, v[:, :2]):
+        np.testing.assert_array_equal(lengths(x), np.linalg.norm(x, axis=1))
+        np.testing.assert_array_equal(lengths(x, keepdims=True), np.linalg.norm(x, axis=1, keepdims=True))
 
 
 def test_cosine_pairs_is_the_diagonal_of_cosine_distance():

@@ -91,12 +91,13 @@ class StateLayout:
         """Standard deviations of the measured coordinates for each ``(weight, aspect)`` level, side by side:
         ``weight`` times the box size, and ``aspect`` for an aspect-ratio coordinate."""
         scaled_by = [c for _ in levels for c in self.scaled_by]
+        columns = [0 if c is None else c for c in scaled_by]
         factors = [w if c is not None else a for w, a in levels for c in self.scaled_by]
         fixed = [k for k, c in enumerate(scaled_by) if c is None]
-        return NoiseLevels(np.array([c or 0 for c in scaled_by]), np.array(factors), np.array(fixed, np.int64))
+        return NoiseLevels(np.array(columns), np.array(factors), np.array(fixed, np.int64))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NoiseLevels:
     """Standard deviations (N,K) proportional to the box, ``m[:, columns] * factors``, except the ``fixed``
     ones, which are their factor; set up once (:meth:`StateLayout.noise`), applied every frame."""
