@@ -11,6 +11,7 @@ detections never do.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
@@ -70,8 +71,7 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
         def first(t, d, iou_dist):
             return self.class_gate(self.first_cost(dets, t, d, iou_dist), t, dets, d)
 
-        def second(t, d, iou_dist):
-            return self.iou_cost(dets, t, d, iou_dist)
+        second = partial(self.iou_cost, dets)
 
         m1, pool_left, high_left = self.match_overlapping(first, dets, pool, high, c.match_thresh)
         # Only tracks seen in the previous frame may take a low-score detection.
