@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
+from tracker.tracking import association
 from tracker.tracking.association import (
     best_per_column,
     buffer_boxes,
@@ -19,6 +20,7 @@ from tracker.tracking.association import (
     hmiou_pairs,
     iou_pairs,
     iterative_assignment,
+    lengths,
     linear_assignment,
     overlapping_pairs,
     shape_pairs,
@@ -171,15 +173,44 @@ def small_boxes(max_n=12):
     )
 
 
+def overlapping_pairs_by(method: str, a: np.ndarray, b: np.ndarray):
+    """:func:`overlapping_pairs` forced to take its sweep, or its grid (the way for few boxes)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(association, "OVERLAP_GRID_MAX", 0 if method == "sweep" else len(a) * len(b))
+        return overlapping_pairs(a, b)
+
+
 @settings(max_examples=300, deadline=None)
 @given(small_boxes(), small_boxes())
 def test_overlapping_pairs_are_exactly_the_pairs_with_positive_iou(a, b):
-    ia, ib = overlapping_pairs(a, b)
+    ia, ib = overlapping_pairs_by("sweep", a, b)
     found = set(zip(ia.tolist(), ib.tolist()))
     assert len(found) == len(ia), "no pair twice"
     dense = iou_matrix(a, b) if len(a) and len(b) else np.zeros((len(a), len(b)))
     assert found == set(zip(*np.nonzero(dense > 0)))
     np.testing.assert_allclose(iou_pairs(a[ia], b[ib]), dense[ia, ib], rtol=1e-5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_boxes(), small_boxes(), st.sampled_from([None, np.nan, np.inf]))
+def test_overlapping_pairs_of_few_boxes_are_the_sweeps_in_its_order(a, b, odd):
+    """The grid that finds the pairs of few boxes gives the sweep's pairs in the sweep's order (which decides
+    ties downstream), also where a box has a nan or infinite coordinate."""
+    if odd is not None and len(a) and len(b):
+        a[0, 2], b[-1, 2] = odd, odd
+    sweep, grid = overlapping_pairs_by("sweep", a, b), overlapping_pairs_by("grid", a, b)
+    for s, g in zip(sweep, grid):
+        np.testing.assert_array_equal(g, s)
+        assert g.dtype == s.dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lengths_are_numpys_norms_to_the_bit(dtype):
+    """lengths() stands in for np.linalg.norm(axis=1) where outputs must not move by a bit."""
+    v = np.random.default_rng(5).normal(size=(9, 128)).astype(dtype)
+    for x in (v, v[:, :2]):
+        np.testing.assert_array_equal(lengths(x), np.linalg.norm(x, axis=1))
+        np.testing.assert_array_equal(lengths(x, keepdims=True), np.linalg.norm(x, axis=1, keepdims=True))
 
 
 def test_cosine_pairs_is_the_diagonal_of_cosine_distance():

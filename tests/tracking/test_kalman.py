@@ -140,6 +140,11 @@ def test_predict_accepts_per_track_dt_and_moves_by_velocity():
     new_mean, new_cov = kf.predict(mean, cov, np.array([0.5, 2.0]))
     np.testing.assert_allclose(new_mean[:, 0], [105.0, 2.0])
     assert np.all(np.diagonal(new_cov, axis1=1, axis2=2) > np.diagonal(cov, axis1=1, axis2=2)[:, :] - 1e-12)
+    # the same, to the bit, as each track predicted alone with its step as a plain number
+    for i, dt in enumerate([0.5, 2.0]):
+        alone_mean, alone_cov = kf.predict(mean[i : i + 1], cov[i : i + 1], dt)
+        np.testing.assert_array_equal(new_mean[i], alone_mean[0])
+        np.testing.assert_array_equal(new_cov[i], alone_cov[0])
 
 
 def test_frame_rate_independence():

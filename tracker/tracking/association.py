@@ -28,6 +28,8 @@ SMALL_GROUP = 4
 # Contested candidates spanning up to this many row x column cells get one dense Hungarian
 # (cheap at this size); above it (crowds) they are split into independent groups first.
 DENSE_HUNGARIAN_MAX = 10_000
+# Up to this many pairs of boxes, overlapping_pairs tests them all at once: fewer array operations than the sweep.
+OVERLAP_GRID_MAX = 400  # ~20 x 20 boxes; the two cost the same near 25 x 25
 _PERMUTATIONS = np.array(list(itertools.permutations(range(SMALL_GROUP))), np.int64)
 
 
@@ -62,6 +64,12 @@ def centres(boxes: np.ndarray) -> np.ndarray:
     return (boxes[:, :2] + boxes[:, 2:]) / 2.0
 
 
+def lengths(vectors: np.ndarray, keepdims: bool = False) -> np.ndarray:
+    """Euclidean length of each row of ``vectors`` (N,D), computed as ``np.linalg.norm(vectors, axis=1)`` does it
+    (to the bit) without its argument handling, which costs more than the sum on a few rows."""
+    return np.sqrt((vectors * vectors).sum(axis=1, keepdims=keepdims))
+
+
 def direction_pairs(anchor: np.ndarray, last: np.ndarray, target: np.ndarray) -> np.ndarray:
     """OC-SORT's direction consistency (K,) in [0, 1]: the angle, as a fraction of pi, between a track's
     heading (from an earlier sighting ``anchor`` to its latest one ``last``) and the step from ``last``
@@ -69,7 +77,7 @@ def direction_pairs(anchor: np.ndarray, last: np.ndarray, target: np.ndarray) ->
     sighting: nan, or no movement)."""
     u = np.asarray(last, np.float64) - anchor
     v = np.asarray(target, np.float64) - last
-    norms = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    norms = lengths(u) * lengths(v)
     valid = np.isfinite(norms) & (norms > EPS)
     cos = np.einsum("kd,kd->k", u, v) / np.where(valid, norms, 1.0)
     return np.where(valid, np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi, 0.0)
@@ -109,12 +117,15 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     reach box ``a[i]`` have their left edge in ``(a.x1 - widest b, a.x2)``, found by
     binary search; the candidates are then checked exactly. Cost grows with the
     number of neighbours, not with N x M (a frame-wide box degrades it to N x M).
+    Pairs come ordered by ``ia``, then by the left edge of ``b[ib]``.
     """
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     if len(a) == 0 or len(b) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = np.argsort(b[:, 0], kind="stable")
+    if len(a) * len(b) <= OVERLAP_GRID_MAX:
+        return _overlapping_grid(a, b, order)
     # one contiguous array per coordinate (gathers from them are faster than from box columns)
     ax0, ay0, ax1, ay1 = np.ascontiguousarray(a.T)
     bx0, by0, bx1, by1 = np.ascontiguousarray(b[order].T)  # sorted by left edge
@@ -128,6 +139,19 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     overlap = np.minimum(ax1[ia], bx1[pos]) > np.maximum(ax0[ia], bx0[pos])
     overlap &= np.minimum(ay1[ia], by1[pos]) > np.maximum(ay0[ia], by0[pos])
     return ia[overlap], order[pos[overlap]]
+
+
+def _overlapping_grid(a: np.ndarray, b: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`overlapping_pairs` of few boxes: the sweep's window and exact test applied to every pair at once
+    (``b`` taken in the sweep's ``order``), so the same pairs come out in the same order."""
+    bx0, by0, bx1, by1 = b[order].T
+    widest = float(np.max(bx1 - bx0))
+    ax0, ay0, ax1, ay1 = (a[:, k, None] for k in range(4))
+    hit = (bx0 > ax0 - widest) & (bx0 < ax1)  # the sweep's candidates: left edge within reach of box a
+    hit &= np.minimum(ax1, bx1) > np.maximum(ax0, bx0)
+    hit &= np.minimum(ay1, by1) > np.maximum(ay0, by0)
+    ia, pos = np.nonzero(hit)
+    return ia, order[pos]
 
 
 def track_aware_nms(boxes: np.ndarray, scores: np.ndarray, track_boxes: np.ndarray, max_iou: float) -> np.ndarray:
@@ -210,17 +234,20 @@ def sparse_assignment(
     rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
     cost = np.asarray(cost, np.float64)
     feasible = np.isfinite(cost) & (cost <= threshold)
-    rows, cols, cost = rows[feasible], cols[feasible], cost[feasible]
+    if not feasible.all():
+        rows, cols, cost = rows[feasible], cols[feasible], cost[feasible]
     alone = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (np.bincount(cols, minlength=n_cols)[cols] == 1)
-    matches = [np.stack([rows[alone], cols[alone]], axis=1)]
-    if not alone.all():
+    if alone.all():  # few objects: typically every candidate pair is alone
+        matched = np.stack([rows, cols], axis=1)
+    else:
+        matches = [np.stack([rows[alone], cols[alone]], axis=1)]
         rows, cols, cost = rows[~alone], cols[~alone], cost[~alone]
         size = int(present(rows, n_rows).sum()) * int(present(cols, n_cols).sum())
         if size <= DENSE_HUNGARIAN_MAX:
             matches.append(_dense_hungarian(rows, cols, cost, threshold))
         else:
             matches.append(_solve_groups(rows, cols, cost, threshold, shape))
-    matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
+        matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
     matched = matched[np.argsort(matched[:, 0], kind="stable")]
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
 

@@ -39,7 +39,7 @@ from ..config import BotSortConfig
 from ..structures import Detections
 from .association import cosine_pairs, gallery_distance, gate, present
 from .bytetrack import ByteTrack
-from .core import State
+from .core import State, in_state
 from .table import FeatureBank
 
 # Re-identification: a lost track's detection may be this many of its box heights from where it was last
@@ -79,7 +79,7 @@ class BotSort(ByteTrack, config=BotSortConfig):
         within ``reid_max_speed`` box heights per second of the track's last observed box."""
         c, table = self.cfg, self.table
         gallery = table.gallery
-        lost = track_rows[(table.state[track_rows] == State.LOST) & gallery.known[track_rows]]
+        lost = track_rows[in_state(table.state[track_rows], State.LOST) & gallery.known[track_rows]]
         seen = det_rows[self.embedded[det_rows]]
 
         def cost(t, d):
@@ -95,10 +95,9 @@ class BotSort(ByteTrack, config=BotSortConfig):
         left = det_rows[~present(m[:, 1], len(dets))[det_rows]]
         return m, self.unmatched(track_rows, m), left
 
-    def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
+    def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, iou_dist: np.ndarray) -> np.ndarray:
         features = self.table.features
         c = self.cfg
-        iou_dist = self.iou_distance(dets, t, d)
         iou_cost = self.motion_cost(dets, t, d, iou_dist)
         if not (c.with_reid and features.ready and dets.embeddings is not None):
             return iou_cost
@@ -114,9 +113,8 @@ class BotSort(ByteTrack, config=BotSortConfig):
         if not c.embed_on_demand:
             return np.arange(len(dets))
         high = np.flatnonzero(dets.scores >= c.track_high_thresh)
-        it, id_ = self.overlaps(dets, np.arange(len(self)), high)
+        it, id_, iou_dist = self.overlaps(dets, np.arange(len(self)), high)
         d = high[id_]
-        iou_dist = self.iou_distance(dets, it, d)
         fused = self.fused(iou_dist, dets.scores[d])
         # Pairs too far apart for appearance to count and rejected by IoU either way cannot change a decision.
         near = (iou_dist <= c.proximity_thresh) | (fused <= max(c.match_thresh, c.unconfirmed_match_thresh))

@@ -11,13 +11,14 @@ detections never do.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
 from ..config import ByteTrackConfig
 from ..structures import Detections
 from .association import best_per_column, centres, direction_pairs, fuse_score, shape_pairs
-from .core import State, Tracker
+from .core import State, Tracker, in_state
 
 
 class ByteTrack(Tracker, config=ByteTrackConfig):
@@ -52,13 +53,13 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
         likely object whatever its score, so its score rises to ``score_boost`` times its best IoU."""
         if self.cfg.score_boost <= 0 or len(self) == 0 or len(dets) == 0:
             return dets
-        it, id_ = self.overlaps(dets, np.arange(len(self)), np.arange(len(dets)))
-        best = best_per_column(id_, 1.0 - self.iou_distance(dets, it, id_), len(dets))
+        _, id_, iou_dist = self.overlaps(dets, np.arange(len(self)), np.arange(len(dets)))
+        best = best_per_column(id_, 1.0 - iou_dist, len(dets))
         return replace(dets, scores=np.maximum(dets.scores, self.cfg.score_boost * best).astype(dets.scores.dtype))
 
-    def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """Cost of the high-score stages (row-paired); BoT-SORT adds appearance here."""
-        return self.motion_cost(dets, t, d, self.iou_distance(dets, t, d))
+    def first_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, iou_dist: np.ndarray) -> np.ndarray:
+        """Cost of the high-score stages (row-paired, with their IoU distance); BoT-SORT adds appearance here."""
+        return self.motion_cost(dets, t, d, iou_dist)
 
     def associate(self, dets: Detections):
         c = self.cfg
@@ -67,15 +68,14 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
         pool = self.rows_in(State.CONFIRMED, State.LOST)
         tentative = self.rows_in(State.TENTATIVE)
 
-        def first(t, d):
-            return self.class_gate(self.first_cost(dets, t, d), t, dets, d)
+        def first(t, d, iou_dist):
+            return self.class_gate(self.first_cost(dets, t, d, iou_dist), t, dets, d)
 
-        def second(t, d):
-            return self.gated_iou_distance(dets, t, d)
+        second = partial(self.iou_cost, dets)
 
         m1, pool_left, high_left = self.match_overlapping(first, dets, pool, high, c.match_thresh)
         # Only tracks seen in the previous frame may take a low-score detection.
-        recent = pool_left[self.table.state[pool_left] == State.CONFIRMED]
+        recent = pool_left[in_state(self.table.state[pool_left], State.CONFIRMED)]
         m2, recent_left, _ = self.match_overlapping(second, dets, recent, low, c.second_match_thresh)
         m3, tentative_left, high_left = self.match_overlapping(
             first, dets, tentative, high_left, c.unconfirmed_match_thresh

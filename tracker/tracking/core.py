@@ -63,6 +63,15 @@ class State(IntEnum):
     LOST = 2
 
 
+def in_state(state: np.ndarray, *states: State) -> np.ndarray:
+    """Mask of the entries of a ``state`` column that are any of ``states``, compared as plain ints (numpy compares
+    an IntEnum member five times slower than an int: with few tracks, a good part of a frame)."""
+    mask = state == int(states[0])
+    for s in states[1:]:
+        mask |= state == int(s)
+    return mask
+
+
 class Tracker:
     """Base tracker: shared parts and the update loop. Subclasses implement :meth:`associate`.
 
@@ -165,6 +174,11 @@ class Tracker:
         """
         # The matrices here are small: BLAS worker threads only spin against the
         # detector's threads (measured 20 ms instead of 0.1 ms for a 100x128 matmul).
+        # Only appearance distances and camera warps make products that large; without
+        # them (the Kalman filter's are stacks of 8x8) the limit, which costs as much as
+        # a tenth of a frame of 10 objects, is skipped.
+        if not (self.uses_appearance or warp is not None):
+            return self._update(dets, dt, warp, embed)
         with _blas_controller().limit(limits=1, user_api="blas"):
             return self._update(dets, dt, warp, embed)
 
@@ -191,7 +205,7 @@ class Tracker:
         if self.cfg.iou_buffer > 0:
             self.predicted = buffer_boxes(self.predicted, self.cfg.iou_buffer)
             self.det_boxes = buffer_boxes(dets.boxes, self.cfg.iou_buffer)
-        self._overlaps = None  # this frame's overlapping (track, detection) pairs, found on first use
+        self._overlaps = None  # this frame's overlapping (track, detection) pairs and their IoU, found on first use
         self.raw_scores = dets.scores
         if self.scale is not None:
             dets = replace(dets, scores=self.scale(dets.scores))
@@ -288,7 +302,7 @@ class Tracker:
             for bank in self.banks:
                 getattr(table, bank).update(t[has], dets.embeddings[d[has]], self.frame_count)
         st = table.state[t]
-        promote = (st == State.LOST) | ((st == State.TENTATIVE) & (table.streak[t] >= self.cfg.n_init))
+        promote = in_state(st, State.LOST) | (in_state(st, State.TENTATIVE) & (table.streak[t] >= self.cfg.n_init))
         table.state[t[promote]] = State.CONFIRMED
 
     def _vote(self, rows: np.ndarray, classes: np.ndarray) -> None:
@@ -302,7 +316,7 @@ class Tracker:
         table = self.table
         table.streak[rows] = 0
         st = table.state[rows]
-        table.state[rows[st == State.CONFIRMED]] = State.LOST
+        table.state[rows[in_state(st, State.CONFIRMED)]] = State.LOST
 
     def _spawn(self, dets: Detections, det_rows: np.ndarray, candidates: np.ndarray) -> None:
         new = candidates[dets.scores[candidates] >= self.cfg.new_track_thresh]
@@ -331,7 +345,7 @@ class Tracker:
 
     def _remove_expired(self) -> None:
         table = self.table
-        missed_tentative = (table.state == State.TENTATIVE) & (table.since_update > 0)
+        missed_tentative = in_state(table.state, State.TENTATIVE) & (table.since_update > 0)
         too_old = table.since_update > self.max_age_frames
         keep = ~(missed_tentative | too_old)
         if not keep.all():
@@ -339,9 +353,9 @@ class Tracker:
 
     def _report(self, dets: Detections) -> Tracks:
         table = self.table
-        show = (table.state == State.CONFIRMED) & (table.since_update == 0)
+        show = in_state(table.state, State.CONFIRMED) & (table.since_update == 0)
         if self.cfg.output_lost:
-            show |= table.state == State.LOST
+            show |= in_state(table.state, State.LOST)
         return self._tracks(np.flatnonzero(show))
 
     def lost_tracks(self) -> Tracks:
@@ -365,11 +379,7 @@ class Tracker:
 
     # ----- helpers for policies ------------------------------------------------
     def rows_in(self, *states: State) -> np.ndarray:
-        table = self.table
-        mask = table.state == states[0]
-        for state in states[1:]:
-            mask |= table.state == state
-        return np.flatnonzero(mask)
+        return np.flatnonzero(in_state(self.table.state, *states))
 
     def unmatched(self, rows: np.ndarray, matches: np.ndarray) -> np.ndarray:
         """The track ``rows`` that are not the first column of ``matches``, in their order."""
@@ -390,9 +400,10 @@ class Tracker:
         pairs = hmiou_pairs if self.cfg.box_similarity == "hmiou" else iou_pairs
         return 1.0 - pairs(self.predicted[t], self.det_boxes[d])
 
-    def gated_iou_distance(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """:meth:`iou_distance` with cross-class pairs forbidden in per-class mode: the plain IoU stage cost."""
-        return self.class_gate(self.iou_distance(dets, t, d), t, dets, d)
+    def iou_cost(self, dets: Detections, t: np.ndarray, d: np.ndarray, iou_dist: np.ndarray) -> np.ndarray:
+        """The plain IoU stage cost of the row-paired ``t``, ``d``: their :meth:`iou_distance` ``iou_dist`` with
+        cross-class pairs forbidden in per-class mode."""
+        return self.class_gate(iou_dist, t, dets, d)
 
     def match_subset(self, cost_fn, track_rows: np.ndarray, det_rows: np.ndarray, threshold: float):
         """Assign a subset of tracks to a subset of detections with a dense ``cost_fn(track_rows, det_rows)`` (N,M).
@@ -410,14 +421,17 @@ class Tracker:
                           threshold: float):  # fmt: skip
         """Like :meth:`match_subset` for IoU-gated costs, computed only for tracks and detections whose boxes overlap.
 
-        ``pair_cost_fn(t, d)`` gets row-paired global rows and returns one cost per
-        pair. Exact because a pair that does not overlap has IoU distance 1, above
-        every IoU threshold (the config keeps them below 1).
+        ``pair_cost_fn(t, d, iou_dist)`` gets row-paired global rows and their
+        :meth:`iou_distance`, and returns one cost per pair. Exact because a pair that
+        does not overlap has IoU distance 1, above every IoU threshold (the config keeps
+        them below 1).
         """
         if len(track_rows) == 0 or len(det_rows) == 0:
             return NO_MATCH, track_rows, det_rows
-        it, id_ = self.overlaps(dets, track_rows, det_rows)
-        cost = pair_cost_fn(track_rows[it], det_rows[id_])
+        it, id_, iou_dist = self.overlaps(dets, track_rows, det_rows)
+        if len(it) == 0:
+            return NO_MATCH, track_rows, det_rows
+        cost = pair_cost_fn(track_rows[it], det_rows[id_], iou_dist)
         m, ut, ud = self.assign(it, id_, cost, threshold, (len(track_rows), len(det_rows)))
         return self._global(m, ut, ud, track_rows, det_rows)
 
@@ -428,21 +442,23 @@ class Tracker:
         return sparse_assignment(rows, cols, cost, threshold, shape)
 
     def overlaps(self, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray):
-        """Pairs ``(i, j)`` where track ``track_rows[i]`` and detection ``det_rows[j]`` overlap this frame.
+        """Pairs ``(i, j)`` where track ``track_rows[i]`` and detection ``det_rows[j]`` overlap this frame, and
+        their :meth:`iou_distance`.
 
-        One sweep over all tracks and detections serves every stage of the frame;
-        each stage only picks its subset.
+        One sweep over all tracks and detections, and one IoU of the pairs it finds,
+        serve every stage of the frame; each stage only picks its subset.
         """
         if self._overlaps is None:
-            self._overlaps = overlapping_pairs(self.predicted, self.det_boxes)
-        it, id_ = self._overlaps
+            it, id_ = overlapping_pairs(self.predicted, self.det_boxes)
+            self._overlaps = it, id_, self.iou_distance(dets, it, id_)
+        it, id_, iou_dist = self._overlaps
         t_pos = np.full(len(self), -1)
         t_pos[track_rows] = np.arange(len(track_rows))
         d_pos = np.full(len(dets), -1)
         d_pos[det_rows] = np.arange(len(det_rows))
         it, id_ = t_pos[it], d_pos[id_]
         keep = (it >= 0) & (id_ >= 0)
-        return it[keep], id_[keep]
+        return it[keep], id_[keep], iou_dist[keep]
 
     @staticmethod
     def _global(m, ut, ud, track_rows: np.ndarray, det_rows: np.ndarray):

@@ -9,6 +9,8 @@ for one frame then get an IoU pass on the detections left.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..config import DeepSortConfig
@@ -57,9 +59,7 @@ class DeepSort(Tracker, config=DeepSortConfig):
         just_missed = unmatched_confirmed[table.since_update[unmatched_confirmed] == 1]
         iou_candidates = np.concatenate([self.rows_in(State.TENTATIVE), just_missed])
 
-        def iou_cost(t, d):
-            return self.gated_iou_distance(dets, t, d)
-
+        iou_cost = partial(self.iou_cost, dets)
         m_iou, _, remaining = self.match_overlapping(iou_cost, dets, iou_candidates, remaining, c.max_iou_distance)
         matches = np.concatenate([cascade, m_iou])
         unmatched_tracks = unused(matches[:, 0], len(self))

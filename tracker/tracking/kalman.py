@@ -18,6 +18,7 @@ its variance grows linearly with ``dt``. Standard deviations scale with box size
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,19 +34,6 @@ WRITTEN_OUT_INVERSE_MIN = 200
 NSA_MIN_SCALE = 0.05
 
 
-def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
-    boxes = np.asarray(boxes, np.float64)
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    return np.stack([boxes[:, 0] + w / 2, boxes[:, 1] + h / 2, w / h, h], axis=1)
-
-
-def xyah_to_xyxy(m: np.ndarray) -> np.ndarray:
-    w = m[:, 2] * m[:, 3]
-    h = m[:, 3]
-    return np.stack([m[:, 0] - w / 2, m[:, 1] - h / 2, m[:, 0] + w / 2, m[:, 1] + h / 2], axis=1)
-
-
 def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
     boxes = np.asarray(boxes, np.float64)
     wh = boxes[:, 2:] - boxes[:, :2]
@@ -57,12 +45,25 @@ def xywh_to_xyxy(m: np.ndarray) -> np.ndarray:
     return np.concatenate([m[:, :2] - half, m[:, :2] + half], axis=1)
 
 
+# xyah through xywh: whole-array steps cost less than building the four columns one by one
+def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
+    m = xyxy_to_xywh(boxes)
+    m[:, 2] /= m[:, 3]  # aspect ratio = width / height
+    return m
+
+
+def xyah_to_xyxy(m: np.ndarray) -> np.ndarray:
+    m = m[:, :4].copy()
+    m[:, 2] *= m[:, 3]  # width = aspect ratio x height
+    return xywh_to_xyxy(m)
+
+
 class StateLayout:
     """One parameterisation of the box state: everything that depends on it, in one object.
 
     Its dimensions (``ndim`` measured coordinates, then their velocities), how an xyxy box
     becomes a measurement and back, which measured coordinates are box sizes (kept from
-    shrinking through zero), how noise scales with the box (:meth:`std`), and which pairs
+    shrinking through zero), how noise scales with the box (:attr:`scaled_by`), and which pairs
     of state coordinates an affine camera warp maps as 2-D vectors. One instance per state,
     as BoxMOT's ``xyah_kf.py`` / ``xywh_kf.py``: :data:`LAYOUTS`.
     """
@@ -70,6 +71,9 @@ class StateLayout:
     name: str
     ndim = NDIM
     size: slice
+    # per measured coordinate: the measured coordinate (a box size) its noise is proportional to, or None
+    # for a noise of fixed size (the aspect ratio's)
+    scaled_by: tuple[int | None, ...]
     warp_pairs: tuple[tuple[int, int], ...]
 
     @property
@@ -83,10 +87,31 @@ class StateLayout:
     def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def std(self, m: np.ndarray, weight: float, aspect: float) -> np.ndarray:
-        """Per-dimension standard deviation (N,4) for measurements ``m``: ``weight`` times the box size, and
-        ``aspect`` for an aspect-ratio coordinate."""
-        raise NotImplementedError
+    def noise(self, *levels: tuple[float, float]) -> NoiseLevels:
+        """Standard deviations of the measured coordinates for each ``(weight, aspect)`` level, side by side:
+        ``weight`` times the box size, and ``aspect`` for an aspect-ratio coordinate."""
+        scaled_by = [c for _ in levels for c in self.scaled_by]
+        columns = [0 if c is None else c for c in scaled_by]
+        factors = [w if c is not None else a for w, a in levels for c in self.scaled_by]
+        fixed = [k for k, c in enumerate(scaled_by) if c is None]
+        return NoiseLevels(np.array(columns), np.array(factors), np.array(fixed, np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseLevels:
+    """Standard deviations (N,K) proportional to the box, ``m[:, columns] * factors``, except the ``fixed``
+    ones, which are their factor; set up once (:meth:`StateLayout.noise`), applied every frame."""
+
+    columns: np.ndarray  # (K,) the measured coordinate each standard deviation scales with
+    factors: np.ndarray  # (K,) its weight, or for a fixed one the standard deviation itself
+    fixed: np.ndarray  # indices of the fixed ones
+
+    def __call__(self, m: np.ndarray) -> np.ndarray:
+        """The standard deviations for the (N,>=4) measurements or states ``m``."""
+        std = m[:, self.columns] * self.factors
+        if len(self.fixed):
+            std[:, self.fixed] = self.factors[self.fixed]
+        return std
 
 
 class Xyah(StateLayout):
@@ -94,6 +119,7 @@ class Xyah(StateLayout):
 
     name = "xyah"
     size = slice(3, 4)
+    scaled_by = (3, 3, None, 3)
     warp_pairs = ((0, 1), (4, 5))  # centre and its velocity; the aspect ratio and height stay
 
     def to_measurement(self, boxes_xyxy: np.ndarray) -> np.ndarray:
@@ -102,16 +128,13 @@ class Xyah(StateLayout):
     def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
         return xyah_to_xyxy(measurement)
 
-    def std(self, m: np.ndarray, weight: float, aspect: float) -> np.ndarray:
-        h = m[:, 3]
-        return np.stack([weight * h, weight * h, np.full_like(h, aspect), weight * h], axis=1)
-
 
 class Xywh(StateLayout):
     """Centre x, centre y, width, height (BoT-SORT); noise scales with the width and the height."""
 
     name = "xywh"
     size = slice(2, 4)
+    scaled_by = (2, 3, 2, 3)
     warp_pairs = ((0, 1), (4, 5), (2, 3), (6, 7))  # centre, and the size is rotated / scaled too
 
     def to_measurement(self, boxes_xyxy: np.ndarray) -> np.ndarray:
@@ -119,11 +142,6 @@ class Xywh(StateLayout):
 
     def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
         return xywh_to_xyxy(measurement)
-
-    def std(self, m: np.ndarray, weight: float, aspect: float) -> np.ndarray:
-        w = m[:, 2]
-        h = m[:, 3]
-        return weight * np.stack([w, h, w, h], axis=1)
 
 
 LAYOUTS: dict[str, StateLayout] = {layout.name: layout for layout in (Xyah(), Xywh())}
@@ -154,7 +172,7 @@ class StateSpace:
 
     cfg: KalmanConfig
 
-    @property
+    @cached_property
     def layout(self) -> StateLayout:
         return LAYOUTS[self.cfg.state]
 
@@ -168,22 +186,22 @@ class StateSpace:
     def to_xyxy(self, measurement: np.ndarray) -> np.ndarray:
         return self.layout.to_xyxy(measurement)
 
-    def process_std(self, mean: np.ndarray) -> np.ndarray:
-        """Per-second standard deviations of the process noise (N,8)."""
-        c, layout = self.cfg, self.layout
-        pos = layout.std(mean[:, : layout.ndim], c.std_position, c.std_aspect)
-        vel = layout.std(mean[:, : layout.ndim], c.std_velocity, c.std_aspect_velocity)
-        return np.concatenate([pos, vel], axis=1)
+    @cached_property
+    def process_std(self) -> NoiseLevels:
+        """Per-second standard deviations of the process noise (N,8) of states (N,8)."""
+        c = self.cfg
+        return self.layout.noise((c.std_position, c.std_aspect), (c.std_velocity, c.std_aspect_velocity))
 
-    def measurement_std(self, mean: np.ndarray) -> np.ndarray:
-        c, layout = self.cfg, self.layout
-        return layout.std(mean[:, : layout.ndim], c.std_measurement, c.std_aspect_measurement)
+    @cached_property
+    def measurement_std(self) -> NoiseLevels:
+        """Standard deviations of the measurement noise (N,4) of states (N,8)."""
+        return self.layout.noise((self.cfg.std_measurement, self.cfg.std_aspect_measurement))
 
-    def initial_std(self, measurement: np.ndarray) -> np.ndarray:
-        c, layout = self.cfg, self.layout
-        pos = layout.std(measurement, c.init_std_position, c.std_aspect)
-        vel = layout.std(measurement, c.init_std_velocity, c.std_aspect_velocity)
-        return np.concatenate([pos, vel], axis=1)
+    @cached_property
+    def initial_std(self) -> NoiseLevels:
+        """Standard deviations (N,8) of the state a measurement (N,4) starts."""
+        c = self.cfg
+        return self.layout.noise((c.init_std_position, c.std_aspect), (c.init_std_velocity, c.std_aspect_velocity))
 
 
 class KalmanFilter:
@@ -197,10 +215,8 @@ class KalmanFilter:
         n = self.ndim
         measurement = np.asarray(measurement, np.float64).reshape(-1, n)
         mean = np.concatenate([measurement, np.zeros_like(measurement)], axis=1)
-        std = self.space.initial_std(measurement)
         cov = np.zeros((len(mean), 2 * n, 2 * n))
-        idx = np.arange(2 * n)
-        cov[:, idx, idx] = std**2
+        _diagonals(cov)[:] = self.space.initial_std(measurement) ** 2
         return mean, cov
 
     def predict(self, mean: np.ndarray, cov: np.ndarray, dt) -> tuple[np.ndarray, np.ndarray]:
@@ -208,21 +224,24 @@ class KalmanFilter:
         n = self.ndim
         if len(mean) == 0:
             return mean, cov
-        dt = np.broadcast_to(np.asarray(dt, np.float64), (len(mean),))
-        q = self.space.process_std(mean) ** 2 * dt[:, None]
+        if np.ndim(dt):  # one step per track: a column for the rows of the mean, a stack for the covariance blocks
+            dt = np.asarray(dt, np.float64)
+            dt, t = dt[:, None], dt[:, None, None]
+        else:
+            dt = t = float(dt)
+        q = self.space.process_std(mean) ** 2 * dt
         mean = mean.copy()
-        mean[:, :n] += dt[:, None] * mean[:, n:]
+        mean[:, :n] += dt * mean[:, n:]
         # F P F^T for F = [[I, dt I], [0, I]], written blockwise.
         a, b = cov[:, :n, :n], cov[:, :n, n:]
         c, d = cov[:, n:, :n], cov[:, n:, n:]
-        t = dt[:, None, None]
-        new = np.empty_like(cov)
+        td = t * d
+        new = np.empty(cov.shape, cov.dtype)
         new[:, :n, :n] = a + t * (b + c) + t * t * d
-        new[:, :n, n:] = b + t * d
-        new[:, n:, :n] = c + t * d
+        new[:, :n, n:] = b + td
+        new[:, n:, :n] = c + td
         new[:, n:, n:] = d
-        idx = np.arange(2 * n)
-        new[:, idx, idx] += q
+        _diagonals(new)[:] += q
         return mean, new
 
     def project(self, mean: np.ndarray, cov: np.ndarray, noise_scale: np.ndarray | None = None
@@ -234,8 +253,7 @@ class KalmanFilter:
         if noise_scale is not None:
             r = r * np.asarray(noise_scale, np.float64)[:, None]
         s = cov[:, :n, :n].copy()
-        idx = np.arange(n)
-        s[:, idx, idx] += r
+        _diagonals(s)[:] += r
         return mean[:, :n].copy(), s
 
     def update(self, mean: np.ndarray, cov: np.ndarray, measurement: np.ndarray,
@@ -299,6 +317,11 @@ def nsa_scale(confidence: np.ndarray) -> np.ndarray:
     """Measurement variance factor of detections of ``confidence`` (NSA Kalman, StrongSORT): ``1 - c``,
     kept within [NSA_MIN_SCALE, 1] so scores outside 0..1 stay meaningful."""
     return np.clip(1.0 - np.asarray(confidence, np.float64), NSA_MIN_SCALE, 1.0)
+
+
+def _diagonals(a: np.ndarray) -> np.ndarray:
+    """(N,d) view of the diagonals of a C-contiguous stack of square matrices ``a`` (N,d,d)."""
+    return a.reshape(len(a), a.shape[1] * a.shape[2])[:, :: a.shape[1] + 1]
 
 
 def _inverse_spd(s: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..config import SortConfig
@@ -13,7 +15,5 @@ class Sort(Tracker, config=SortConfig):
     cfg: SortConfig
 
     def associate(self, dets: Detections):
-        def cost(t, d):
-            return self.gated_iou_distance(dets, t, d)
-
+        cost = partial(self.iou_cost, dets)
         return self.match_overlapping(cost, dets, np.arange(len(self)), np.arange(len(dets)), 1.0 - self.cfg.min_iou)

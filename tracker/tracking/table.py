@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .association import lengths
+
 
 class TrackTable:
     """Rows of parallel arrays, one row per track; columns are attributes (``table.mean``)."""
@@ -116,7 +118,7 @@ class FeatureBank(TrackTable):
             fresh = self.counts[rows] == 0
             mixed = self.alpha * old + (1.0 - self.alpha) * features
             mixed[fresh] = features[fresh]
-            mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
+            mixed /= np.maximum(lengths(mixed, keepdims=True), 1e-12)
             self.gallery[rows, 0] = mixed
             self.counts[rows] = 1
             return
