@@ -26,23 +26,34 @@ from tracker.tracking.camera_motion import CameraMotion
 
 FPS = 30.0
 SCENE = (1920, 1080)
+EMBEDDING_DIM = 128
+# per dimension: a detection's embedding has cosine ~0.9 to its object's (1 / sqrt(1 + 128 * 0.04**2)), about what
+# OSNet gives one person from frame to frame; a new object's is unrelated to every other's
+EMBEDDING_NOISE = 0.04
 TURNOVER = 0.02  # share of objects replaced each frame
 
 
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
 def scene(n: int, frames: int, seed: int = 0) -> list[Detections]:
+    """``n`` objects walking with constant velocity, TURNOVER of them replaced by new ones each frame; each
+    object looks like itself: its detections' embeddings are its own plus EMBEDDING_NOISE."""
     rng = np.random.default_rng(seed)
     pos = rng.uniform([0, 0], SCENE, (n, 2))
     vel = rng.normal(0, 2.0, (n, 2))
     size = rng.uniform([15, 40], [40, 120], (n, 2))
+    looks = _unit(rng.normal(size=(n, EMBEDDING_DIM)))
     out = []
     for _ in range(frames):
         pos += vel
         reborn = rng.random(n) < TURNOVER
         pos[reborn] = rng.uniform([0, 0], SCENE, (int(reborn.sum()), 2))
+        looks[reborn] = _unit(rng.normal(size=(int(reborn.sum()), EMBEDDING_DIM)))
         boxes = np.concatenate([pos, pos + size], axis=1) + rng.normal(0, 1.0, (n, 4))
         scores = rng.uniform(0.3, 1.0, n).astype(np.float32)
-        emb = rng.normal(size=(n, 128)).astype(np.float32)
-        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        emb = _unit(looks + rng.normal(0, EMBEDDING_NOISE, (n, EMBEDDING_DIM)))
         out.append(Detections(boxes=boxes, scores=scores, class_ids=np.zeros(n), embeddings=emb))
     return out
 
