@@ -79,11 +79,11 @@ def test_three_streams_one_dropped_and_restarted_and_a_dead_one(tmp_path, capsys
         for output in ("tracks.csv", "tracks.txt", "tracks.jsonl", "summary.csv", "config.yaml"):
             assert (folder / output).is_file(), (name, output)
         assert len((folder / "tracks.csv").read_text().splitlines()) > FRAMES  # people were tracked
-    assert re.search(r"^gate: 40 frames, \d+ tracks .* 1 outages, 1 reconnects\)$", err, re.M), err
+    assert re.search(r"^gate: 40 frames, \d+ tracks .* 1 outages, 1 reconnects, 0 invalid detections dropped\)$", err, re.M), err
     gate = jsonl_times(out / "gate")
     assert np.diff(gate).max() >= OUTAGE_S  # the outage shows in the dropped stream's own clock
     for name in ("north", "south"):  # the others went on while it was down
-        assert re.search(rf"^{name}: 40 frames, .* 0 outages, 0 reconnects\)$", err, re.M), err
+        assert re.search(rf"^{name}: 40 frames, .* 0 outages, 0 reconnects, 0 invalid detections dropped\)$", err, re.M), err
         assert np.diff(jsonl_times(out / name)).max() < OUTAGE_S / 2, name
     assert re.search(r"^120 frames of 4 streams in \d+ detector calls", err, re.M)
 
