@@ -365,7 +365,7 @@ def run(
     the error, and the outputs are complete up to ``summary.last_frame``.
     The tracks are written as the tracker reported them: smoothing them is a step of its
     own, over the files of the finished run (:func:`tracker.analyze.smoothing.smooth_finished_run`,
-    which ``tracker track --smooth`` calls next).
+    which ``tracker track`` calls next with ``smoothing.enabled``, the default).
     """
     cfg = _resolve_config(config, overrides)
     check_max_frames(max_frames)

@@ -261,7 +261,7 @@ def test_help_lists_every_command_and_each_command_has_help(capsys):
     text = capsys.readouterr().out
     for command in ("track", "eval", "plot", "tune", "train-reid", "batch"):
         assert f"    {command}" in text, command
-    assert "tracker plot runs/x" in text and "--smooth" in text and "--blur person" in text
+    assert "tracker plot runs/x" in text and "--no-smooth" in text and "--blur person" in text
     options = (("plot", "--source"), ("tune", "--trials"), ("train-reid", "--init"), ("batch", "--chunks"))
     for command, option in options:
         with pytest.raises(SystemExit) as exit_:
@@ -269,7 +269,7 @@ def test_help_lists_every_command_and_each_command_has_help(capsys):
         assert exit_.value.code == 0 and option in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["track", "--help"])
-    assert "--smooth" in (text := capsys.readouterr().out) and "--blur" in text
+    assert "--no-smooth" in (text := capsys.readouterr().out) and "--blur" in text
 
 
 def test_new_commands_parse_without_importing_heavy_modules():

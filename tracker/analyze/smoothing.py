@@ -1,4 +1,4 @@
-"""Offline smoothing of a finished run (``--smooth``).
+"""Post-processing of a finished run's tracks (on by default; ``--no-smooth``).
 
 Works on the per-frame track results of a whole run as one ``(N, 8)`` float64 array of
 rows ``frame, id, class, score, x1, y1, x2, y2`` (``frame`` is the 0-based frame index).

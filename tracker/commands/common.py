@@ -28,13 +28,13 @@ EXAMPLES = """examples:
   tracker track video.mp4 --appearance-weights runs/reid/best.pt      # a train-reid checkpoint
   tracker track MOT17-04-FRCNN/ --detector mot --set tracker.max_age=60
   tracker track video.mp4 --max-frames 100 --no-video     # a quick look at the first 100 frames
-  tracker track video.mp4 --out runs/x --smooth           # then fill short gaps and RTS-smooth each track
+  tracker track video.mp4 --out runs/x --no-smooth        # keep the live tracks (default: gaps filled, smoothed)
   tracker track video.mp4 --blur person                   # pixelate people in the video (privacy)
   tracker track video.mp4 --line door=100,400,600,400 --save-crops  # count crossings, crops per track
   tracker track 0 --serve 8080                            # watch it live at http://127.0.0.1:8080/
   tracker plot runs/x                                     # trajectories, timeline, active tracks -> runs/x/plots/
   tracker detect video.mp4 --out runs/det                 # detect + embed once, for --detector mot
-  tracker eval ../shared/data/MOT15/TUD-Campus --tracker botsort --smooth
+  tracker eval ../shared/data/MOT15/TUD-Campus --tracker botsort --no-smooth   # the live tracks' row only
   tracker eval ../shared/data/MOT15/TUD-Campus --tracker sort,bytetrack,botsort   # one table
   tracker tune samples/pets09_s2l1_150 --tracker bytetrack --trials 50 --out runs/tune/best.yaml
   tracker train-reid MOT17-02-FRCNN/ MOT17-04-FRCNN/ --init random --out runs/reid

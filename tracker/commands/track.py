@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:  # at once, before the models load: the user sees what is starting
         print(start_line(args.source, str(out), cfg), file=sys.stderr, flush=True)
     summary = pipeline.run(args.source, out, cfg, progress=not args.quiet, max_frames=args.max_frames)
-    # smoothing.enabled (--smooth): fill gaps and RTS-smooth the tracks the run wrote, however it ended
+    # smoothing.enabled (the default; --no-smooth): fill gaps and RTS-smooth the tracks the run wrote, however it ended
     smoothing = smooth_finished_run(summary.out_dir, cfg, summary.source_fps, summary.outputs)
     if smoothing is not None:
         summary.outputs += smoothing["raw"]

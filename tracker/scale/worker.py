@@ -177,8 +177,8 @@ class TrackWorker:
 
 
 def smooth_run(summary: RunSummary, cfg: Config) -> None:
-    """``smoothing.enabled`` (``--smooth``): fill gaps and RTS-smooth the tracks a finished run wrote, as
-    ``tracker track --smooth`` does; the tracker's own files join ``summary.outputs``."""
+    """``smoothing.enabled`` (the default; ``--no-smooth``): fill gaps and RTS-smooth the tracks a finished run
+    wrote, as ``tracker track`` does; the tracker's own files join ``summary.outputs``."""
     from ..analyze.smoothing import smooth_finished_run
 
     smoothing = smooth_finished_run(summary.out_dir, cfg, summary.source_fps, summary.outputs)
