@@ -463,24 +463,30 @@ POST_GRID: dict[str, list] = {
 def post_rows(cfg: Config, prepared: list[tuning.Prepared]) -> list[dict]:
     """Every post-processing variant on every grid point and sequence: ``{"variant", "values", "scores"}``."""
     from tracker.analyze.evaluation import score_tracks as scored
-    from tracker.analyze.smoothing import CameraPath, interpolate_gaps, rows_from_tracks, smooth_frames, tracks_by_frame
+    from tracker.analyze.smoothing import (
+        CameraPath, gap_frames, interpolate_gaps, rows_from_tracks, smooth_frames, tracks_by_frame,
+    )
 
     out = []
-    runs = {p.seq.name: (p, tuning.run_tracker(cfg.tracker, p)) for p in prepared}
+    runs = {  # each sequence's tracks and camera path, computed once for every grid point
+        p.seq.name: (p, tuning.run_tracker(cfg.tracker, p), CameraPath(p.frame_indices, p.warps) if p.warps is not None else None)
+        for p in prepared
+    }
     out.append({"variant": "online", "values": {}, "scores": {n: scored(p.seq, f, p.frame_indices)
-                                                              for n, (p, f) in runs.items()}})
+                                                              for n, (p, f, _) in runs.items()}})
     for gap in POST_GRID["max_gap_s"]:  # gap filling alone, in image coordinates
+        filling = cfg.smoothing.model_copy(update={"max_gap_s": gap})
         scores = {}
-        for n, (p, frames) in runs.items():
-            pairs = tracks_by_frame(interpolate_gaps(rows_from_tracks(frames, p.frame_indices), round(gap * p.fps)))
+        for n, (p, frames, _) in runs.items():
+            filled = interpolate_gaps(rows_from_tracks(frames, p.frame_indices), gap_frames(filling, p.fps))
+            pairs = tracks_by_frame(filled)
             scores[n] = scored(p.seq, [t for _, t in pairs], [f for f, _ in pairs])
         out.append({"variant": "interpolate", "values": {"max_gap_s": gap}, "scores": scores})
     for compensate in (False, True):
         for point in grid_points(POST_GRID):
             smoothing = cfg.smoothing.model_copy(update={**point, "compensate_camera": compensate})
             scores = {}
-            for n, (p, frames) in runs.items():
-                camera = CameraPath(p.frame_indices, p.warps) if p.warps is not None else None
+            for n, (p, frames, camera) in runs.items():
                 smoothed, indices = smooth_frames(frames, p.frame_indices, smoothing, p.fps, camera)
                 scores[n] = scored(p.seq, smoothed, indices)
             out.append({"variant": "smooth, camera compensated" if compensate else "smooth, image coordinates",
