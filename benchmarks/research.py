@@ -468,10 +468,10 @@ def post_rows(cfg: Config, prepared: list[tuning.Prepared]) -> list[dict]:
     )
 
     out = []
-    runs = {  # each sequence's tracks and camera path, computed once for every grid point
-        p.seq.name: (p, tuning.run_tracker(cfg.tracker, p), CameraPath(p.frame_indices, p.warps) if p.warps is not None else None)
-        for p in prepared
-    }
+    runs = {}  # each sequence's tracks and camera path, computed once for every grid point
+    for p in prepared:
+        camera = CameraPath(p.frame_indices, p.warps) if p.warps is not None else None
+        runs[p.seq.name] = (p, tuning.run_tracker(cfg.tracker, p), camera)
     out.append({"variant": "online", "values": {}, "scores": {n: scored(p.seq, f, p.frame_indices)
                                                               for n, (p, f, _) in runs.items()}})
     for gap in POST_GRID["max_gap_s"]:  # gap filling alone, in image coordinates
