@@ -6,7 +6,15 @@ import pytest
 import yaml
 from pydantic import TypeAdapter
 
-from tracker.config import CONFIG_DIR, TRACKERS, TrackerConfig, apply_overrides, load_config, parse_override
+from tracker.config import (
+    CONFIG_DIR,
+    TRACKERS,
+    TrackerConfig,
+    apply_overrides,
+    load_config,
+    overrides_for_tracker,
+    parse_override,
+)
 from tracker.errors import ConfigError
 
 
@@ -143,3 +151,18 @@ def test_every_config_error_is_reported_at_once(tmp_path):
     ):
         assert fragment in text
     assert err.value.fix == "Fix them in your YAML or with --set"
+
+
+def test_compared_trackers_take_only_the_overrides_they_have():
+    names = ["sort", "botsort"]
+    overrides = ["tracker.appearance_thresh=0.3", "tracker.kalman.std_position=0.2", "detector.conf_threshold=0.2"]
+    sort = load_config(tracker="sort", overrides=overrides_for_tracker(overrides, "sort", names))
+    botsort = load_config(tracker="botsort", overrides=overrides_for_tracker(overrides, "botsort", names))
+    assert botsort.tracker.appearance_thresh == 0.3
+    assert sort.tracker.kalman.std_position == botsort.tracker.kalman.std_position == 0.2
+    assert sort.detector.conf_threshold == botsort.detector.conf_threshold == 0.2
+    # a key no listed tracker has still fails loading, and one tracker alone keeps every override
+    assert overrides_for_tracker(["tracker.nonsense=1"], "sort", names) == ["tracker.nonsense=1"]
+    assert overrides_for_tracker(overrides, "sort", ["sort"]) == overrides
+    with pytest.raises(ConfigError, match="tracker.appearance_thresh"):
+        load_config(tracker="sort", overrides=overrides)

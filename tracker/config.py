@@ -415,6 +415,32 @@ def apply_overrides(config: "Config", overrides: list[str] | dict[str, Any]) -> 
     return validate(data, _set_all(data, _override_items(overrides)))
 
 
+def overrides_for_tracker(overrides: list[str], name: str | None, names: list[str | None]) -> list[str]:
+    """``overrides`` for tracker ``name`` when ``names`` are compared on one command line: a ``tracker.*`` key
+    that ``name``'s configs/<name>.yaml lacks but another listed tracker has is left out (``--set
+    tracker.appearance_thresh=0.3`` with ``--tracker sort,botsort`` sets BoT-SORT's); a key none of them has
+    is kept, so that loading reports it. With one tracker, every override is kept."""
+    if name is None or len(names) < 2:
+        return list(overrides)
+
+    def has(tracker: str, path: list[str]) -> bool:
+        node: Any = tracker_defaults(tracker)
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    kept = []
+    for text in overrides:
+        path, _ = parse_override(text)
+        if path[0] == "tracker" and path != ["tracker", "name"] and not has(name, path):
+            if any(has(other, path) for other in names):
+                continue
+        kept.append(text)
+    return kept
+
+
 def default_value(key: str) -> Any:
     """The value of ``key`` (``section.name``) in configs/default.yaml, e.g. to tell a default from a choice."""
     node: Any = _values(_read_yaml(CONFIG_DIR / "default.yaml"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..analyze.compare import evaluate_trackers
 from ..analyze.evaluation import METRIC_KEYS, evaluate_sequences, format_table
-from ..config import load_config
+from ..config import load_config, overrides_for_tracker
 from .common import add_model_options, log_line, model_overrides
 
 
@@ -33,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     names = args.tracker or [None]
     overrides = model_overrides(args)
-    cfgs = [load_config(args.config, tracker=name, overrides=overrides) for name in names]
+    cfgs = [load_config(args.config, tracker=n, overrides=overrides_for_tracker(overrides, n, names)) for n in names]
     cfg = cfgs[0]
     if len(cfgs) > 1:  # detections computed once, shared by the trackers; one table
         rows = evaluate_trackers(args.sequences, cfgs, out_dir=Path(args.out), video=args.video, log_line=log_line)
