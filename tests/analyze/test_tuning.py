@@ -12,6 +12,7 @@ from conftest import SAMPLE_VIDEO
 from conftest import TINY_FRAMES as FRAMES
 from conftest import TINY_NAME as NAME
 from tracker.analyze import tuning
+from tracker.analyze.evaluation import evaluate_sequences
 from tracker.commands import tune as tune_command
 from tracker.config import TRACKERS, load_config
 from tracker.errors import ConfigError
@@ -42,8 +43,19 @@ def test_tune_command_writes_a_loadable_yaml(tiny_seq, tmp_path, capsys):
     assert any(f"{NAME} ({FRAMES} frames)" in line for line in header)
     assert any("2 trials" in line and "seed 3" in line for line in header)
     assert any("detector mot" in line and "appearance unused" in line for line in header)
-    assert any("HOTA" in line for line in header)
+    assert any("HOTA" in line and "of the tracks files" in line for line in header)
     assert yaml.safe_load(text)["tracker"] == cfg.tracker.model_dump(mode="json")
+
+
+def test_no_smooth_tunes_on_the_live_tracks(tiny_seq, tmp_path, capsys):
+    out = tmp_path / "best.yaml"
+    args = _parse([
+        "tune", str(tiny_seq), "--video", str(SAMPLE_VIDEO), "--tracker", "bytetrack", "--detector", "mot",
+        "--appearance", "none", "--trials", "1", "--no-smooth", "--out", str(out),
+    ])
+    assert tune_command.run(args) == 0
+    assert "scoring HOTA of the live tracks" in capsys.readouterr().err
+    assert "of the live tracks (smoothing off)" in out.read_text()
 
 
 def test_first_trial_is_the_starting_config_and_best_is_no_worse(tiny_seq):
@@ -54,10 +66,10 @@ def test_first_trial_is_the_starting_config_and_best_is_no_worse(tiny_seq):
     lines = []
     result = tuning.tune(cfg, prepared, trials=3, seed=0, log=lines.append)
     assert len(lines) == 3 and result.trials == 3
-    start = tuning.evaluate(cfg.tracker, prepared)[NAME]["HOTA"]
+    start = tuning.evaluate(cfg.tracker, prepared, cfg.smoothing)[NAME]["HOTA"]
     assert result.start_hota == pytest.approx(start)
     assert result.hota >= result.start_hota
-    assert tuning.evaluate(result.config.tracker, prepared)[NAME]["HOTA"] == pytest.approx(result.hota)
+    assert tuning.evaluate(result.config.tracker, prepared, cfg.smoothing)[NAME]["HOTA"] == pytest.approx(result.hota)
 
 
 @pytest.mark.parametrize("method", ["sparse", "auto"])
@@ -73,6 +85,21 @@ def test_recorded_camera_motion_replays_the_live_run(tiny_seq, method):
     for a, b in zip(replayed, live):
         assert a.track_ids.tolist() == b.track_ids.tolist()
         np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-4)
+
+
+def test_trials_score_what_the_tracks_files_hold(tiny_seq, tmp_path):
+    # smoothing on (the default): a trial's HOTA is eval's smoothed row, i.e. what tracker track writes, camera
+    # motion followed; off: the live tracks
+    cfg = load_config(tracker="botsort", overrides={
+        "detector.name": "mot", "appearance.name": "none", "tracker.with_reid": False, "tracker.cmc.method": "sparse",
+    })
+    prepared = tuning.prepare([str(tiny_seq)], cfg, video=str(SAMPLE_VIDEO), log=lambda line: None)
+    raw, smoothed = evaluate_sequences([tiny_seq], cfg, tmp_path, video=SAMPLE_VIDEO)
+    assert (raw["output"], smoothed["output"]) == ("raw", "smoothed") and smoothed["HOTA"] != raw["HOTA"]
+    assert tuning.evaluate(cfg.tracker, prepared, cfg.smoothing)[NAME]["HOTA"] == pytest.approx(smoothed["HOTA"])
+    assert tuning.evaluate(cfg.tracker, prepared)[NAME]["HOTA"] == pytest.approx(raw["HOTA"])
+    off = load_config(tracker="botsort", overrides={"smoothing.enabled": False})
+    assert tuning.evaluate(cfg.tracker, prepared, off.smoothing)[NAME]["HOTA"] == pytest.approx(raw["HOTA"])
 
 
 @pytest.mark.parametrize("name", TRACKERS.names)

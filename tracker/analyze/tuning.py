@@ -2,7 +2,8 @@
 
 Detections (and appearance embeddings, when the tracker uses them) are computed once
 per sequence; each Optuna trial then only runs the tracker over them and scores the
-result with TrackEval. The objective is the mean HOTA over the sequences. The first
+result with TrackEval. The objective is the mean HOTA over the sequences, of the tracks as
+``tracker track``'s files hold them (gap-filled and smoothed; with smoothing off, the live tracks). The first
 trial is always the starting config, so the best config is never worse than it on
 the tuning data. The best ``tracker:`` section is written as a YAML that
 ``tracker track --config best.yaml`` loads. What is searched, and over which range, is
@@ -24,13 +25,14 @@ from datetime import date
 import numpy as np
 import yaml
 
-from ..config import Config, apply_overrides, search_ranges
+from ..config import Config, SmoothingConfig, apply_overrides, search_ranges
 from ..errors import ConfigError, TrackerError
 from ..io.mot import Sequence, find_sequence
 from ..pipeline import Session
 from ..structures import Detections, Tracks
 from ..tracking import build_tracker
 from .evaluation import score_tracks, sequence_config
+from .smoothing import CameraPath, smooth_frames
 
 DECIMALS = 4  # sampled floats are rounded to this many decimals, so the YAML is readable and reproduces its trial
 
@@ -146,9 +148,18 @@ def run_tracker(tracker_cfg, prepared: Prepared) -> list[Tracks]:
     return [tracker.replay(d, dt, warp) for d, dt, warp in zip(prepared.detections, steps, warps)]
 
 
-def evaluate(tracker_cfg, prepared: list[Prepared]) -> dict[str, dict]:
-    """TrackEval metrics of ``tracker_cfg`` on each prepared sequence."""
-    return {p.seq.name: score_tracks(p.seq, run_tracker(tracker_cfg, p), p.frame_indices) for p in prepared}
+def evaluate(tracker_cfg, prepared: list[Prepared], smoothing: SmoothingConfig | None = None) -> dict[str, dict]:
+    """TrackEval metrics of ``tracker_cfg`` on each prepared sequence: of the live tracks, or with ``smoothing``
+    enabled of what ``tracker track`` writes to its tracks files (gaps filled, RTS-smoothed along the replayed
+    camera motion)."""
+    scores = {}
+    for p in prepared:
+        frames, indices = run_tracker(tracker_cfg, p), p.frame_indices
+        if smoothing is not None and smoothing.enabled:
+            camera = CameraPath(indices, p.warps) if p.warps is not None else None
+            frames, indices = smooth_frames(frames, indices, smoothing, p.fps, camera)
+        scores[p.seq.name] = score_tracks(p.seq, frames, indices)
+    return scores
 
 
 # ----- the search -----------------------------------------------------------------------------
@@ -192,7 +203,7 @@ def tune(cfg: Config, prepared: list[Prepared], trials: int, seed: int = 0, time
         started = time.perf_counter()
         values = _suggest(trial, params)
         tracker_cfg = apply_overrides(cfg, {f"tracker.{k}": v for k, v in values.items()}).tracker
-        scores = evaluate(tracker_cfg, prepared)
+        scores = evaluate(tracker_cfg, prepared, cfg.smoothing)
         hota = float(np.mean([scores[n]["HOTA"] for n in names]))
         trial.set_user_attr("values", values)
         trial.set_user_attr("scores", scores)
@@ -239,11 +250,18 @@ def cross_validate(cfg: Config, prepared: list[Prepared], trials: int, seed: int
         name = held.seq.name
         log(f"fold {i + 1}/{len(prepared)}: tuning without {name}")
         result = tune(cfg, prepared[:i] + prepared[i + 1 :], trials, seed=seed, timeout=timeout, log=log, params=params)
-        scores = evaluate(result.config.tracker, [held])[name]
+        scores = evaluate(result.config.tracker, [held], cfg.smoothing)[name]
         log(f"fold {i + 1}/{len(prepared)}: held-out {name} HOTA {scores['HOTA']:.2f} "
             f"(tuning sequences {result.hota:.2f})")
         folds.append(Fold(name, result.config, result.hota, scores))
     return folds
+
+
+def scored(cfg: Config) -> str:
+    """What the HOTA of a tuning run scores, in words."""
+    if cfg.smoothing.enabled:
+        return "of the tracks files (gaps filled and smoothed, as tracker track writes them)"
+    return "of the live tracks (smoothing off)"
 
 
 def cv_mean(folds: list[Fold], metric: str = "HOTA") -> float:
@@ -278,7 +296,8 @@ def best_yaml(result: TuneResult, prepared: list[Prepared], seed: int, folds: li
         f"# Tuned by `tracker tune` on {date.today().isoformat()}: tracker {cfg.tracker.name} on {data}",
         f"# detector {cfg.detector.name} (conf_threshold {cfg.detector.conf_threshold}), "
         f"appearance {cfg.appearance.name if any(p.embedded for p in prepared) else 'unused'}",
-        f"# {result.trials} trials (Optuna TPE, seed {seed}); objective: mean HOTA over the sequences",
+        f"# {result.trials} trials (Optuna TPE, seed {seed}); objective: mean HOTA over the sequences, "
+        f"{scored(cfg)}",
         f"# best: trial {result.best_trial}, HOTA {result.hota:.2f} ({per_seq}), IDF1 {idf1:.2f}; "
         f"starting config (trial 1): HOTA {result.start_hota:.2f}",
         "# Use it with: tracker track VIDEO --config THIS_FILE",

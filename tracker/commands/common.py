@@ -184,7 +184,7 @@ def model_overrides(args: argparse.Namespace) -> list[str]:
         out.append(f"appearance.name={args.appearance}")
     if args.device:
         out += [f"detector.device={args.device}", f"appearance.device={args.device}"]
-    if getattr(args, "smooth", None) is not None:  # track, batch and eval: --smooth / --no-smooth
+    if getattr(args, "smooth", None) is not None:  # track, batch, eval and tune: --smooth / --no-smooth
         out.append(f"smoothing.enabled={str(args.smooth).lower()}")
     if getattr(args, "blur", None) is not None:  # track
         out.append("output.blur_classes=" + json.dumps(names(args.blur, "--blur", "--blur person,car")))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..analyze.tuning import best_yaml, cross_validate, cv_mean, format_folds, prepare, tune
+from ..analyze.tuning import best_yaml, cross_validate, cv_mean, format_folds, prepare, scored, tune
 from ..config import load_config
 from ..errors import ConfigError
 from ..io.files import write_atomically
@@ -37,6 +37,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cv", action="store_true",
                    help="first tune leave-one-sequence-out (on all sequences but one, scored on that one) and print "
                         "the folds: their mean is what to expect on unseen video; then tune on all of them")
+    p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
+                   help="score the tracks after gap filling and smoothing, as track writes its tracks files (the "
+                        "default; --no-smooth: score the live tracks)")
     add_model_options(p)
     p.set_defaults(func=run)
     return p
@@ -52,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
 
     prepared = prepare(args.sequences, cfg, video=args.video, log=log_line)
+    log_line(f"scoring HOTA {scored(cfg)}")
     folds = None
     if args.cv:
         folds = cross_validate(cfg, prepared, args.trials, seed=args.seed, timeout=args.timeout, log=log_line)
