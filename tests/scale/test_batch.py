@@ -209,3 +209,34 @@ def test_chunks_on_a_live_stream_is_a_clear_error(tmp_path, capsys):
     assert err.startswith(f"error: --chunks splits a file, but {server.url} is a live stream. Track it without")
     assert main(["track", "0", "--chunks", "2", "--out", str(tmp_path / "cam")]) == ConfigError.exit_code
     assert "camera 0 is a live camera" in capsys.readouterr().err
+
+
+def test_the_bar_follows_every_frame_but_is_redrawn_at_most_every_redraw_interval(tmp_path):
+    from tqdm import tqdm
+
+    from tracker.scale.batch import BAR_REDRAW_S, Entry, Scheduler
+    from tracker.scale.ledger import DONE
+    from tracker.scale.sourcelist import NamedSource
+    from tracker.scale.worker import Outcome
+
+    class CountingBar(tqdm):
+        redraws = 0
+
+        def refresh(self, *args, **kwargs):
+            CountingBar.redraws += 1
+            return super().refresh(*args, **kwargs)
+
+    source = NamedSource(str(tmp_path / "a.mp4"), "a")
+    scheduler = Scheduler([Entry(source, tmp_path / "a")], None, notify=lambda text: None)
+    scheduler.bar = CountingBar(total=None, file=open(os.devnull, "w"))  # noqa: SIM115 (closed with the bar)
+    job = scheduler.next_job()
+    CountingBar.redraws = 0
+    started = time.monotonic()
+    for frame in range(1, 2001):  # an in-process worker reports every frame
+        scheduler.progress(job.key, frame, 2000)
+    elapsed = time.monotonic() - started
+    assert CountingBar.redraws <= 2 + elapsed / BAR_REDRAW_S  # the clock's reset at the first frame, then at most
+    # one a BAR_REDRAW_S: not 2000
+    scheduler.finished(job, Outcome(DONE, frames=2000))  # a job's end is always drawn, with every frame counted
+    assert scheduler.bar.n == scheduler.bar.total == 2000
+    scheduler.bar.close()

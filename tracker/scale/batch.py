@@ -37,6 +37,7 @@ from .sourcelist import NamedSource, expand_sources
 from .worker import ChunkJob, Outcome, SourceJob, StitchJob
 
 MAX_ATTEMPTS = 3  # a job whose worker dies with its node is tried this many times in all
+BAR_REDRAW_S = 0.1  # frames redraw the progress bar at most this often (every frame with in-process workers)
 STITCH_SUFFIX = "#stitch"  # job key of a file's stitch: the source, then this (a part's: the source, #, its index)
 
 
@@ -84,6 +85,7 @@ class Scheduler:
         self.exit_codes: dict[str, int] = {}  # source -> exit code of the error that failed it
         self.first_frame_at: float | None = None  # monotonic time of the first frame tracked
         self.ended_at: float | None = None  # and of the last job's end
+        self._drawn_at = float("-inf")  # monotonic time the bar was last redrawn
         for entry in entries:
             if entry.row is not None:  # could not even be planned
                 self._record(entry)
@@ -115,7 +117,8 @@ class Scheduler:
         self.frames[key] = frames
         if total is not None:
             self.totals[key] = total
-        self._refresh()
+        if time.monotonic() - self._drawn_at >= BAR_REDRAW_S:  # a job's end always redraws it
+            self._refresh()
 
     def lost(self, job) -> None:
         """``job``'s worker died (its node was lost): try it again, up to MAX_ATTEMPTS in all."""
@@ -193,6 +196,7 @@ class Scheduler:
             self.bar.total = sum(self.totals.values()) + round(len(unknown) * sum(lengths) / len(lengths))
         self.bar.n = sum(self.frames.values())
         self.bar.refresh()
+        self._drawn_at = time.monotonic()
 
 
 def _plan(entry: Entry, cfg: Config, chunks: int) -> None:
