@@ -28,6 +28,7 @@ from tracker.io.sinks import (
     open_sinks,
 )
 from tracker.io.sources import SourceInfo
+from tracker.io.video import opencv_writes
 from tracker.structures import Detections, FrameResult, Tracks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,9 +182,12 @@ def test_video_sink_writes_a_playable_file(tmp_path):
 def test_open_sinks_writes_every_output(tmp_path):
     out = tmp_path / "run"
     cfg = output_cfg(video=True, csv=True, mot=True, show=False, codec="MJPG")
+    opencv_writes.cache_clear()
     with open_sinks(out, cfg, info(), CLASS_NAMES) as sinks:
         for i in range(6):
             sinks.write(result(i, [[10, 10, 30, 40]], [5], image=gray(100)))
+    # the codec is tried on a scratch file once: before any file is replaced, the video sink reuses the answer
+    assert (opencv_writes.cache_info().misses, opencv_writes.cache_info().hits) == (1, 1)
     assert sorted(p.name for p in sinks.paths) == [
         "annotated.avi", "run.json", "summary.csv", "tracks.csv", "tracks.txt"
     ]

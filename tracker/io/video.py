@@ -97,12 +97,19 @@ def check_video_codec(path: str | os.PathLike, codec: str, fps: float, size: tup
         raise OutputError(
             f"output.codec {codec!r} is not a four-character code", "Use h264, or e.g. mp4v (.mp4) or MJPG (.avi)"
         )
+    if not opencv_writes(path.suffix.lower(), codec, float(fps), tuple(size)):
+        raise _codec_error(path, codec)
+
+
+@lru_cache(maxsize=16)
+def opencv_writes(suffix: str, codec: str, fps: float, size: tuple[int, int]) -> bool:
+    """Whether OpenCV opens a writer of ``codec`` for a ``suffix`` file, tried on a scratch file once per
+    combination (a run's sinks ask before replacing any file, then its video sink asks again)."""
     with tempfile.TemporaryDirectory(prefix="tracker-codec-") as scratch:
-        writer = cv2.VideoWriter(str(Path(scratch) / path.name), cv2.VideoWriter_fourcc(*codec), float(fps), size)
+        writer = cv2.VideoWriter(str(Path(scratch) / f"probe{suffix}"), cv2.VideoWriter_fourcc(*codec), fps, size)
         supported = writer.isOpened()
         writer.release()
-    if not supported:
-        raise _codec_error(path, codec)
+    return supported
 
 
 class H264Writer:
