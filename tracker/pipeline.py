@@ -106,16 +106,20 @@ def upload_plan(detector, embedder):
 
 class FrameTracker:
     """The tracking step of one source's detected frames, in frame order: time step, camera motion, embedding on
-    demand, tracker update, FrameResult. ``on_demand``: the tracker asks ``embedder`` for the crops it needs
-    during its update (else the detections carry their embeddings, or none are used)."""
+    demand, tracker update, FrameResult.
 
-    def __init__(self, tracker, camera_motion, embedder, fps: float, live: bool, on_demand: bool, class_names):
+    ``on_demand``: the tracker asks ``embedder`` for the crops it needs during its update (BoT-SORT's
+    ``embed_on_demand``), unless ``embed_all``; ``embeds_ahead``: the caller embeds every detection before the
+    step (the detections carry their embeddings). Neither without an embedder."""
+
+    def __init__(self, tracker, camera_motion, embedder, fps: float, live: bool, class_names, embed_all: bool = False):
         self.tracker = tracker
         self.camera_motion = camera_motion
         self.embedder = embedder
         self.fps = fps
         self.live = live
-        self.on_demand = on_demand
+        self.on_demand = embedder is not None and tracker.embeds_on_demand and not embed_all
+        self.embeds_ahead = embedder is not None and not self.on_demand
         self.class_names = tuple(class_names)
         self.last_seconds = 0.0  # time of the latest tracker.update, for benchmarks
         self.last_warp: np.ndarray | None = None  # camera motion of the latest frame
@@ -219,12 +223,10 @@ class Session:
         # this one is tracked and written
         queue_size = LIVE_QUEUE_SIZE if live else max(self.cfg.pipeline.queue_size, batch_size)
         frames = self.source if max_frames is None else itertools.islice(self.source, max_frames)
-        on_demand = self.embedder is not None and self.tracker.embeds_on_demand and not embed_all
-        embed_ahead = self.embedder is not None and not on_demand
-        stage = Stage("detect", lambda: self._detected(frames, batch_size, embed_ahead), queue_size)
+        step = FrameTracker(self.tracker, self.camera_motion, self.embedder, self.fps, live,
+                            self.detector.class_names, embed_all)  # fmt: skip
+        stage = Stage("detect", lambda: self._detected(frames, batch_size, step.embeds_ahead), queue_size)
         self._stages.append(stage)
-        step = FrameTracker(self.tracker, self.camera_motion, self.embedder, self.fps, live, on_demand,
-                            self.detector.class_names)  # fmt: skip
         try:
             for frame, dets, embed_image in stage:
                 result = step(frame, dets, embed_image, keep_images)

@@ -79,15 +79,14 @@ class _Stream:
         """Start its writer thread: it tracks (``tracker``, its own camera motion, the shared ``embedder``)
         and writes each frame the loop detected, as :func:`~tracker.pipeline.run` does, smoothing at the end."""
         info = self.source.info
-        on_demand = embedder is not None and tracker.embeds_on_demand
         step = FrameTracker(tracker, camera_motion_for(cfg), embedder, cfg.source.fps or info.fps, info.is_live,
-                            on_demand, class_names)  # fmt: skip
+                            class_names)  # fmt: skip
         keep_images = wants_images(cfg)
 
         def results():
             while (item := self.inbox.get()) is not _END:
                 frame, dets, embed_image = item
-                if embedder is not None and not on_demand:
+                if step.embeds_ahead:
                     embed_detections(embedder, embed_image, dets)
                 yield step(frame, dets, embed_image, keep_images)
 
