@@ -151,7 +151,9 @@ class BaseTrackerConfig(Strict):
     box_similarity: Literal["iou", "hmiou"]  # overlap measure of every IoU stage; hmiou: Hybrid-SORT's height-modulated IoU
     iou_buffer: Annotated[float, Field(ge=0.0)]  # C-BIoU: boxes grow by this fraction of their size on each side before
     # the overlap is measured (0: plain boxes)
-    assignment: Literal["hungarian", "iterative"]  # iterative: TrackTrack's rounds of mutually best pairs
+    # hungarian: the most pairs under the gate, then the least cost; iterative: TrackTrack's rounds of mutually best
+    # pairs; margin: the largest total of (gate - cost), as the ByteTrack / BoT-SORT papers' lapjv call (paper presets)
+    assignment: Literal["hungarian", "iterative", "margin"]
     iterative_step: Annotated[float, Field(ge=0.0)]  # iterative: the cost threshold drops by this each round
     observation_reupdate: bool  # OC-SORT's ORU: a track found after a gap re-runs its filter over the gap on
     # observations interpolated between the two it was seen at

@@ -22,6 +22,7 @@ from tracker.tracking.association import (
     iterative_assignment,
     lengths,
     linear_assignment,
+    margin_assignment,
     overlapping_pairs,
     shape_pairs,
     sparse_assignment,
@@ -406,3 +407,99 @@ def test_iterative_assignment_keeps_best_pairs_and_tightens_each_round():
     assert rounds.tolist() == [[0, 0], [1, 1]]  # row 0's best stays; row 1 takes what is left
     strict, un_r, _ = iterative_assignment(rows, cols, cost[rows, cols], 0.95, (2, 2), step=0.1)
     assert strict.tolist() == [[0, 0]] and un_r.tolist() == [1]  # round 2 needs <= 0.85
+
+
+# --- the papers' rule: the largest total margin (threshold - cost) ----------------------------
+
+
+def best_margin_by_enumeration(cost: np.ndarray, threshold: float) -> float:
+    """The largest total of threshold - cost over every one-to-one partial matching of ``cost``, found by trying
+    them all (inf: never a pair)."""
+    n_rows, n_cols = cost.shape
+    best = 0.0
+
+    def extend(row: int, used: frozenset, total: float) -> None:
+        nonlocal best
+        best = max(best, total)
+        for r in range(row, n_rows):
+            for c in range(n_cols):
+                if c not in used and np.isfinite(cost[r, c]):
+                    extend(r + 1, used | {c}, total + threshold - cost[r, c])
+
+    extend(0, frozenset(), 0.0)
+    return best
+
+
+def random_costs(rng, n_rows: int, n_cols: int) -> np.ndarray:
+    cost = rng.random((n_rows, n_cols))
+    cost[rng.random(cost.shape) < 0.25] = np.inf  # forbidden pairs
+    return np.round(cost, 1) if rng.random() < 0.3 else cost  # ties
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_margin_assignment_is_the_best_total_margin_by_enumeration(seed):
+    """Against trying every partial matching: only pairs below the threshold match, and no matching has a larger
+    total margin; rectangular and empty matrices included."""
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = rng.integers(0, 6, size=2)
+    cost = random_costs(rng, n_rows, n_cols)
+    threshold = float(rng.uniform(0.2, 0.9))
+    m, ur, uc = linear_assignment(cost, threshold, margin_assignment)
+    assert (cost[m[:, 0], m[:, 1]] < threshold).all()
+    assert len(set(m[:, 0])) == len(m) and len(set(m[:, 1])) == len(m)
+    assert sorted([*m[:, 0], *ur]) == list(range(n_rows)) and sorted([*m[:, 1], *uc]) == list(range(n_cols))
+    total = float((threshold - cost[m[:, 0], m[:, 1]]).sum())
+    assert total == pytest.approx(best_margin_by_enumeration(cost, threshold), abs=1e-9)
+
+
+@pytest.mark.parametrize("limit", [0, 150])
+@pytest.mark.parametrize("seed", range(20))
+def test_margin_assignment_on_the_crowd_path_is_the_best_total_margin(seed, limit, monkeypatch):
+    """The crowd path (stars, permutations of small groups, Hungarian for large ones) gives the total margin of
+    one Hungarian maximising max(threshold - cost, 0) over the whole matrix."""
+    monkeypatch.setattr(association, "DENSE_HUNGARIAN_MAX", limit)
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = rng.integers(5, 50, size=2)
+    present = np.zeros((n_rows, n_cols), bool)
+    r = c = 0
+    while r < n_rows and c < n_cols:  # groups of 1-7 rows and columns
+        h, w = rng.integers(1, 8, size=2)
+        present[r : r + h, c : c + w] = rng.random((min(h, n_rows - r), min(w, n_cols - c))) < 0.7
+        r, c = r + h, c + w
+    cost = random_costs(rng, n_rows, n_cols)
+    threshold = 0.8
+    rows, cols = np.nonzero(present)
+    m, _, _ = margin_assignment(rows, cols, cost[rows, cols], threshold, (n_rows, n_cols))
+    assert present[m[:, 0], m[:, 1]].all() and (cost[m[:, 0], m[:, 1]] < threshold).all()
+    assert len(set(m[:, 0])) == len(m) and len(set(m[:, 1])) == len(m)
+    gain = np.where(present & np.isfinite(cost), np.maximum(threshold - cost, 0.0), 0.0)
+    rr, cc = linear_sum_assignment(gain, maximize=True)
+    assert (threshold - cost[m[:, 0], m[:, 1]]).sum() == pytest.approx(gain[rr, cc].sum(), abs=1e-9)
+
+
+def test_margin_assignment_drops_a_pair_near_the_gate_where_the_most_pairs_rule_keeps_it():
+    """Row 0 fits column 0 well; it could instead take column 1 (near the 0.8 gate) so that row 1 takes column 0:
+    two pairs, which Hungarian prefers, for a total margin of 0.05 + 0.1 against 0.7 for row 0 alone."""
+    cost = np.array([[0.1, 0.75], [0.7, np.inf]])
+    assert linear_assignment(cost, 0.8)[0].tolist() == [[0, 1], [1, 0]]
+    m, ur, uc = linear_assignment(cost, 0.8, margin_assignment)
+    assert m.tolist() == [[0, 0]] and ur.tolist() == [1] and uc.tolist() == [1]
+
+
+def test_margin_assignment_never_matches_a_pair_at_the_threshold():
+    m, ur, uc = linear_assignment(np.array([[0.5, 0.2]]), 0.5, margin_assignment)
+    assert m.tolist() == [[0, 1]] and uc.tolist() == [0]
+    assert len(linear_assignment(np.array([[0.5]]), 0.5, margin_assignment)[0]) == 0
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_margin_assignment_gives_lapjvs_total_margin(seed):
+    """The papers' call itself, where the lap package is installed (Ultralytics needs it): same total margin."""
+    lap = pytest.importorskip("lap")
+    rng = np.random.default_rng(seed)
+    cost = rng.random(tuple(rng.integers(1, 9, size=2)))
+    threshold = float(rng.uniform(0.2, 0.9))
+    _, x, _ = lap.lapjv(cost, extend_cost=True, cost_limit=threshold)
+    theirs = [(r, c) for r, c in enumerate(x) if c >= 0]
+    m, _, _ = linear_assignment(cost, threshold, margin_assignment)
+    assert (threshold - cost[m[:, 0], m[:, 1]]).sum() == pytest.approx(sum(threshold - cost[p] for p in theirs))

@@ -477,7 +477,7 @@ def test_shape_boost_prefers_the_detection_of_the_same_size(name):
 def test_iterative_assignment_is_wired_into_every_overlap_stage(name):
     """Track A overlaps detections 0 (IoU 0.82) and 1 (0.33), track B only detection 0 (0.33):
     Hungarian gives A detection 1 so that both match; TrackTrack's rounds give A its best, detection 0,
-    and B none."""
+    and B none; so does the papers' rule (margin), for which A's best pair outweighs the two poor ones."""
 
     def matched(assignment):
         tr = make(name, n_init=1, assignment=assignment, new_track_thresh=0.95)
@@ -489,6 +489,7 @@ def test_iterative_assignment_is_wired_into_every_overlap_stage(name):
 
     assert matched("hungarian") == {1: 1, 2: 0}
     assert matched("iterative") == {1: 0}
+    assert matched("margin") == {1: 0}
 
 
 @pytest.mark.parametrize("name", ALL)

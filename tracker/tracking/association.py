@@ -218,24 +218,28 @@ def linear_assignment(cost: np.ndarray, threshold: float, solver=None) -> tuple[
 
 
 def sparse_assignment(
-    rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, threshold: float, shape: tuple[int, int]
+    rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, threshold: float, shape: tuple[int, int],
+    margin: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minimum-cost one-to-one assignment over the candidate pairs ``(rows[k], cols[k])`` with costs ``cost[k]``.
 
     Pairs above ``threshold`` (or inf) never match, and absent pairs are forbidden.
     The result is a matching with the most feasible pairs and, among those, the
     least total cost, exactly as Hungarian on the full matrix with forbidden pairs
-    priced out. A pair whose row and column have no other candidate is matched
-    directly. The rest, when few, get one dense Hungarian; when many (crowds), they
-    are split into independent groups first (:func:`_solve_groups`).
+    priced out. With ``margin`` it is instead the matching of the largest total margin
+    ``threshold - cost`` (:func:`margin_assignment`). A pair whose row and column have
+    no other candidate is matched directly. The rest, when few, get one dense Hungarian;
+    when many (crowds), they are split into independent groups first (:func:`_solve_groups`).
     Returns (matches (K,2) [row, col], unmatched rows, unmatched cols), all int64.
     """
     n_rows, n_cols = shape
     rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
     cost = np.asarray(cost, np.float64)
-    feasible = np.isfinite(cost) & (cost <= threshold)
+    feasible = np.isfinite(cost) & ((cost < threshold) if margin else (cost <= threshold))
     if not feasible.all():
         rows, cols, cost = rows[feasible], cols[feasible], cost[feasible]
+    if margin:  # the same problem as a minimum: cost - threshold < 0, and an absent pair (no match) costs 0
+        cost = cost - threshold
     alone = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (np.bincount(cols, minlength=n_cols)[cols] == 1)
     if alone.all():  # few objects: typically every candidate pair is alone
         matched = np.stack([rows, cols], axis=1)
@@ -244,12 +248,27 @@ def sparse_assignment(
         rows, cols, cost = rows[~alone], cols[~alone], cost[~alone]
         size = int(present(rows, n_rows).sum()) * int(present(cols, n_cols).sum())
         if size <= DENSE_HUNGARIAN_MAX:
-            matches.append(_dense_hungarian(rows, cols, cost, threshold))
+            matches.append(_dense_hungarian(rows, cols, cost, threshold, margin))
         else:
-            matches.append(_solve_groups(rows, cols, cost, threshold, shape))
+            matches.append(_solve_groups(rows, cols, cost, threshold, shape, margin))
         matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
     matched = matched[np.argsort(matched[:, 0], kind="stable")]
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
+
+
+def margin_assignment(
+    rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, threshold: float, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The assignment rule of the ByteTrack / BoT-SORT papers' code (``lap.lapjv(cost, extend_cost=True,
+    cost_limit=threshold)``, also Ultralytics' and BoxMOT's), same arguments and result as :func:`sparse_assignment`.
+
+    lapjv's extension lets every row and column stay unmatched at half the threshold each, so it finds
+    the matching of the largest total margin ``threshold - cost``, not the one of the most pairs: it
+    leaves a pair near the threshold unmatched when that lets another pair match with a larger margin.
+    A pair at the threshold (no margin) never matches. Solved as :func:`sparse_assignment` solves
+    its own rule, on ``cost - threshold`` with an absent pair costing 0 (staying unmatched).
+    """
+    return sparse_assignment(rows, cols, cost, threshold, shape, margin=True)
 
 
 def iterative_assignment(
@@ -286,15 +305,20 @@ def iterative_assignment(
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
 
 
-def _dense_hungarian(rows, cols, cost, threshold: float) -> np.ndarray:
+def _absent_cost(cost: np.ndarray, threshold: float, margin: bool) -> float:
+    """What a pair that is no candidate costs the solvers. The most pairs first: more than all candidates together,
+    so no solution trades a candidate pair for one; by margin (costs already less the threshold): 0, staying
+    unmatched. Either way such pairs are dropped from the solution."""
+    return 0.0 if margin else threshold + 1.0 + float(np.abs(cost).sum())
+
+
+def _dense_hungarian(rows, cols, cost, threshold: float, margin: bool = False) -> np.ndarray:
     """Optimal matches (K,2) of feasible candidate pairs, by one Hungarian over their rows and columns."""
     from scipy.optimize import linear_sum_assignment
 
     r_ids, r = np.unique(rows, return_inverse=True)
     c_ids, c = np.unique(cols, return_inverse=True)
-    # Absent pairs cost more than all candidates together, so the solver never trades a
-    # candidate pair for them; they are dropped afterwards.
-    absent = threshold + 1.0 + float(np.abs(cost).sum())
+    absent = _absent_cost(cost, threshold, margin)
     dense = np.full((len(r_ids), len(c_ids)), absent)
     dense[r, c] = cost
     rr, cc = linear_sum_assignment(dense)
@@ -302,15 +326,14 @@ def _dense_hungarian(rows, cols, cost, threshold: float) -> np.ndarray:
     return np.stack([r_ids[rr[keep]], c_ids[cc[keep]]], axis=1)
 
 
-def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int]) -> np.ndarray:
+def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int], margin: bool = False) -> np.ndarray:
     """Optimal matches (K,2) of feasible candidate pairs, group by group.
 
     Groups are the connected components of rows and columns that share candidates;
     they are independent. A group with one row or one column matches one pair only,
     its cheapest. Groups of up to SMALL_GROUP rows and columns (nearly all the rest)
     are solved together by trying every permutation as array operations; larger ones
-    share a few dense Hungarians (:func:`_packs`). Absent pairs cost more than all
-    candidates together, so no solution trades a candidate pair for them.
+    share a few dense Hungarians (:func:`_packs`). Absent pairs cost :func:`_absent_cost`.
     """
     n_rows, n_cols = shape
     group = _components(rows, cols, n_rows, n_cols)
@@ -327,7 +350,7 @@ def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int]) ->
     first = order[np.unique(group[order], return_index=True)[1]]
     out.append(np.stack([rows[first], cols[first]], axis=1))
     # small groups: every permutation of a padded SMALL_GROUP x SMALL_GROUP block at once
-    absent = threshold + 1.0 + float(np.abs(cost).sum())
+    absent = _absent_cost(cost, threshold, margin)
     small = ~star[ids] & (np.maximum(n_r, n_c) <= SMALL_GROUP)
     slot = np.full(len(r_start), -1)
     slot[ids[small]] = np.arange(int(small.sum()))
@@ -345,7 +368,7 @@ def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int]) ->
     large = ~star[ids] & ~small
     for pack in _packs(ids[large], n_r[large], n_c[large]):
         k = np.isin(group, pack)
-        out.append(_dense_hungarian(rows[k], cols[k], cost[k], threshold))
+        out.append(_dense_hungarian(rows[k], cols[k], cost[k], threshold, margin))
     return np.concatenate(out)
 
 

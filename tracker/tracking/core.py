@@ -439,7 +439,7 @@ class Tracker:
         """One-to-one assignment of candidate pairs by the configured solver (see :func:`sparse_assignment`)."""
         if self.cfg.assignment == "iterative":
             return iterative_assignment(rows, cols, cost, threshold, shape, self.cfg.iterative_step)
-        return sparse_assignment(rows, cols, cost, threshold, shape)
+        return sparse_assignment(rows, cols, cost, threshold, shape, margin=self.cfg.assignment == "margin")
 
     def overlaps(self, dets: Detections, track_rows: np.ndarray, det_rows: np.ndarray):
         """Pairs ``(i, j)`` where track ``track_rows[i]`` and detection ``det_rows[j]`` overlap this frame, and
