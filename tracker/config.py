@@ -126,6 +126,9 @@ class KalmanConfig(Strict):
     # frame: they are per frame of the source, as in the SORT / ByteTrack / BoT-SORT papers' code (the
     # paper presets), converted at the source's frame rate (tracker.tracking.kalman.per_second)
     noise_unit: Literal["second", "frame"]
+    # keep: a lost track keeps predicting its size with the velocity it had; zero: its size velocities (xyah:
+    # height, xywh: width and height) are set to 0 before each prediction, as the ByteTrack / BoT-SORT papers' code
+    lost_size_velocity: Literal["keep", "zero"]
 
 
 class CMCConfig(Strict):
@@ -157,6 +160,10 @@ class BaseTrackerConfig(Strict):
     iterative_step: Annotated[float, Field(ge=0.0)]  # iterative: the cost threshold drops by this each round
     observation_reupdate: bool  # OC-SORT's ORU: a track found after a gap re-runs its filter over the gap on
     # observations interpolated between the two it was seen at
+    predict_tentative: bool  # false: a tentative track is matched and updated at its last state, not predicted
+    # (the ByteTrack / BoT-SORT papers' code does not predict its unconfirmed tracks)
+    expiry_lag_frames: Annotated[int, Field(ge=0)]  # a lost track stays matchable this many frames past max_age (the
+    # papers' code: 1, its lost list drops a removed track only at the end of the next frame)
     kalman: KalmanConfig
     name: str  # a name in TRACKERS, which picks the class of the section (written after kalman, as always)
 

@@ -527,3 +527,58 @@ def test_the_default_tracker_makes_tracks_from_a_weak_detector():
         t = tr.update(dets(boxes, scores=rng.uniform(0.25, 0.5, 2).astype(np.float32)))
         seen.append(t.track_ids.tolist())
     assert seen[-1] == [1, 2] and {i for ids in seen for i in ids} == {1, 2}
+
+
+# --- the papers' code (configs/*_paper.yaml) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name, size_velocity", [("bytetrack", [7]), ("botsort", [6, 7])])  # xyah: h; xywh: w, h
+def test_lost_track_size_velocity_is_zeroed_before_its_prediction(name, size_velocity):
+    """``kalman.lost_size_velocity: zero``: a track lost since the previous frame is predicted from its state with
+    the size velocities at 0, its position velocity kept; ``keep`` predicts the state as it is."""
+    for mode in ("zero", "keep"):
+        tr = make(name, max_age=10, max_age_unit="frames", **{"kalman.lost_size_velocity": mode})
+        for f in range(10):  # a walker that grows: its size velocities are not 0
+            tr.update(dets([box_at(100 + 5 * f, 200, w=40 + 2 * f, h=100 + 4 * f)]))
+        tr.update(dets(np.zeros((0, 4))))  # missed: lost from now on
+        mean, cov = tr.table.mean.copy(), tr.table.cov.copy()
+        assert (np.abs(mean[:, size_velocity]) > 1.0).all() and abs(mean[0, 4]) > 1.0
+        tr.update(dets(np.zeros((0, 4))))
+        if mode == "zero":
+            mean[:, size_velocity] = 0.0
+        expected, expected_cov = tr.kf.predict(mean, cov, 1.0 / FPS)
+        np.testing.assert_allclose(tr.table.mean, expected, rtol=1e-12)
+        np.testing.assert_allclose(tr.table.cov, expected_cov, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_tentative_track_is_updated_at_its_last_state_without_predict_tentative(name):
+    """``predict_tentative: false`` (the papers' code): a track born on frame 2 is matched on frame 3 at the state it
+    was born with, neither moved nor made less certain by a prediction; so, the filter having no position-velocity
+    covariance yet, it learns no velocity from that match. ``true`` predicts it first, as every other track."""
+    born, seen = box_at(100, 200), box_at(106, 200)
+    for predict in (False, True):
+        tr = make(name, predict_tentative=predict, n_init=3)
+        tr.update(dets(np.zeros((0, 4))))
+        tr.update(dets([born]))
+        mean, cov = tr.kf.initiate(tr.space.to_measurement(np.array([born], np.float64)))
+        tr.update(dets([seen]))
+        assert tr.table.ids.tolist() == [1] and tr.table.streak.tolist() == [2]
+        if predict:
+            mean, cov = tr.kf.predict(mean, cov, 1.0 / FPS)
+        expected, expected_cov = tr.kf.update(mean, cov, tr.space.to_measurement(np.array([seen], np.float64)))
+        np.testing.assert_allclose(tr.table.mean, expected, rtol=1e-12)
+        np.testing.assert_allclose(tr.table.cov, expected_cov, rtol=1e-12)
+        assert (tr.table.mean[0, 4] == 0.0) is not predict
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_expiry_lag_keeps_a_lost_track_matchable_that_many_frames_past_max_age(name):
+    """max_age 3 frames: a still walker missed for 4 frames is gone on the 5th (a new id starts there) unless
+    ``expiry_lag_frames`` is 1, as in the papers' code, whose lost list drops an expired track a frame late."""
+    for lag, expected in ((0, {2}), (1, {1})):
+        tr = make(name, max_age=3, max_age_unit="frames", expiry_lag_frames=lag, n_init=1)
+        frames = [dets([box_at(100, 200)]) for _ in range(10)] + [dets(np.zeros((0, 4)))] * 4
+        run_walk(tr, frames)
+        assert set(tr.table.ids.tolist()) == ({1} if lag else set())
+        assert set(tr.update(dets([box_at(100, 200)])).track_ids.tolist()) == expected

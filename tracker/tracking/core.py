@@ -9,7 +9,7 @@ the reported :class:`~tracker.structures.Tracks` are the same code for all of th
 
 Lifecycle: a track starts TENTATIVE, becomes CONFIRMED after ``n_init``
 consecutive hits, turns LOST when it misses a frame and is removed once it has
-been missing longer than ``max_age``. A tentative track that misses is removed at
+been missing longer than ``max_age`` (and ``expiry_lag_frames``). A tentative track that misses is removed at
 once. Removed rows are dropped from the arrays, so memory stays bounded.
 """
 
@@ -108,7 +108,9 @@ class Tracker:
         self.fps = float(fps)
         self.space = StateSpace(per_second(cfg.kalman, self.fps))
         self.kf = KalmanFilter(self.space)
-        self.max_age_frames = cfg.max_age if cfg.max_age_unit == "frames" else cfg.max_age * self.fps
+        # frames a lost track stays matchable; the papers' code keeps it expiry_lag_frames more (see _remove_expired)
+        max_age = cfg.max_age if cfg.max_age_unit == "frames" else cfg.max_age * self.fps
+        self.max_age_frames = max_age + cfg.expiry_lag_frames
         self.direction_window_frames = getattr(cfg, "direction_window_s", 0.0) * self.fps  # OCM policies only
         self.scale = ScoreScale(cfg.score_quantile) if cfg.score_scale == "relative" else None
         self.raw_scores = np.zeros(0, np.float32)  # this frame: the detector's own scores (reported with tracks)
@@ -252,13 +254,19 @@ class Tracker:
         table = self.table
         # Frames skipped since the last update count as misses for the lifecycle.
         steps = max(1, int(round(dt * self.fps)))
-        # Stop a shrinking box from collapsing through zero during long predictions.
         layout = self.space.layout
         size = layout.size
         vel = slice(size.start + layout.ndim, size.stop + layout.ndim)
+        if self.cfg.kalman.lost_size_velocity == "zero":  # the papers' code: a lost track's size stops changing
+            table.mean[in_state(table.state, State.LOST), vel] = 0.0
+        # Stop a shrinking box from collapsing through zero during long predictions.
         shrinking = (table.mean[:, size] + dt * table.mean[:, vel]) <= 0
         table.mean[:, vel][shrinking] = 0.0
-        table.mean, table.cov = self.kf.predict(table.mean, table.cov, dt)
+        if self.cfg.predict_tentative:
+            table.mean, table.cov = self.kf.predict(table.mean, table.cov, dt)
+        else:  # the papers' code: unconfirmed tracks are matched and updated at their last state
+            rows = np.flatnonzero(~in_state(table.state, State.TENTATIVE))
+            table.mean[rows], table.cov[rows] = self.kf.predict(table.mean[rows], table.cov[rows], dt)
         table.since_update += steps
         if warp is not None:
             table.mean, table.cov = apply_warp(table.mean, table.cov, warp, layout)
