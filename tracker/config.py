@@ -162,6 +162,8 @@ class BaseTrackerConfig(Strict):
     # observations interpolated between the two it was seen at
     predict_tentative: bool  # false: a tentative track is matched and updated at its last state, not predicted
     # (the ByteTrack / BoT-SORT papers' code does not predict its unconfirmed tracks)
+    duplicate_iou: Annotated[float, Field(gt=0.0, le=1.0)]  # a track matched or born this frame and a lost one whose
+    # boxes overlap by more than this IoU are one object: the younger goes (the papers' code: 0.85; 1: off)
     expiry_lag_frames: Annotated[int, Field(ge=0)]  # a lost track stays matchable this many frames past max_age (the
     # papers' code: 1, its lost list drops a removed track only at the end of the next frame)
     kalman: KalmanConfig

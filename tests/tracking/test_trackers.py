@@ -582,3 +582,28 @@ def test_expiry_lag_keeps_a_lost_track_matchable_that_many_frames_past_max_age(n
         run_walk(tr, frames)
         assert set(tr.table.ids.tolist()) == ({1} if lag else set())
         assert set(tr.update(dets([box_at(100, 200)])).track_ids.tolist()) == expected
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_duplicate_of_a_matched_track_is_removed_when_lost(name):
+    """``duplicate_iou`` (the papers' remove_duplicate_stracks): two tracks born on one person (IoU 0.9); from the
+    next frame one takes the detection and the other, lost over it, goes: it was followed for less time."""
+    for iou, expected in ((0.85, [1]), (1.0, [1, 2])):
+        tr = make(name, n_init=1, duplicate_iou=iou, max_age=10, max_age_unit="frames")
+        tr.update(dets([box_at(100, 200), box_at(101, 202, w=39)]))
+        for _ in range(3):
+            tr.update(dets([box_at(100, 200)]))
+        assert sorted(tr.table.ids.tolist()) == expected
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_duplicate_born_over_an_older_lost_track_is_removed(name):
+    """A track born over a lost one that was followed longer is the duplicate, the new one goes (here a detection of
+    another class, which per_class keeps from the lost track)."""
+    for iou, expected in ((0.85, []), (1.0, [2])):
+        tr = make(name, n_init=1, per_class=True, duplicate_iou=iou, max_age=10, max_age_unit="frames")
+        for _ in range(5):
+            tr.update(dets([box_at(100, 200)]))
+        tr.update(dets(np.zeros((0, 4))))
+        out = tr.update(dets([box_at(100, 200)], classes=np.array([1], np.int32)))
+        assert out.track_ids.tolist() == expected and 1 in tr.table.ids.tolist()

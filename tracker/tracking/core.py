@@ -137,6 +137,8 @@ class Tracker:
         if self.ocm:
             self.table.add_column("anchor", np.zeros((0, 2)))  # centre of an earlier detection; nan: none yet
             self.table.add_column("anchor_frame", np.zeros(0, np.int64))  # the frame it was seen in
+        if cfg.duplicate_iou < 1.0:  # the frame each track was born in: the older of two duplicates stays
+            self.table.add_column("born", np.zeros(0, np.int64))
         if cfg.observation_reupdate:  # the Kalman state right after each track's latest detection (ORU restarts there)
             self.table.add_column("obs_mean", np.zeros((0, dim)))
             self.table.add_column("obs_cov", np.zeros((0, dim, dim)))
@@ -347,6 +349,7 @@ class Tracker:
             since_update=np.zeros(n, np.int32), score=self.raw_scores[new],
             votes=np.zeros((n, table.votes.shape[1]), np.float32), det_index=det_rows[new],
             observed=dets.boxes[new], anchor=np.full((n, 2), np.nan), anchor_frame=np.full(n, self.frame_count),
+            born=np.full(n, self.frame_count),
             obs_mean=mean, obs_cov=cov, **{bank: seen for bank in self.banks},
         )
         self._vote(np.arange(len(table) - n, len(table)), dets.class_ids[new])
@@ -356,8 +359,24 @@ class Tracker:
         missed_tentative = in_state(table.state, State.TENTATIVE) & (table.since_update > 0)
         too_old = table.since_update > self.max_age_frames
         keep = ~(missed_tentative | too_old)
+        if self.cfg.duplicate_iou < 1.0:
+            keep[self._duplicates(keep)] = False
         if not keep.all():
             table.select(keep)
+
+    def _duplicates(self, alive: np.ndarray) -> np.ndarray:
+        """Rows that duplicate another (``duplicate_iou``; the papers' ``remove_duplicate_stracks``): of a track matched
+        or born this frame and a lost one whose boxes overlap by more than that IoU, the one followed for the shorter
+        time from its birth to its latest match goes, the matched one on a tie. Only the ``alive`` rows count."""
+        table = self.table
+        live = np.flatnonzero(alive & (table.since_update == 0))
+        lost = np.flatnonzero(alive & in_state(table.state, State.LOST))
+        boxes = self.boxes()
+        i, j = overlapping_pairs(boxes[live], boxes[lost])
+        same = iou_pairs(boxes[live[i]], boxes[lost[j]]) > self.cfg.duplicate_iou
+        live, lost = live[i[same]], lost[j[same]]
+        followed = self.frame_count - table.since_update - table.born  # frames from birth to latest match
+        return np.where(followed[live] > followed[lost], lost, live)
 
     def _report(self, dets: Detections) -> Tracks:
         table = self.table
