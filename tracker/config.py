@@ -116,11 +116,13 @@ class KalmanConfig(Strict):
     std_position: Positive  # process noise of position, per sqrt(second)
     std_velocity: Positive  # process noise of velocity, per second per sqrt(second)
     std_measurement: Positive  # measurement noise of a detection box
-    std_aspect: Positive  # xyah: process and initial noise of the aspect ratio, per sqrt(second)
+    std_aspect: Positive  # xyah: process noise of the aspect ratio, per sqrt(second)
     std_aspect_velocity: Positive  # xyah: process noise of the aspect ratio velocity
     std_aspect_measurement: Positive  # xyah: measurement noise of the aspect ratio
     init_std_position: Positive  # initial uncertainty of a new track's position
     init_std_velocity: Positive  # initial uncertainty of a new track's velocity (per second)
+    init_std_aspect: Positive  # xyah: initial uncertainty of a new track's aspect ratio
+    init_std_aspect_velocity: Positive  # xyah: initial uncertainty of its aspect ratio velocity (per second)
     nsa: bool  # NSA (StrongSORT): a detection's measurement variance times 1 - its score
     # second: the noise values above are per second (the filter behaves the same at any frame rate);
     # frame: they are per frame of the source, as in the SORT / ByteTrack / BoT-SORT papers' code (the
@@ -206,6 +208,8 @@ class BotSortConfig(ByteTrackConfig):
     ema_alpha: Prob  # feature smoothing: new = alpha * old + (1 - alpha) * detection
     embed_on_demand: bool  # embed only detections whose appearance can change a decision (see tracking/botsort.py)
     feature_refresh_s: Annotated[float, Field(ge=0.0)]  # on demand: re-embed a track seen alone after this long
+    low_score_features: bool  # false: detections below track_high_thresh carry no appearance, so a track matched to
+    # one keeps its feature (the paper's code embeds high-score detections only; on demand never embeds them)
     reid_gallery: Annotated[int, Field(ge=0)]  # re-identify lost tracks by appearance: features kept per track (0: off)
     reid_thresh: Prob  # most (halved) cosine distance to the nearest gallery feature for a re-identification
     reid_max_speed: Positive  # box heights per second a lost person may have moved since last seen

@@ -31,7 +31,7 @@ def _stds(cfg, m, state, kind):
     if kind == "process":
         wp, wv, ap, av = cfg.std_position, cfg.std_velocity, cfg.std_aspect, cfg.std_aspect_velocity
     elif kind == "init":
-        wp, wv, ap, av = cfg.init_std_position, cfg.init_std_velocity, cfg.std_aspect, cfg.std_aspect_velocity
+        wp, wv, ap, av = cfg.init_std_position, cfg.init_std_velocity, cfg.init_std_aspect, cfg.init_std_aspect_velocity
     else:
         wp, ap = cfg.std_measurement, cfg.std_aspect_measurement
     if state == "xyah":
@@ -191,14 +191,18 @@ def test_empty_inputs():
     assert kf.gating_distance(mean, cov, np.ones((3, 4))).shape == (0, 3)
 
 
+@pytest.mark.parametrize("state", ["xywh", "xyah"])
 @pytest.mark.parametrize("fps", [7.0, 30.0])
-def test_per_frame_noise_matches_a_per_frame_filterpy_filter(fps):
+def test_per_frame_noise_matches_a_per_frame_filterpy_filter(fps, state):
     """``kalman.noise_unit: frame`` (the paper presets): stepped 1 / fps seconds at a time, the filter is the
     papers' per-frame filter (filterpy, F with one frame's step, Q and P0 from the per-frame stds, velocities
     per frame), once our per-second velocities are divided by fps."""
     cfg = load_config(overrides={"tracker.name": "botsort", "tracker.kalman.noise_unit": "frame",
                                  "tracker.kalman.std_velocity": 0.00625, "tracker.kalman.init_std_velocity": 0.0625,
-                                 "tracker.kalman.std_position": 0.05}).tracker.kalman  # fmt: skip
+                                 "tracker.kalman.std_position": 0.05, "tracker.kalman.state": state,
+                                 "tracker.kalman.std_aspect": 0.01, "tracker.kalman.std_aspect_velocity": 1e-5,
+                                 "tracker.kalman.init_std_aspect": 0.01, "tracker.kalman.init_std_aspect_velocity": 1e-5,
+                                 }).tracker.kalman  # fmt: skip
     kf = KalmanFilter(StateSpace(kalman.per_second(cfg, fps)))
     rng = np.random.default_rng(7)
     z0 = np.array([[100.0, 80.0, 30.0, 70.0], [300.0, 200.0, 50.0, 120.0]])
@@ -209,16 +213,16 @@ def test_per_frame_noise_matches_a_per_frame_filterpy_filter(fps):
         f = FilterpyKF(dim_x=8, dim_z=4)
         f.x, f.H, f.F = np.concatenate([z, np.zeros(4)]), np.eye(4, 8), np.eye(8)
         f.F[:4, 4:] = np.eye(4)  # one frame
-        f.P = np.diag(_stds(cfg, z, "xywh", "init") ** 2)
+        f.P = np.diag(_stds(cfg, z, state, "init") ** 2)
         oracles.append(f)
     for step in range(10):
         mean, cov = kf.predict(mean, cov, 1.0 / fps)
         z = z0 + step * np.array([3.0, 1.0, 0.2, 0.4]) + rng.normal(0, 2, z0.shape)
         mean, cov = kf.update(mean, cov, z)
         for i, f in enumerate(oracles):
-            f.Q = np.diag(_stds(cfg, f.x, "xywh", "process") ** 2)
+            f.Q = np.diag(_stds(cfg, f.x, state, "process") ** 2)
             f.predict()
-            f.R = np.diag(_stds(cfg, f.x, "xywh", "measurement") ** 2)
+            f.R = np.diag(_stds(cfg, f.x, state, "measurement") ** 2)
             f.update(z[i])
             np.testing.assert_allclose(to_frames @ mean[i], f.x, rtol=1e-9, atol=1e-9)
             np.testing.assert_allclose(to_frames @ cov[i] @ to_frames, f.P, rtol=1e-9, atol=1e-9)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -607,3 +609,26 @@ def test_duplicate_born_over_an_older_lost_track_is_removed(name):
         tr.update(dets(np.zeros((0, 4))))
         out = tr.update(dets([box_at(100, 200)], classes=np.array([1], np.int32)))
         assert out.track_ids.tolist() == expected and 1 in tr.table.ids.tolist()
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["embeddings-given", "embedded-on-request"])
+def test_low_score_detection_leaves_the_track_feature_without_low_score_features(given):
+    """``low_score_features: false`` (BoT-SORT's paper code embeds high-score detections only): a track matched to a
+    low-score detection in the second stage keeps its feature, whether the caller gave every embedding or embeds
+    the rows asked for (then low-score rows are not asked for); ``true`` mixes the detection's feature in."""
+    a, b = unit([1.0, 0.0, 0.0]), unit([0.0, 1.0, 0.0])
+    for low_score_features in (False, True):
+        tr = make("botsort", embed_on_demand=False, low_score_features=low_score_features, n_init=1)
+        for f in range(3):
+            tr.update(dets([box_at(100 + 2 * f, 200)], emb=a[None]))
+        before = tr.table.features.smoothed.copy()
+        weak = dets([box_at(106, 200), box_at(400, 200)], scores=np.array([0.3, 0.9], np.float32),
+                    emb=np.stack([b, a]))  # fmt: skip
+        asked = []
+        if given:
+            out = tr.update(weak)
+        else:
+            out = tr.update(replace(weak, embeddings=None), embed=lambda rows: asked.extend(rows) or weak.embeddings[rows])
+            assert sorted(asked) == ([1] if not low_score_features else [0, 1])
+        assert dict(zip(out.track_ids.tolist(), out.det_index.tolist()))[1] == 0  # matched to the weak one
+        assert np.array_equal(tr.table.features.smoothed[0], before[0]) is not low_score_features

@@ -107,12 +107,18 @@ class BotSort(ByteTrack, config=BotSortConfig):
         # Confirmed-different appearance vetoes a pair however well the boxes overlap.
         return gate(cost, known & (emb > c.appearance_reject_thresh))
 
+    def _embed(self, dets: Detections, det_rows: np.ndarray, embed) -> Detections:
+        dets = super()._embed(dets, det_rows, embed)
+        if not self.cfg.low_score_features:  # embeddings given for every detection: those of low scores unused
+            self.embedded &= dets.scores >= self.cfg.track_high_thresh
+        return dets
+
     def appearance_rows(self, dets: Detections) -> np.ndarray:
         features = self.table.features
         c = self.cfg
-        if not c.embed_on_demand:
-            return np.arange(len(dets))
         high = np.flatnonzero(dets.scores >= c.track_high_thresh)
+        if not c.embed_on_demand:
+            return np.arange(len(dets)) if c.low_score_features else high
         it, id_, iou_dist = self.overlaps(dets, np.arange(len(self)), high)
         d = high[id_]
         fused = self.fused(iou_dist, dets.scores[d])

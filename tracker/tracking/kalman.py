@@ -154,7 +154,7 @@ def per_second(cfg: KalmanConfig, fps: float) -> KalmanConfig:
     s * sqrt(fps) per sqrt(second); a velocity in units per frame is fps times that per second, so
     a per-frame velocity noise s becomes s * fps * sqrt(fps), and an initial velocity uncertainty
     s * fps. One step of 1 / fps seconds then adds exactly the per-frame noise the papers' filters
-    add. (``std_aspect`` also sets the initial aspect uncertainty, which is thereby scaled too.)
+    add. Initial uncertainties are no rates: a position's stays, a velocity's is fps times its per-frame value.
     """
     if cfg.noise_unit == "second":
         return cfg
@@ -162,7 +162,8 @@ def per_second(cfg: KalmanConfig, fps: float) -> KalmanConfig:
     return cfg.model_copy(update={
         "std_position": cfg.std_position * root, "std_velocity": cfg.std_velocity * fps * root,
         "std_aspect": cfg.std_aspect * root, "std_aspect_velocity": cfg.std_aspect_velocity * fps * root,
-        "init_std_velocity": cfg.init_std_velocity * fps, "noise_unit": "second",
+        "init_std_velocity": cfg.init_std_velocity * fps,
+        "init_std_aspect_velocity": cfg.init_std_aspect_velocity * fps, "noise_unit": "second",
     })  # fmt: skip
 
 
@@ -201,7 +202,9 @@ class StateSpace:
     def initial_std(self) -> NoiseLevels:
         """Standard deviations (N,8) of the state a measurement (N,4) starts."""
         c = self.cfg
-        return self.layout.noise((c.init_std_position, c.std_aspect), (c.init_std_velocity, c.std_aspect_velocity))
+        return self.layout.noise(
+            (c.init_std_position, c.init_std_aspect), (c.init_std_velocity, c.init_std_aspect_velocity)
+        )
 
 
 class KalmanFilter:
