@@ -9,8 +9,9 @@ the reported :class:`~tracker.structures.Tracks` are the same code for all of th
 
 Lifecycle: a track starts TENTATIVE, becomes CONFIRMED after ``n_init``
 consecutive hits, turns LOST when it misses a frame and is removed once it has
-been missing longer than ``max_age`` (and ``expiry_lag_frames``). A tentative track that misses is removed at
-once. Removed rows are dropped from the arrays, so memory stays bounded.
+been missing longer than ``max_age`` (plus ``expiry_lag_frames``). A tentative
+track that misses is removed at once. Removed rows are dropped from the arrays,
+so memory stays bounded.
 """
 
 from __future__ import annotations
