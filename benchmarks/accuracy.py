@@ -190,7 +190,7 @@ def paper_table(rows: list[dict]) -> str | None:
             if ours not in hota or not all(t in hota for t in theirs):
                 continue
             lead = hota[ours] - max(hota[t] for t in theirs)
-            row |= {ours: hota[ours], **{t: hota[t] for t in theirs}, f"{ours} lead": f"{lead:+.1f}",
+            row |= {ours: hota[ours], **{t: hota[t] for t in theirs}, f"{ours} lead": f"{lead:+.2f}",
                     f"{ours} verdict": "matches" if lead >= -PAPER_TOLERANCE else "**below**"}
         if len(row) > 1:
             out.append(row)

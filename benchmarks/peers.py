@@ -32,6 +32,11 @@ from tracker.tracking import build_tracker
 from tracker.tracking.camera_motion import CameraMotion
 
 
+# The papers' buffer (ByteTrack / BoT-SORT tools/track.py): track_buffer 30 frames at frame_rate 30, scaled with the rate
+PAPER_BUFFER_FRAMES = 30
+PAPER_FRAME_RATE = 30.0
+
+
 @dataclass(frozen=True)
 class Peer:
     library: str  # ultralytics | boxmot | roboflow
@@ -100,7 +105,9 @@ class OursAdapter:
 
 class UltralyticsAdapter:
     """``BYTETracker`` / ``BOTSORT`` built from the bundled YAML; ``with_reid`` rows get our embeddings as the
-    detector's native features (``model: auto``). Its trackers take no frame rate (track_buffer is in frames)."""
+    detector's native features (``model: auto``). Its trackers take no frame rate (track_buffer is in frames), so
+    ``yolo track`` keeps a lost track 30 frames at any rate; the option ``papers_buffer`` instead sets track_buffer
+    as the papers' code scales it, int(frame_rate / 30 * 30) frames (the paper rows: the same settings as ours)."""
 
     takes_fps = False
 
@@ -110,7 +117,11 @@ class UltralyticsAdapter:
         from ultralytics.utils import YAML, IterableSimpleNamespace
         from ultralytics.utils.checks import check_yaml
 
-        args = {**YAML.load(check_yaml(f"{peer.tracker}.yaml")), **peer.options}
+        options = dict(peer.options)
+        if options.pop("papers_buffer", False):
+            options["track_buffer"] = int(fps / PAPER_FRAME_RATE * PAPER_BUFFER_FRAMES)  # the papers' own int()
+            self.takes_fps = True  # through the buffer
+        args = {**YAML.load(check_yaml(f"{peer.tracker}.yaml")), **options}
         kind = BOTSORT if args["tracker_type"] == "botsort" else BYTETracker
         self.tracker = kind(args=IterableSimpleNamespace(**args))
         self.image_size = tuple(int(v) for v in image_size)
@@ -251,10 +262,14 @@ PEERS = {
 # ReID only below IoU distance 0.5 and halved cosine distance 0.25, sparse optical flow CMC, 30 frames at 30 fps.
 PAPER_PEERS = {
     # Ultralytics: thresholds as in the papers; its appearance_thresh / proximity_thresh are similarities (1 - distance)
-    "ul-bytetrack-paper": Peer("ultralytics", "bytetrack", {"track_high_thresh": 0.5, "new_track_thresh": 0.6}),
+    # and the papers' buffer: 30 frames at 30 fps, scaled with the frame rate (Ultralytics alone keeps 30 frames)
+    "ul-bytetrack-paper": Peer(
+        "ultralytics", "bytetrack", {"track_high_thresh": 0.5, "new_track_thresh": 0.6, "papers_buffer": True}
+    ),
     "ul-botsort-reid-paper": Peer(
         "ultralytics", "botsort",
-        {"track_high_thresh": 0.6, "new_track_thresh": 0.7, "with_reid": True, "appearance_thresh": 0.75},
+        {"track_high_thresh": 0.6, "new_track_thresh": 0.7, "with_reid": True, "appearance_thresh": 0.75,
+         "papers_buffer": True},
     ),
     # BoxMOT's ByteTrack starts tracks at track_thresh itself (no separate new-track threshold): 0.5 for both
     "boxmot-bytetrack-paper": Peer("boxmot", "ByteTrack", {"track_thresh": 0.5, "track_buffer": 30}),
