@@ -478,7 +478,8 @@ def post_rows(cfg: Config, prepared: list[tuning.Prepared]) -> list[dict]:
         filling = cfg.smoothing.model_copy(update={"max_gap_s": gap})
         scores = {}
         for n, (p, frames, _) in runs.items():
-            filled = interpolate_gaps(rows_from_tracks(frames, p.frame_indices), gap_frames(filling, p.fps))
+            filled = interpolate_gaps(rows_from_tracks(frames, p.frame_indices), gap_frames(filling, p.fps),
+                                      filling.max_gap_ratio)
             pairs = tracks_by_frame(filled)
             scores[n] = scored(p.seq, [t for _, t in pairs], [f for f, _ in pairs])
         out.append({"variant": "interpolate", "values": {"max_gap_s": gap}, "scores": scores})

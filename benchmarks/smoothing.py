@@ -48,7 +48,8 @@ def main() -> None:
         image_only = cfg.model_copy(update={"compensate_camera": False})
 
         def filled():
-            pairs = tracks_by_frame(interpolate_gaps(rows_from_tracks(live, indices), gap_frames(cfg, adapter.fps)))
+            rows = rows_from_tracks(live, indices)
+            pairs = tracks_by_frame(interpolate_gaps(rows, gap_frames(cfg, adapter.fps), cfg.max_gap_ratio))
             return [t for _, t in pairs], [f for f, _ in pairs]
 
         variants = {

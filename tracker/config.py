@@ -306,6 +306,7 @@ class SmoothingConfig(Strict):
 
     enabled: bool
     max_gap_s: Annotated[float, Field(ge=0.0)]  # fill a track's gaps of up to this many seconds; 0 fills none
+    max_gap_ratio: Annotated[float, Field(ge=0.0)]  # and of at most this many times the frames the track was seen in
     compensate_camera: bool  # fill and smooth in the first frame's coordinates, following camera_motion.csv
     std_position: Positive  # process noise of centre and size, per sqrt(second)
     std_velocity: Positive  # process noise of their velocities, per second per sqrt(second)

@@ -61,6 +61,17 @@ def test_interpolation_leaves_longer_gaps_and_other_tracks_alone():
     assert len(interpolate_gaps(a, max_gap=0)) == len(a)
 
 
+def test_a_gap_longer_than_the_track_was_seen_is_left_open():
+    sporadic = linear_track(1, [0, 1, 2, 10, 11])  # seen 5 times, 7 frames missing
+    steady = linear_track(2, [0, 1, 2, 3, 4, 5, 6, 7, 15, 16])  # seen 10 times, the same 7 missing
+    out = interpolate_gaps(np.concatenate([sporadic, steady]), max_gap=10, max_ratio=1.0)
+    assert out[out[:, TRACK_ID] == 1, FRAME].tolist() == [0, 1, 2, 10, 11]
+    assert out[out[:, TRACK_ID] == 2, FRAME].tolist() == list(range(17))
+    # the ratio bounds the gap by the frames seen: 7 <= 1.5 x 5 fills the sporadic track too
+    assert len(interpolate_gaps(sporadic, max_gap=10, max_ratio=1.5)) == 12
+    assert len(interpolate_gaps(sporadic, max_gap=10)) == 12  # no ratio given: any gap up to max_gap
+
+
 def test_duplicate_track_in_a_frame_is_a_data_error():
     rows = linear_track(1, [0, 1, 1, 2])
     with pytest.raises(DataError, match="appears twice in frame 1"):
@@ -254,4 +265,5 @@ def test_a_strided_run_is_filled_on_its_own_frames_only(cfg):
     out = smooth_tracks(rows, cfg.smoothing.model_copy(update={"std_measurement": 0.01}), FPS, stride=3)
     assert out[:, FRAME].tolist() == [0, 3, 6, 9, 12, 15, 18]
     np.testing.assert_allclose(out[:, BOX], linear_track(1, range(0, 19, 3))[:, BOX], atol=0.05)
-    assert smooth_tracks(rows, cfg.smoothing, FPS)[:, FRAME].tolist() == list(range(19))  # stride 1: every frame
+    every_frame = cfg.smoothing.model_copy(update={"max_gap_ratio": 2.0})  # 8 frames missing, 5 seen
+    assert smooth_tracks(rows, every_frame, FPS)[:, FRAME].tolist() == list(range(19))  # stride 1: every frame

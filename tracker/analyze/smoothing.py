@@ -5,7 +5,8 @@ rows ``frame, id, class, score, x1, y1, x2, y2`` (``frame`` is the 0-based frame
 Two steps, each usable alone:
 
 1. :func:`interpolate_gaps` fills every gap of up to ``max_gap`` missing frames inside a
-   track by linear interpolation of its box and score (vectorised over all tracks).
+   track, and no longer than ``max_ratio`` times the frames the track was seen in, by
+   linear interpolation of its box and score (vectorised over all tracks).
 2. :func:`rts_smooth` runs a constant-velocity Kalman filter forward over one track's
    centre x, y, width and height and then filterpy's Rauch-Tung-Striebel smoother
    backward, so every box is estimated from the whole trajectory, past and future.
@@ -182,18 +183,23 @@ def _map_boxes(rows: np.ndarray, maps: np.ndarray) -> np.ndarray:
 
 
 # ----- step 1: gap filling -------------------------------------------------------------------
-def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
+def interpolate_gaps(rows: np.ndarray, max_gap: int, max_ratio: float = np.inf) -> np.ndarray:
     """Fill each track's gaps of 1..``max_gap`` missing frames by linear interpolation.
 
     Box corners and score are interpolated between the rows on either side of the gap;
-    the class is the earlier row's. Longer gaps are left open. Returns rows ordered by
+    the class is the earlier row's. Longer gaps are left open, and so are gaps of more
+    than ``max_ratio`` times the frames the track was seen in: a track seen 5 times is not
+    bridged over 20 frames (sporadic false detections that a tracker strings together
+    would otherwise become a box in every frame between them). Returns rows ordered by
     track id, then frame.
     """
     rows = _sorted_by_track(rows)
     if max_gap < 1 or len(rows) < 2:
         return rows
     step = np.diff(rows[:, FRAME])
-    gap = (np.diff(rows[:, TRACK_ID]) == 0) & (step > 1) & (step <= max_gap + 1)
+    _, track_index, seen = np.unique(rows[:, TRACK_ID], return_inverse=True, return_counts=True)
+    supported = step - 1 <= max_ratio * seen[track_index[:-1]]
+    gap = (np.diff(rows[:, TRACK_ID]) == 0) & (step > 1) & (step <= max_gap + 1) & supported
     before = np.flatnonzero(gap)  # the row before each gap; the row after it is before + 1
     missing = (step[gap] - 1).astype(np.int64)
     if len(before) == 0:
@@ -280,7 +286,7 @@ def smooth_tracks(rows: np.ndarray, cfg: SmoothingConfig, fps: float, camera: Ca
         rows = camera.to_first(rows)
     step = stride if stride > 1 and np.all(rows[:, FRAME] % stride == 0) else 1
     rows[:, FRAME] /= step  # frames counted in tracked frames
-    out = interpolate_gaps(rows, gap_frames(cfg, fps / step))
+    out = interpolate_gaps(rows, gap_frames(cfg, fps / step), cfg.max_gap_ratio)
     ids, starts, counts = np.unique(out[:, TRACK_ID], return_index=True, return_counts=True)
     for start, count in zip(starts.tolist(), counts.tolist()):
         if count >= MIN_TRACK_LENGTH:
