@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.tracking.scores import ScoreScale
+from tracker.tracking.scores import ScoreScale, quantile
 
 
 def test_scores_are_fractions_of_the_running_quantile_capped_at_one():
@@ -31,3 +31,14 @@ def test_no_scores_and_non_positive_references_leave_scores_alone():
     assert scale(np.zeros(0)).shape == (0,)
     np.testing.assert_allclose(scale(np.array([-0.5, -0.2])), [-0.5, -0.2])  # e.g. DPM's negative scores
     assert scale(np.array([-0.3, 1.0], np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.9, 0.95, 0.999, 1.0, 0.3141])
+def test_quantile_is_numpys_to_the_bit(q):
+    rng = np.random.default_rng(int(q * 1e4))
+    samples = [rng.random(n) for n in (1, 2, 3, 7, 10, 600, 4096)]
+    samples += [rng.integers(0, 4, 50).astype(np.float64), rng.normal(0, 100, 999),
+                rng.random(333).astype(np.float32).astype(np.float64)]  # ties, negatives, float32 scores
+    for values in samples:
+        ours, theirs = quantile(values, q), np.quantile(values, q)
+        assert np.float64(ours).tobytes() == np.float64(theirs).tobytes(), (len(values), q)
