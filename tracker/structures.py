@@ -48,6 +48,22 @@ class Detections:
                 raise ValueError(f"{f.name} has {len(value)} rows but boxes has {n}")
 
     @classmethod
+    def _trusted(cls, **arrays) -> "Detections":
+        """Within the package: wrap arrays built already in the declared dtypes, shapes and C order (every field
+        but an absent ``embeddings``), without the validation, which costs more than the rest of a small frame's
+        report; the public constructor validates."""
+        out = cls.__new__(cls)
+        out.embeddings = None
+        out.__dict__.update(arrays)
+        return out
+
+    def _with(self, **changes) -> "Detections":
+        """Within the package: ``dataclasses.replace`` for ``changes`` already valid (see :meth:`_trusted`)."""
+        out = type(self).__new__(type(self))
+        out.__dict__.update(self.__dict__, **changes)
+        return out
+
+    @classmethod
     def empty(cls, embedding_dim: int | None = None, **extra) -> "Detections":
         emb = None if embedding_dim is None else np.zeros((0, embedding_dim), np.float32)
         return cls(

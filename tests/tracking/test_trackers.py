@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
 
 from tracker.config import TRACKERS, load_config
-from tracker.structures import Detections
+from tracker.structures import Detections, Tracks
 from tracker.tracking import build_tracker
 
 ALL = sorted(TRACKERS.names)
@@ -142,6 +142,25 @@ def test_invalid_detections_are_dropped_and_counted(name):
     t = tr.update(d)
     assert tr.invalid_detections == 3
     assert t.det_index.tolist() == [0]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_reported_tracks_are_what_the_validating_constructor_keeps(name):
+    """The tracker builds its Tracks without validation: every array must already be what validation keeps (the
+    declared dtype, shape and C order), so that the public constructor would give back the very same arrays."""
+    tr = make(name, n_init=1, output_lost=True)
+    rng = np.random.default_rng(1)
+    for f in range(8):
+        boxes = [box_at(50 + 100 * i + 4 * f, 60 + 3 * f) for i in range(3 - f % 3)]  # some missed, some lost
+        look = unit(rng.normal(size=(len(boxes), 8)))
+        for tracks in (tr.update(dets(boxes, emb=look if tr.uses_appearance else None)), tr.lost_tracks()):
+            checked = Tracks(**{f.name: getattr(tracks, f.name) for f in fields(Tracks)})
+            for f in fields(Tracks):
+                assert getattr(checked, f.name) is getattr(tracks, f.name) or len(tracks) == 0, f.name
+                value = getattr(tracks, f.name)
+                if value is not None:
+                    assert value.dtype == getattr(checked, f.name).dtype and value.flags.c_contiguous, f.name
+                    assert value.shape[1:] == getattr(checked, f.name).shape[1:], f.name
 
 
 def test_class_follows_majority_of_detections():

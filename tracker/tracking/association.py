@@ -15,8 +15,10 @@ many objects that is a few pairs per track instead of a full matrix, and
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 # scipy's solvers are imported where they are used: scipy.optimize alone takes about 0.3 s of CPU to
 # import, which would otherwise delay `tracker track`'s start line (printed before the models load).
@@ -31,6 +33,29 @@ DENSE_HUNGARIAN_MAX = 10_000
 # Up to this many pairs of boxes, overlapping_pairs tests them all at once: fewer array operations than the sweep.
 OVERLAP_GRID_MAX = 400  # ~20 x 20 boxes; the two cost the same near 25 x 25
 _PERMUTATIONS = np.array(list(itertools.permutations(range(SMALL_GROUP))), np.int64)
+# OpenBLAS computes a product of fewer multiply-adds than this on one thread whatever its shape (matrix-vector
+# products from 2304 x its GEMM_MULTITHREAD_THRESHOLD of 4, matrix-matrix ones from 65536 x 4): a thread limit
+# around a smaller one only costs its own setup (~25 us, a tenth of a frame of 10 objects).
+BLAS_ONE_THREAD_MAX = 2304 * 4
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A context in which BLAS computes on one thread. The matrices here are small: BLAS worker threads only
+    spin against the detector's threads (measured 20 ms instead of 0.1 ms for a 100x128 matmul)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of 2-D arrays, in :func:`one_blas_thread` where it is large enough for BLAS to start threads."""
+    if a.shape[0] * a.shape[1] * b.shape[1] < BLAS_ONE_THREAD_MAX:
+        return a @ b
+    with one_blas_thread():
+        return a @ b
 
 
 def _area(boxes: np.ndarray) -> np.ndarray:
@@ -188,7 +213,7 @@ def gallery_distance(gallery: np.ndarray, counts: np.ndarray, features: np.ndarr
     if t == 0 or len(features) == 0:
         return np.zeros((t, len(features)))
     k = max(int(counts.max()), 1)  # slots past the fullest gallery are empty for everyone
-    sim = (gallery[:, :k].reshape(t * k, d) @ np.asarray(features, gallery.dtype).T).reshape(t, k, -1)
+    sim = matmul(gallery[:, :k].reshape(t * k, d), np.asarray(features, gallery.dtype).T).reshape(t, k, -1)
     filled = np.arange(k)[None, :] < counts[:, None]
     sim = np.where(filled[:, :, None], sim, -np.inf)
     return np.clip(1.0 - sim.max(axis=1), 0.0, 2.0).astype(np.float64)

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from enum import IntEnum
-from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ..config import BaseTrackerConfig
 from ..structures import Detections, Tracks
@@ -36,6 +33,7 @@ from .association import (
     iou_pairs,
     iterative_assignment,
     linear_assignment,
+    one_blas_thread,
     overlapping_pairs,
     present,
     sparse_assignment,
@@ -51,11 +49,6 @@ log = logging.getLogger(__name__)
 NO_MATCH = np.zeros((0, 2), np.int64)
 
 Embed = Callable[[np.ndarray], np.ndarray]  # rows of the caller's detections -> their (K,D) embeddings
-
-
-@lru_cache(maxsize=1)
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()
 
 
 class State(IntEnum):
@@ -177,14 +170,12 @@ class Tracker:
         of the rows of ``dets`` the tracker asks for (:meth:`appearance_rows`);
         the others are treated as of unknown appearance.
         """
-        # The matrices here are small: BLAS worker threads only spin against the
-        # detector's threads (measured 20 ms instead of 0.1 ms for a 100x128 matmul).
-        # Only appearance distances and camera warps make products that large; without
-        # them (the Kalman filter's are stacks of 8x8) the limit, which costs as much as
-        # a tenth of a frame of 10 objects, is skipped.
-        if not (self.uses_appearance or warp is not None):
+        # Only appearance distances and camera warps make matrix products large enough for BLAS threads (the
+        # Kalman filter's are stacks of 8x8): appearance distances limit them where they are (association.matmul),
+        # a warped frame all at once; elsewhere the limit, a tenth of a frame of 10 objects, is skipped.
+        if warp is None:
             return self._update(dets, dt, warp, embed)
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             return self._update(dets, dt, warp, embed)
 
     def replay(self, dets: Detections, dt: float | None = None, warp: np.ndarray | None = None) -> Tracks:
@@ -193,17 +184,15 @@ class Tracker:
         on demand, or none when it does not use appearance."""
         if dets.embeddings is None or (self.uses_appearance and not self.embeds_on_demand):
             return self.update(dets, dt, warp)
-        bare = replace(dets, embeddings=None)
+        bare = dets._with(embeddings=None)
         return self.update(bare, dt, warp, embed=dets.embeddings.__getitem__ if self.uses_appearance else None)
 
     def _update(self, dets: Detections, dt: float | None, warp: np.ndarray | None, embed: Embed | None) -> Tracks:
         self.frame_count += 1
-        valid = dets.valid_mask()
-        if not valid.all():
-            self.invalid_detections += int((~valid).sum())
-        det_rows = np.flatnonzero(valid)  # map back to the caller's rows
+        det_rows = dets.valid_mask().nonzero()[0]  # map back to the caller's rows
         if len(det_rows) < len(dets):
-            dets = dets[valid]
+            self.invalid_detections += len(dets) - len(det_rows)
+            dets = dets[det_rows]
         self._predict(1.0 / self.fps if dt is None else dt, warp)
         self.predicted = self.boxes()  # (N,4) xyxy after prediction: what every association stage compares
         self.det_boxes = dets.boxes
@@ -213,7 +202,7 @@ class Tracker:
         self._overlaps = None  # this frame's overlapping (track, detection) pairs and their IoU, found on first use
         self.raw_scores = dets.scores
         if self.scale is not None:
-            dets = replace(dets, scores=self.scale(dets.scores))
+            dets = dets._with(scores=self.scale(dets.scores))
         dets = self._embed(self.rescore(dets), det_rows, embed)
         self.table.det_index[:] = -1
         matches, unmatched_tracks, unmatched_dets = self.associate(dets)
@@ -251,7 +240,7 @@ class Tracker:
         full[rows] = features
         self.embedded[rows] = True
         self.embedded_detections += len(rows)
-        return replace(dets, embeddings=full)
+        return dets._with(embeddings=full)
 
     def _predict(self, dt: float, warp: np.ndarray | None) -> None:
         table = self.table
@@ -396,10 +385,10 @@ class Tracker:
         emb = None
         if table.features.ready and table.features.budget == 1:
             emb = table.features.smoothed[rows]
-        return Tracks(
+        return Tracks._trusted(
             boxes=self.boxes(rows).astype(np.float32),
             scores=table.score[rows],
-            class_ids=self.class_ids[rows],
+            class_ids=table.votes[rows].argmax(axis=1).astype(np.int32),  # the class majority (:attr:`class_ids`)
             embeddings=emb,
             track_ids=table.ids[rows],
             det_index=table.det_index[rows],
