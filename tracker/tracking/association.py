@@ -58,17 +58,18 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a @ b
 
 
+# Box arithmetic works on (K,2) columns, x and y at once: half the array operations, each value the same.
 def _area(boxes: np.ndarray) -> np.ndarray:
-    return np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+    wh = np.maximum(boxes[:, 2:] - boxes[:, :2], 0)
+    return wh[:, 0] * wh[:, 1]
 
 
 def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU (K,) of row-paired xyxy boxes ``a[k]`` and ``b[k]``."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
-    w = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-    h = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
-    inter = np.maximum(w, 0) * np.maximum(h, 0)
+    wh = np.maximum(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0)  # of the intersection
+    inter = wh[:, 0] * wh[:, 1]
     return inter / np.maximum(_area(a) + _area(b) - inter, EPS)
 
 
@@ -148,7 +149,7 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     b = np.asarray(b, np.float64).reshape(-1, 4)
     if len(a) == 0 or len(b) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.argsort(b[:, 0], kind="stable")
+    order = b[:, 0].argsort(kind="stable")  # array methods: numpy's function wrappers cost more on a few rows
     if len(a) * len(b) <= OVERLAP_GRID_MAX:
         return _overlapping_grid(a, b, order)
     # one contiguous array per coordinate (gathers from them are faster than from box columns)
@@ -169,13 +170,14 @@ def overlapping_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _overlapping_grid(a: np.ndarray, b: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`overlapping_pairs` of few boxes: the sweep's window and exact test applied to every pair at once
     (``b`` taken in the sweep's ``order``), so the same pairs come out in the same order."""
-    bx0, by0, bx1, by1 = b[order].T
-    widest = float(np.max(bx1 - bx0))
-    ax0, ay0, ax1, ay1 = (a[:, k, None] for k in range(4))
-    hit = (bx0 > ax0 - widest) & (bx0 < ax1)  # the sweep's candidates: left edge within reach of box a
-    hit &= np.minimum(ax1, bx1) > np.maximum(ax0, bx0)
-    hit &= np.minimum(ay1, by1) > np.maximum(ay0, by0)
-    ia, pos = np.nonzero(hit)
+    b = b[order]
+    widest = float((b[:, 2] - b[:, 0]).max())
+    ax0, ax1 = a[:, 0, None], a[:, 2, None]
+    hit = (b[:, 0] > ax0 - widest) & (b[:, 0] < ax1)  # the sweep's candidates: left edge within reach of box a
+    # the exact test, x and y at once: (N,M,2)
+    overlap = np.minimum(a[:, None, 2:], b[:, 2:]) > np.maximum(a[:, None, :2], b[:, :2])
+    hit &= overlap[:, :, 0] & overlap[:, :, 1]
+    ia, pos = hit.nonzero()
     return ia, order[pos]
 
 
@@ -267,7 +269,7 @@ def sparse_assignment(
         cost = cost - threshold
     alone = (np.bincount(rows, minlength=n_rows)[rows] == 1) & (np.bincount(cols, minlength=n_cols)[cols] == 1)
     if alone.all():  # few objects: typically every candidate pair is alone
-        matched = np.stack([rows, cols], axis=1)
+        matched = pair_up(rows, cols)
     else:
         matches = [np.stack([rows[alone], cols[alone]], axis=1)]
         rows, cols, cost = rows[~alone], cols[~alone], cost[~alone]
@@ -277,7 +279,7 @@ def sparse_assignment(
         else:
             matches.append(_solve_groups(rows, cols, cost, threshold, shape, margin))
         matched = np.concatenate(matches).astype(np.int64).reshape(-1, 2)
-    matched = matched[np.argsort(matched[:, 0], kind="stable")]
+    matched = matched[matched[:, 0].argsort(kind="stable")]
     return matched, unused(matched[:, 0], n_rows), unused(matched[:, 1], n_cols)
 
 
@@ -428,6 +430,11 @@ def _packs(ids: np.ndarray, n_rows: np.ndarray, n_cols: np.ndarray) -> list[np.n
     return packs
 
 
+def pair_up(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(K,2) pairs ``[rows[k], cols[k]]`` (np.stack's argument handling costs more than the copy on a few pairs)."""
+    return np.array([rows, cols]).T
+
+
 def present(index: np.ndarray, n: int) -> np.ndarray:
     """(n,) mask of the values that occur in ``index``."""
     mask = np.zeros(n, bool)
@@ -449,4 +456,4 @@ def _local_index(group: np.ndarray, index: np.ndarray, n: int):
 
 def unused(used: np.ndarray, n: int) -> np.ndarray:
     """The indices in ``range(n)`` not in ``used``, ascending (a mask: setdiff1d sorts, and costs 20x more here)."""
-    return np.flatnonzero(~present(used, n))
+    return (~present(used, n)).nonzero()[0]

@@ -116,7 +116,7 @@ class BotSort(ByteTrack, config=BotSortConfig):
     def appearance_rows(self, dets: Detections) -> np.ndarray:
         features = self.table.features
         c = self.cfg
-        high = np.flatnonzero(dets.scores >= c.track_high_thresh)
+        high = (dets.scores >= c.track_high_thresh).nonzero()[0]
         if not c.embed_on_demand:
             return np.arange(len(dets)) if c.low_score_features else high
         it, id_, iou_dist = self.overlaps(dets, np.arange(len(self)), high)

@@ -63,8 +63,8 @@ class ByteTrack(Tracker, config=ByteTrackConfig):
 
     def associate(self, dets: Detections):
         c = self.cfg
-        high = np.flatnonzero(dets.scores >= c.track_high_thresh)
-        low = np.flatnonzero((dets.scores >= c.track_low_thresh) & (dets.scores < c.track_high_thresh))
+        high = (dets.scores >= c.track_high_thresh).nonzero()[0]
+        low = ((dets.scores >= c.track_low_thresh) & (dets.scores < c.track_high_thresh)).nonzero()[0]
         pool = self.rows_in(State.CONFIRMED, State.LOST)
         tentative = self.rows_in(State.TENTATIVE)
 

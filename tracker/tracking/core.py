@@ -35,6 +35,7 @@ from .association import (
     linear_assignment,
     one_blas_thread,
     overlapping_pairs,
+    pair_up,
     present,
     sparse_assignment,
     track_aware_nms,
@@ -373,7 +374,7 @@ class Tracker:
         show = in_state(table.state, State.CONFIRMED) & (table.since_update == 0)
         if self.cfg.output_lost:
             show |= in_state(table.state, State.LOST)
-        return self._tracks(np.flatnonzero(show))
+        return self._tracks(show.nonzero()[0])
 
     def lost_tracks(self) -> Tracks:
         """The tracks lost after the latest update (confirmed ones that missed, kept until ``max_age``): their
@@ -396,7 +397,7 @@ class Tracker:
 
     # ----- helpers for policies ------------------------------------------------
     def rows_in(self, *states: State) -> np.ndarray:
-        return np.flatnonzero(in_state(self.table.state, *states))
+        return in_state(self.table.state, *states).nonzero()[0]
 
     def unmatched(self, rows: np.ndarray, matches: np.ndarray) -> np.ndarray:
         """The track ``rows`` that are not the first column of ``matches``, in their order."""
@@ -479,5 +480,5 @@ class Tracker:
 
     @staticmethod
     def _global(m, ut, ud, track_rows: np.ndarray, det_rows: np.ndarray):
-        matches = np.stack([track_rows[m[:, 0]], det_rows[m[:, 1]]], axis=1)
+        matches = pair_up(track_rows[m[:, 0]], det_rows[m[:, 1]])
         return matches, track_rows[ut], det_rows[ud]
