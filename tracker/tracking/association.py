@@ -58,18 +58,20 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a @ b
 
 
-# Box arithmetic works on (K,2) columns, x and y at once: half the array operations, each value the same.
-def _area(boxes: np.ndarray) -> np.ndarray:
-    wh = np.maximum(boxes[:, 2:] - boxes[:, :2], 0)
-    return wh[:, 0] * wh[:, 1]
+def _area(corners: np.ndarray) -> np.ndarray:
+    """Areas (K,) of boxes given as their (4,K) coordinate rows x1, y1, x2, y2."""
+    wh = np.maximum(corners[2:] - corners[:2], 0)
+    return wh[0] * wh[1]
 
 
 def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU (K,) of row-paired xyxy boxes ``a[k]`` and ``b[k]``."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    wh = np.maximum(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0)  # of the intersection
-    inter = wh[:, 0] * wh[:, 1]
+    # as (4,K) coordinate rows, x and y go through each step together: half the array operations of one
+    # coordinate at a time, each value the same, and contiguous rows keep large K fast
+    a = np.ascontiguousarray(np.asarray(a, np.float64).reshape(-1, 4).T)
+    b = np.ascontiguousarray(np.asarray(b, np.float64).reshape(-1, 4).T)
+    wh = np.maximum(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0)  # of the intersection
+    inter = wh[0] * wh[1]
     return inter / np.maximum(_area(a) + _area(b) - inter, EPS)
 
 
