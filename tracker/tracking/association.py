@@ -174,9 +174,9 @@ def _overlapping_grid(a: np.ndarray, b: np.ndarray, order: np.ndarray) -> tuple[
     (``b`` taken in the sweep's ``order``), so the same pairs come out in the same order."""
     b = b[order]
     widest = float((b[:, 2] - b[:, 0]).max())
-    ax0, ax1 = a[:, 0, None], a[:, 2, None]
-    hit = (b[:, 0] > ax0 - widest) & (b[:, 0] < ax1)  # the sweep's candidates: left edge within reach of box a
-    # the exact test, x and y at once: (N,M,2)
+    # the sweep's candidates have their left edge within reach of box a: past a.x1 - widest (and before a.x2,
+    # which the exact test implies); the exact test takes x and y at once, (N,M,2)
+    hit = b[:, 0] > a[:, 0, None] - widest
     overlap = np.minimum(a[:, None, 2:], b[:, 2:]) > np.maximum(a[:, None, :2], b[:, :2])
     hit &= overlap[:, :, 0] & overlap[:, :, 1]
     ia, pos = hit.nonzero()
