@@ -100,6 +100,7 @@ class AppearanceConfig(Strict):
     batch_size: PositiveInt  # crops per forward pass
     device: str  # auto | cpu | cuda | cuda:N
     half: bool  # fp16 on CUDA for `resnet`; the OSNet ONNX always runs fp32
+    flip: bool  # also embed each crop's mirror image and average the two unit vectors (twice the cost)
     threads: PositiveInt | None  # osnet on CPU: threads of its session; None: see tracker.pipeline.embedder_config
     allow_random_weights: bool  # tests only: run resnet with untrained weights
 

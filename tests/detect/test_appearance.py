@@ -20,6 +20,7 @@ from tracker.detect.appearance.crops import (
     IMAGENET_STD,
     clip_boxes,
     crop_batch,
+    normalised_crops,
     resize_crops,
     roi_align_crops,
 )
@@ -261,6 +262,39 @@ def _same_person_wins(embedder, frames, gt) -> float:
 
 def test_osnet_same_person_closer_than_different_people(osnet, frames, gt):
     assert _same_person_wins(osnet, frames, gt) >= 0.85
+
+
+def _mean_direction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    mean = (a + b) / 2
+    return mean / np.linalg.norm(mean, axis=1, keepdims=True)
+
+
+def test_onnx_flip_averages_the_crop_and_its_mirror(osnet, frames, gt):
+    """appearance.flip: the unit vector of the mean of a crop's and its mirror image's embeddings; mirroring the
+    frame (and the boxes) then leaves every embedding as it was."""
+    flipped = build_embedder(appearance(name="osnet", device="cpu", flip=True))
+    _, boxes = people(gt, 41)
+    boxes = np.round(boxes)  # whole pixels: the mirrored boxes cut the mirrored crops exactly
+    crops = normalised_crops(frames[41], boxes, osnet.crop_size)
+    plain, mirrored = osnet.embed_crops(crops), osnet.embed_crops(np.ascontiguousarray(crops[..., ::-1]))
+    out = flipped.embed(frames[41], boxes)
+    np.testing.assert_allclose(out, _mean_direction(plain, mirrored), atol=1e-5)
+    assert (out * plain).sum(axis=1).max() < 0.9999  # the mirror image does change the embedding
+    width = frames[41].shape[1]
+    mirror_boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
+    np.testing.assert_allclose(flipped.embed(np.ascontiguousarray(frames[41][:, ::-1]), mirror_boxes), out, atol=1e-4)
+
+
+def test_torch_flip_averages_the_crop_and_its_mirror(frames, gt):
+    plain = resnet(arch="resnet18_x0_25", allow_random_weights=True)
+    flipped = resnet(arch="resnet18_x0_25", allow_random_weights=True, flip=True)
+    flipped.model.load_state_dict(plain.model.state_dict())
+    _, boxes = people(gt, 50)
+    crops = crop_batch(frames[50], boxes, tuple(SMALL_CROP))
+    with torch.inference_mode():
+        a, b = plain.model(crops).numpy(), plain.model(crops.flip(3)).numpy()
+    np.testing.assert_allclose(flipped.embed(frames[50], boxes), _mean_direction(a, b), atol=1e-5)
+    np.testing.assert_allclose(plain.embed(frames[50], boxes), a, atol=1e-6)
 
 
 # --- ResNet ------------------------------------------------------------------------------------------------

@@ -12,3 +12,8 @@ def l2_normalise(features: np.ndarray) -> np.ndarray:
     features = np.asarray(features, np.float32)
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     return np.ascontiguousarray(features / np.maximum(norms, NORM_EPS), dtype=np.float32)
+
+
+def flip_average(unit: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
+    """Unit vectors of the mean of a crop's and its mirror image's unit vectors (test-time flip averaging)."""
+    return l2_normalise(unit + mirrored)

@@ -29,7 +29,7 @@ import numpy as np
 from ...config import AppearanceConfig
 from ...errors import ConfigError, ModelError
 from ..onnx_session import RUN_ERRORS, onnx_device, open_session
-from .common import l2_normalise
+from .common import flip_average, l2_normalise
 from .crops import DEFAULT_CROP_SIZE, normalised_crops
 
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ class OnnxEmbedder:
         if not batched:
             log.info("%s: the batch-1 graph cannot be batched; embedding crop by crop", path.name)
         self.batch_size = cfg.batch_size if batched else 1
+        self.flip = cfg.flip
         self.dim = int(self._run(self._probe()[:1]).shape[1])
 
     def _batch_dynamic(self, path: Path, device: str, fix: str, threads: int | None) -> bool:
@@ -183,7 +184,12 @@ class OnnxEmbedder:
         return self.embed_crops(normalised_crops(image, boxes, self.crop_size))
 
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
-        """(N,dim) float32 unit vectors of (N,3,H,W) crops already cut and normalised (``crop_size`` H x W)."""
+        """(N,dim) float32 unit vectors of (N,3,H,W) crops already cut and normalised (``crop_size`` H x W);
+        with ``appearance.flip``, averaged with those of the crops mirrored left to right."""
+        unit = self._embed_unit(crops)
+        return flip_average(unit, self._embed_unit(np.ascontiguousarray(crops[..., ::-1]))) if self.flip else unit
+
+    def _embed_unit(self, crops: np.ndarray) -> np.ndarray:
         out = np.empty((len(crops), self.dim), np.float32)
         for start in range(0, len(crops), self.batch_size):
             out[start : start + self.batch_size] = self._run(crops[start : start + self.batch_size])

@@ -37,7 +37,7 @@ from ...config import AppearanceConfig
 from ...errors import ModelError
 from ..checkpoints import load_checkpoint
 from ..devices import resolve_device
-from .common import NORM_EPS
+from .common import NORM_EPS, flip_average
 from .crops import DEFAULT_CROP_SIZE, crop_batch
 
 log = logging.getLogger(__name__)
@@ -302,16 +302,21 @@ class ResNetEmbedder:
         self.model.to(self.device, self.dtype).eval()
         self.dim = self.model.dim
         self.batch_size = cfg.batch_size
+        self.flip = cfg.flip
 
     @torch.inference_mode()
     def embed(self, image: np.ndarray | torch.Tensor, boxes: np.ndarray) -> np.ndarray:
         """(N,dim) float32 unit vectors for the (N,4) xyxy ``boxes`` of a BGR uint8 ``image``
-        (a numpy frame, or a (H,W,3) tensor already on ``frames_device``)."""
+        (a numpy frame, or a (H,W,3) tensor already on ``frames_device``); with ``appearance.flip``, averaged with
+        those of the crops mirrored left to right."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         out = np.empty((len(boxes), self.dim), np.float32)
         for start in range(0, len(boxes), self.batch_size):
             crops = crop_batch(image, boxes[start : start + self.batch_size], self.crop_size, self.device, self.dtype)
-            out[start : start + len(crops)] = self.model(crops).cpu().numpy()
+            unit = self.model(crops).float().cpu().numpy()
+            if self.flip:
+                unit = flip_average(unit, self.model(crops.flip(3)).float().cpu().numpy())
+            out[start : start + len(crops)] = unit
         return out
 
 
