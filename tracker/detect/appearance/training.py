@@ -36,7 +36,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ...errors import DataError, ModelError, OutputError
 from ...io.files import prepare_out_dir
@@ -232,32 +231,18 @@ def validate(model: ReIDNet, held_out: CropSet, device: str) -> tuple[float, flo
 
 
 def distillation_losses(
-    features: torch.Tensor, embeddings: torch.Tensor, teacher: torch.Tensor, to_teacher: nn.Module,
-    temperature: float = 0.0,
+    features: torch.Tensor, embeddings: torch.Tensor, teacher: torch.Tensor, to_teacher: nn.Module
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean 1 - cosine of the mapped features to the teacher, relational loss between the cosine matrices).
+    """(mean 1 - cosine of the mapped features to the teacher, mean squared difference of the cosine matrices).
 
     features: (N,C) student features before normalisation; embeddings: their unit vectors;
     teacher: (N,D) teacher unit vectors; to_teacher maps C to D. The similarity matrices
-    are compared off the diagonal (both diagonals are 1): with ``temperature`` 0 by their mean
-    squared difference; above 0, each crop's cosines to the others divided by it become a
-    softmax, and the loss is the mean KL divergence of the student's rows from the teacher's
-    (which crops the teacher finds nearest, whatever the scale of its cosines).
+    are compared off the diagonal (both diagonals are 1).
     """
     cosine = F.cosine_similarity(to_teacher(features), teacher, dim=1, eps=DISTANCE_EPS)
     off_diagonal = ~torch.eye(len(teacher), dtype=torch.bool, device=teacher.device)
-    student_matrix, teacher_matrix = embeddings @ embeddings.T, teacher @ teacher.T
-    if len(teacher) < 2:
-        relation = cosine.sum() * 0.0
-    elif temperature > 0:
-        rows = len(teacher)
-        student_rows = student_matrix[off_diagonal].view(rows, rows - 1) / temperature
-        teacher_rows = teacher_matrix[off_diagonal].view(rows, rows - 1) / temperature
-        relation = F.kl_div(F.log_softmax(student_rows, dim=1), F.log_softmax(teacher_rows, dim=1),
-                            reduction="batchmean", log_target=True)  # fmt: skip
-    else:
-        relation = (student_matrix - teacher_matrix)[off_diagonal].pow(2).mean()
-    return (1.0 - cosine).mean(), relation
+    relation = (embeddings @ embeddings.T - teacher @ teacher.T)[off_diagonal]
+    return (1.0 - cosine).mean(), relation.pow(2).mean() if relation.numel() else relation.sum()
 
 
 @torch.no_grad()
@@ -409,9 +394,6 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
     generator = torch.Generator(device=device)
     generator.manual_seed(options.seed + AUGMENT_STREAM)
     cross_entropy = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
-    averaged = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(options.ema_decay), use_buffers=True)
-                if options.ema_decay > 0 else None)  # fmt: skip
-    kept = model if averaged is None else averaged.module  # what is validated, saved and returned
     weights = {"identity": options.identity_weight, "triplet": options.identity_weight,
                "distill": options.distill_weight, "relation": options.relation_weight}  # fmt: skip
 
@@ -433,22 +415,19 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
                 terms["triplet"] = batch_hard_triplet(embeddings[: len(labels)], labels, options.margin)
             if with_teacher:
                 targets = teacher[rows] if live_teacher is None else teach(live_teacher, views)
-                terms["distill"], terms["relation"] = distillation_losses(features, embeddings, targets, to_teacher,
-                                                                          options.relation_temperature)  # fmt: skip
+                terms["distill"], terms["relation"] = distillation_losses(features, embeddings, targets, to_teacher)
             loss = sum(weights[name] * value for name, value in terms.items())
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
-            if averaged is not None:
-                averaged.update_parameters(model)
             sums["loss"] += float(loss.detach())
             for name, value in terms.items():
                 sums[name] += float(value.detach())
             bar.set_postfix(loss=f"{sums['loss'] / (bar.n + 1):.3f}")
         rank1 = mean_ap = None
         if len(held_out):
-            rank1, mean_ap = validate(kept, held_out, device)
+            rank1, mean_ap = validate(model, held_out, device)
         means = {name: value / len(batches) for name, value in sums.items()}
         stats = EpochStats(epoch, means.pop("loss"), rank1, mean_ap, time.perf_counter() - started, means)
         history.append(stats)
@@ -465,12 +444,12 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
             "crops": {"labelled": int(len(batches.labelled)), "unlabelled": int(len(batches.unlabelled))},
             "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items()},
         }
-        _save(kept, last, meta)
+        _save(model, last, meta)
         if mean_ap is None or mean_ap > best_map:
             best_map = -math.inf if mean_ap is None else mean_ap
-            _save(kept, best, meta)
+            _save(model, best, meta)
     held_ids = int(len(np.unique(held_out.labels)))
-    return TrainResult(best, last, history, int(len(batches.ids)), held_ids, kept.eval())
+    return TrainResult(best, last, history, int(len(batches.ids)), held_ids, model.eval())
 
 
 def save_half_checkpoint(source: Path, path: str | Path) -> Path:

@@ -27,7 +27,6 @@ class TrainOptions:
     batch_p: int = 8  # identities per batch (fewer when fewer are available for training)
     batch_k: int = 4  # crops per identity per batch
     batch_unlabelled: int = 32  # detection crops per batch, learning from the teacher alone
-    ema_decay: float = 0.0  # > 0: the model kept is an exponential moving average of the weights, this decay a step
     lr: float = 2e-3  # AdamW peak learning rate (linear warm-up, then cosine decay to 0)
     weight_decay: float = 5e-4  # AdamW decoupled weight decay
     margin: float = 0.3  # batch-hard triplet margin on Euclidean distances of unit vectors (0..2)
@@ -37,9 +36,7 @@ class TrainOptions:
     teacher_input: str = "clean"  # clean: the teacher's embedding of the clean crop, cut once and cached;
     # augmented: of the very view the student sees (upsampled to the teacher's input), computed every step
     distill_weight: float = 5.0  # weight of 1 - cosine(student -> teacher space, teacher) per crop
-    relation_weight: float = 10.0  # weight of the relational loss between the batch's cosine-similarity matrices
-    relation_temperature: float = 0.0  # 0: their mean squared difference; > 0: KL divergence of the rows' softmax of
-    # cosine / temperature, the teacher's from the student's
+    relation_weight: float = 10.0  # weight of the mean squared difference of the batch's cosine-similarity matrices
     det_every: int = 2  # unlabelled crops: run the detector on every n-th frame (0: no detection crops)
     det_conf: float = 0.5  # detector score a detection needs to become a crop
     max_detection_crops: int = 3000  # detection crops kept per footage (a seeded sample when there are more)
@@ -63,12 +60,10 @@ class TrainOptions:
             ("teacher_input", self.teacher_input in TEACHER_INPUTS, " or ".join(TEACHER_INPUTS)),
             ("distill_weight", self.distill_weight >= 0, ">= 0"),
             ("relation_weight", self.relation_weight >= 0, ">= 0"),
-            ("relation_temperature", self.relation_temperature >= 0, ">= 0"),
             ("det_every", self.det_every >= 0, ">= 0"),
             ("det_conf", 0 <= self.det_conf <= 1, "in [0, 1]"),
             ("max_detection_crops", self.max_detection_crops >= 0, ">= 0"),
             ("lr", self.lr > 0, "> 0"),
-            ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
             ("margin", self.margin >= 0, ">= 0"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
