@@ -750,7 +750,7 @@ def test_quitting_the_window_is_a_normal_end(key, visible, tmp_path, det_file, c
     code = main(["track", str(SAMPLE_VIDEO), "--out", str(out), *fast(det_file), "--show"])
     err = capsys.readouterr().err
     assert code == 0, err
-    assert err.startswith(f"stopped from the window after 3 frames, ") and "error" not in err
+    assert err.startswith("stopped from the window after 3 frames, ") and "error" not in err
     assert decoded_frames(out / "annotated.mp4") == 3 and _last_frame(out) == 2
 
 

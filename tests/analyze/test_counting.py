@@ -7,7 +7,6 @@ import pytest
 
 from tracker.config import CountingConfig, load_config
 from tracker.analyze.counting import Counter, anchor_points, format_report, points_in_polygon, signed_distances
-from tracker.io.drawing import COUNT_LINE_COLOR, ZONE_COLOR
 from tracker.errors import ConfigError
 from tracker.io.drawing import COUNT_LINE_COLOR, ZONE_COLOR
 from tracker.io.readers import read_counts, read_crossings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from tracker.commands import main
 from tracker.commands.train_reid import add_parser, run
 from tracker.config import load_config
 from tracker.detect.appearance import build_embedder
-from tracker.detect.appearance.crops import crop_batch, cut_crops
+from tracker.detect.appearance.crops import crop_batch
+from tracker.detect.appearance.onnx_embedder import OSNET_WEIGHTS
 from tracker.detect.appearance.resnet import ReIDNet, ResNetEmbedder, save_checkpoint
 from tracker.detect.appearance.training import (
     Batches,
@@ -43,7 +45,6 @@ from tracker.detect.appearance.training_data import (
     usable_rows,
 )
 from tracker.errors import ConfigError, DataError, ModelError, OutputError, SourceError
-from tracker.io.mot import find_sequence
 
 CROP = (64, 32)  # small crops keep CPU training fast
 SAMPLE_VIDEO = ROOT / "samples" / "pets09_s2l1_150.mp4"
@@ -452,6 +453,12 @@ def test_cache_holds_crops_and_teacher_vectors(tmp_path):
         np.testing.assert_array_equal(getattr(first, name), getattr(again, name))
     assert cache_key(clip, replace(opts, det_conf=0.6)) != cache_key(clip, opts)
     assert cache_key(clip, replace(opts, teacher="none")) != cache_key(clip, opts)
+    # the teacher is known by its bytes: a copy elsewhere (another checkout) keys the same crops, another model not
+    copy = tmp_path / "teacher.onnx"
+    shutil.copyfile(OSNET_WEIGHTS, copy)
+    assert cache_key(clip, replace(opts, teacher=str(copy))) == cache_key(clip, opts)
+    copy.write_bytes(copy.read_bytes()[:-1] + b"x")
+    assert cache_key(clip, replace(opts, teacher=str(copy))) != cache_key(clip, opts)
 
 
 # --- distillation --------------------------------------------------------------------------------------------

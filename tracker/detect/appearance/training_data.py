@@ -275,6 +275,12 @@ def _file_stamp(path: Path) -> list:
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
+def _content_hash(path: Path) -> str:
+    """SHA-1 of a small file's bytes (the teacher model, ~1 MB): the same model in another checkout or copy, with
+    another path and time, keys the same crops."""
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def cache_key(footage: Footage, options: TrainOptions) -> str:
     """Hash of everything that decides a footage's crops: the files, the crop options, the detector and teacher."""
     from .onnx_embedder import OSNET_WEIGHTS
@@ -283,7 +289,7 @@ def cache_key(footage: Footage, options: TrainOptions) -> str:
         "version": CACHE_VERSION,
         "frames": _file_stamp(footage.frames),
         "gt": _file_stamp(footage.sequence.gt_file) if footage.sequence is not None else None,
-        "teacher": None if options.teacher == "none" else _file_stamp(Path(options.teacher or OSNET_WEIGHTS)),
+        "teacher": None if options.teacher == "none" else _content_hash(Path(options.teacher or OSNET_WEIGHTS)),
         **{name: getattr(options, name) for name in ("crop_size", "max_crops_per_id", "min_visibility", "min_height",
                                                      "det_every", "det_conf", "max_detection_crops", "seed")},
     }  # fmt: skip
