@@ -150,9 +150,9 @@ class Tracker:
     def __len__(self) -> int:
         return len(self.table)
 
-    @property
-    def class_ids(self) -> np.ndarray:
-        return self.table.votes.argmax(axis=1).astype(np.int32) if len(self) else np.zeros(0, np.int32)
+    def class_ids(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The class each of ``rows`` (any index shape) was detected as most often (its votes' majority), int32."""
+        return self.table.votes[rows].argmax(axis=-1).astype(np.int32)
 
     def boxes(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         return self.space.to_xyxy(self.table.mean[rows, : self.space.layout.ndim])
@@ -389,7 +389,7 @@ class Tracker:
         return Tracks._trusted(
             boxes=self.boxes(rows).astype(np.float32),
             scores=table.score[rows],
-            class_ids=table.votes[rows].argmax(axis=1).astype(np.int32),  # the class majority (:attr:`class_ids`)
+            class_ids=self.class_ids(rows),
             embeddings=emb,
             track_ids=table.ids[rows],
             det_index=table.det_index[rows],
@@ -411,7 +411,7 @@ class Tracker:
         """
         if not self.cfg.per_class:
             return cost
-        return gate(cost, self.class_ids[track_rows] != dets.class_ids[det_rows])
+        return gate(cost, self.class_ids(track_rows) != dets.class_ids[det_rows])
 
     def iou_distance(self, dets: Detections, t: np.ndarray, d: np.ndarray) -> np.ndarray:
         """1 - IoU (or ``box_similarity``) of the row-paired predicted tracks ``t`` and detections ``d``."""
