@@ -463,15 +463,12 @@ POST_GRID: dict[str, list] = {
 def post_rows(cfg: Config, prepared: list[tuning.Prepared]) -> list[dict]:
     """Every post-processing variant on every grid point and sequence: ``{"variant", "values", "scores"}``."""
     from tracker.analyze.evaluation import score_tracks as scored
-    from tracker.analyze.smoothing import (
-        CameraPath, gap_frames, interpolate_gaps, rows_from_tracks, smooth_frames, tracks_by_frame,
-    )
+    from tracker.analyze.smoothing import gap_frames, interpolate_gaps, rows_from_tracks, smooth_frames, tracks_by_frame
 
     out = []
     runs = {}  # each sequence's tracks and camera path, computed once for every grid point
     for p in prepared:
-        camera = CameraPath(p.frame_indices, p.warps) if p.warps is not None else None
-        runs[p.seq.name] = (p, tuning.run_tracker(cfg.tracker, p), camera)
+        runs[p.seq.name] = (p, tuning.run_tracker(cfg.tracker, p), p.camera)
     out.append({"variant": "online", "values": {}, "scores": {n: scored(p.seq, f, p.frame_indices)
                                                               for n, (p, f, _) in runs.items()}})
     for gap in POST_GRID["max_gap_s"]:  # gap filling alone, in image coordinates

@@ -19,7 +19,6 @@ from ..io.files import prepare_out_dir
 from ..pipeline import wants_camera_motion
 from ..tracking import Tracker
 from .evaluation import score, smooth_mot_file, write_results
-from .smoothing import CameraPath
 from .tuning import prepare, run_tracker
 
 
@@ -67,8 +66,7 @@ def evaluate_trackers(paths, cfgs: list[Config], out_dir: Path, video=None, log_
             outputs = {"raw": result}
             if cfg.smoothing.enabled:
                 outputs["smoothed"] = result.with_suffix(".smoothed.txt")
-                camera = CameraPath(p.frame_indices, p.warps) if inputs.warps is not None else None
-                smooth_mot_file(result, outputs["smoothed"], cfg, p.fps, camera)
+                smooth_mot_file(result, outputs["smoothed"], cfg, p.fps, inputs.camera)
             for label, path in outputs.items():
                 metrics = score([p.seq], {p.seq.name: path}, cfg.tracker.name)[p.seq.name]
                 row = {"sequence": p.seq.name, "tracker": cfg.tracker.name, **metrics, "tracker_ms": tracker_ms}

@@ -95,6 +95,11 @@ class Prepared:
     embedded: bool  # whether the detections carry appearance embeddings
 
     @property
+    def camera(self) -> CameraPath | None:
+        """The replayed camera motion as a path to smooth along; None without CMC."""
+        return CameraPath(self.frame_indices, self.warps) if self.warps is not None else None
+
+    @property
     def time_steps(self) -> np.ndarray:
         """Seconds before each frame, as the live pipeline steps the tracker (1 / fps before the first)."""
         return np.diff(np.asarray(self.frame_indices, np.float64), prepend=self.frame_indices[0] - 1) / self.fps
@@ -156,8 +161,7 @@ def evaluate(tracker_cfg, prepared: list[Prepared], smoothing: SmoothingConfig |
     for p in prepared:
         frames, indices = run_tracker(tracker_cfg, p), p.frame_indices
         if smoothing is not None and smoothing.enabled:
-            camera = CameraPath(indices, p.warps) if p.warps is not None else None
-            frames, indices = smooth_frames(frames, indices, smoothing, p.fps, camera)
+            frames, indices = smooth_frames(frames, indices, smoothing, p.fps, p.camera)
         scores[p.seq.name] = score_tracks(p.seq, frames, indices)
     return scores
 
