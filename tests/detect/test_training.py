@@ -32,6 +32,7 @@ from tracker.detect.appearance.training import (
     distillation_losses,
     retrieval_metrics,
     split_identities,
+    mix,
     teach,
     train,
 )
@@ -240,6 +241,22 @@ def test_augment_draws_per_crop_and_is_seeded():
     assert not torch.equal(out, run_augment(1))
 
 
+def test_mix_blends_only_the_unlabelled_rows_and_is_seeded():
+    """mixup: rows from ``start`` on become convex blends of two of those rows; the labelled rows before stay as drawn."""
+    views = torch.arange(6, dtype=torch.float32).view(6, 1, 1, 1).expand(6, 3, 4, 2).clone()
+
+    def run_mix(seed):
+        return mix(views, 2, 0.4, np.random.default_rng(seed))
+
+    out = run_mix(0)
+    assert torch.equal(out[:2], views[:2])
+    values = out[2:, 0, 0, 0]
+    assert ((values >= 2) & (values <= 5)).all() and (out[2:] == values.view(4, 1, 1, 1)).all()  # one blend per view
+    assert (values != views[2:, 0, 0, 0]).any()
+    assert torch.equal(out, run_mix(0)) and not torch.equal(out, run_mix(1))
+    assert torch.equal(mix(views, 5, 0.4, np.random.default_rng(0)), views)  # one unlabelled view: nothing to blend with
+
+
 # --- training ---------------------------------------------------------------------------------------------
 
 
@@ -330,6 +347,8 @@ def test_errors(tmp_path, sequence):
               tmp_path / "out")  # fmt: skip
     with pytest.raises(ConfigError, match="--val-fraction"):
         train([few], options(val_fraction=1.5), tmp_path / "out")
+    with pytest.raises(ConfigError, match="--mixup 0.4 .*unless --teacher-input augmented"):  # blends need a live teacher
+        train([few], options(mixup=0.4, teacher_input="clean"), tmp_path / "out")
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(OutputError, match="a-file"):
@@ -511,8 +530,11 @@ def test_distillation_training_step_and_onnx_export(tmp_path, sequence):
     meta = torch.load(result.last, weights_only=True)["meta"]
     assert meta["crops"]["labelled"] == 12 and meta["crops"]["unlabelled"] > 0
     assert meta["trained_on"] == ["synthetic", "clip"]
-    live = train([clip], replace(opts, teacher_input="augmented"), tmp_path / "live")  # the teacher on every view
-    assert 0 < live.history[0].terms["distill"] < 2 and live.history[0].terms["relation"] > 0
+    live = train([sequence, clip], replace(opts, teacher_input="augmented"), tmp_path / "live")  # on every view
+    mixed = train([sequence, clip], replace(opts, teacher_input="augmented", mixup=0.4), tmp_path / "mixed")  # blends
+    for other in (live, mixed):
+        assert 0 < other.history[0].terms["distill"] < 2 and other.history[0].terms["relation"] > 0
+    assert not torch.equal(next(live.model.parameters()), next(mixed.model.parameters()))  # the blends were learnt
 
     from tracker.detect.appearance.export import export_onnx
 

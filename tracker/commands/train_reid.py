@@ -58,6 +58,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--teacher-input", default=d["teacher_input"], choices=list(TEACHER_INPUTS),
                    help="what the teacher embeds: the clean crop (once, cached) or the student's augmented view "
                    "(every step)")  # fmt: skip
+    p.add_argument("--mixup", type=float, default=d["mixup"], metavar="ALPHA",
+                   help="> 0 (with --teacher-input augmented): blend each unlabelled view with another, weight drawn "
+                   "from Beta(ALPHA, ALPHA), and match the teacher on the blend")  # fmt: skip
     p.add_argument("--distill-weight", type=float, default=d["distill_weight"], metavar="X",
                    help="weight of the per-crop cosine to the teacher")  # fmt: skip
     p.add_argument("--relation-weight", type=float, default=d["relation_weight"], metavar="X",

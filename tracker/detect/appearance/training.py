@@ -59,7 +59,7 @@ GREY_WEIGHTS_BGR = (0.114, 0.587, 0.299)  # ITU-R BT.601 luma of B, G, R
 WARMUP_FRACTION = 0.05  # share of all steps over which the learning rate ramps up linearly, then cosine to 0
 EVAL_BATCH = 128  # crops per forward pass when embedding the held-out identities
 DISTANCE_EPS = 1e-12  # floor under squared distances before the square root (finite gradients at 0)
-SAMPLER_STREAM, AUGMENT_STREAM = 1, 2  # seed offsets: sampler and augmentation draws independent of the split
+SAMPLER_STREAM, AUGMENT_STREAM, MIX_STREAM = 1, 2, 3  # seed offsets: sampler, augmentation and mixup draws
 
 
 def split_identities(n_identities: int, val_fraction: float, seed: int) -> np.ndarray:
@@ -159,6 +159,16 @@ def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     erase = torch.rand(n, generator=generator, device=device) < ERASE_PROBABILITY
     mask = inside_rows[:, :, None] & inside_cols[:, None, :] & erase[:, None, None]
     return x.masked_fill(mask[:, None], 0.0)  # 0 is the ImageNet mean colour after normalisation
+
+
+def mix(views: torch.Tensor, start: int, alpha: float, rng: np.random.Generator) -> torch.Tensor:
+    """``views`` with each of rows ``start:`` blended with another of them, weight ~ Beta(alpha, alpha) (mixup)."""
+    n = len(views) - start
+    if n < 2:
+        return views
+    weight = torch.from_numpy(rng.beta(alpha, alpha, n).astype(np.float32)).to(views.device).view(n, 1, 1, 1)
+    partner = start + torch.from_numpy(rng.permutation(n)).to(views.device)
+    return torch.cat([views[:start], weight * views[start:] + (1 - weight) * views[partner]])
 
 
 def as_input(batch: torch.Tensor) -> torch.Tensor:
@@ -393,6 +403,7 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: _lr_factor(step, total))
     generator = torch.Generator(device=device)
     generator.manual_seed(options.seed + AUGMENT_STREAM)
+    mixer = np.random.default_rng(options.seed + MIX_STREAM)
     cross_entropy = nn.CrossEntropyLoss(label_smoothing=options.label_smoothing)
     weights = {"identity": options.identity_weight, "triplet": options.identity_weight,
                "distill": options.distill_weight, "relation": options.relation_weight}  # fmt: skip
@@ -406,6 +417,8 @@ def train(footages: list[Footage], options: TrainOptions, out_dir: str | Path) -
         for rows, labels in bar:
             crops = torch.from_numpy(training.crops[rows]).to(device, non_blocking=True)
             views = augment(crops, generator)
+            if options.mixup > 0:
+                views = mix(views, len(labels), options.mixup, mixer)
             features = model.head(model.backbone(views)).float()
             embeddings = F.normalize(features, dim=1, eps=DISTANCE_EPS)
             terms = {}

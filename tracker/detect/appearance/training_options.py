@@ -35,6 +35,8 @@ class TrainOptions:
     teacher: str | None = None  # ReID .onnx distilled from; None: the packaged OSNet-x0.25; "none": labels only
     teacher_input: str = "clean"  # clean: the teacher's embedding of the clean crop, cut once and cached;
     # augmented: of the very view the student sees (upsampled to the teacher's input), computed every step
+    mixup: float = 0.0  # > 0 (needs teacher_input augmented): each unlabelled view is blended with another, weight
+    # drawn from Beta(mixup, mixup), and the student matches the teacher on the blend ("function matching")
     distill_weight: float = 5.0  # weight of 1 - cosine(student -> teacher space, teacher) per crop
     relation_weight: float = 10.0  # weight of the mean squared difference of the batch's cosine-similarity matrices
     det_every: int = 2  # unlabelled crops: run the detector on every n-th frame (0: no detection crops)
@@ -58,6 +60,8 @@ class TrainOptions:
             ("batch_unlabelled", self.batch_unlabelled >= 0, ">= 0"),
             ("identity_weight", self.identity_weight >= 0, ">= 0"),
             ("teacher_input", self.teacher_input in TEACHER_INPUTS, " or ".join(TEACHER_INPUTS)),
+            ("mixup", self.mixup >= 0, ">= 0"),
+            ("mixup", self.mixup == 0 or self.teacher_input == "augmented", "0 unless --teacher-input augmented"),
             ("distill_weight", self.distill_weight >= 0, ">= 0"),
             ("relation_weight", self.relation_weight >= 0, ">= 0"),
             ("det_every", self.det_every >= 0, ">= 0"),
