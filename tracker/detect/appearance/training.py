@@ -16,6 +16,11 @@ shift/zoom, colour jitter, random erasing, drawn per crop on the training device
   a BatchNorm "neck", discarded afterwards) with label smoothing, plus a batch-hard triplet
   loss on the L2-normalised embeddings (Hermans et al. 2017, "In Defense of the Triplet Loss").
 
+With ``teacher_input="augmented"`` the teacher embeds the student's very view at every step
+instead of its cached vector, and ``mixup`` > 0 first blends the unlabelled views in pairs
+(function matching, Beyer et al. 2022); both are off in the shipped recipe (README, Appearance
+models, gives the held-out numbers).
+
 An epoch is as many batches as it takes to draw about every crop once. A seeded share of
 the identities may be held out (``val_fraction``) and scored after each epoch by rank-1 and
 mAP; ``last.pt`` and ``best.pt`` (best held-out mAP; the last epoch without validation) are
