@@ -31,10 +31,10 @@ from tracker.structures import Detections  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 CACHE_ENV = "TRACKER_BENCH_CACHE"
-_CACHE_DIRS = [Path(p) for p in os.environ.get(CACHE_ENV, "").split(os.pathsep) if p] or [
+CACHE_DIRS = [Path(p) for p in os.environ.get(CACHE_ENV, "").split(os.pathsep) if p] or [
     Path(__file__).resolve().parent / ".cache"
 ]
-CACHE = _CACHE_DIRS[0]  # new cache files go here (a caller may reassign it)
+CACHE = CACHE_DIRS[0]  # new cache files go here (a caller may reassign it)
 BENCH_CONF = 0.1  # detector threshold for benchmarks: low enough for ByteTrack's second stage
 FALLBACK_FPS = 30.0  # frame rate of a sequence whose seqinfo.ini gives none (every shipped one gives it)
 
@@ -121,7 +121,7 @@ def cached_detections(seq: Sequence, detector: str) -> CachedSequence:
 
     cfg = detection_config(detector, seq)
     name = f"{seq.name}-{_key(seq, cfg)}.npz"
-    path = next((d / name for d in [CACHE, *_CACHE_DIRS[1:]] if (d / name).is_file()), CACHE / name)
+    path = next((d / name for d in [CACHE, *CACHE_DIRS[1:]] if (d / name).is_file()), CACHE / name)
     if path.is_file():
         z = np.load(path)
         splits = np.cumsum(z["counts"])[:-1]

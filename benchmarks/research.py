@@ -132,8 +132,8 @@ def load_warps(seq: Sequence, cfg: Config) -> list[np.ndarray] | None:
     return list(np.load(path)["warps"])
 
 
-CACHES: list[Path] = [Path("/work/bench-cache")]  # folders searched for cached detections, in order (--cache);
-# the first also holds the camera warps
+CACHES: list[Path] = list(common.CACHE_DIRS)  # folders searched for cached detections, in order (--cache, else
+# $TRACKER_BENCH_CACHE, else benchmarks/.cache, as every benchmark); the first also holds the camera warps
 
 
 def _fall_detection_weights() -> str:
@@ -633,8 +633,8 @@ def main() -> None:
     ap.add_argument("--sequences", nargs="*", default=list(DEV))
     ap.add_argument("--detector", default="yolox", help="cached detector: yolox, yolov8s or mot")
     ap.add_argument("--detectors", nargs="*", default=["yolox", "yolov8s", "mot"], help="detectors: those to compare")
-    ap.add_argument("--cache", default="/work/bench-cache", help="detection cache folders, ':'-separated, searched "
-                                                                 "in order; warps live in the first")
+    ap.add_argument("--cache", default=os.pathsep.join(map(str, CACHES)),
+                    help="detection cache folders, ':'-separated, searched in order; warps live in the first")
     ap.add_argument("--shared", default=str(common.SHARED), help="the shared data folder (sequences, gt)")
     ap.add_argument("--trials", type=int, default=30, help="loo: Optuna trials per fold")
     ap.add_argument("--seed", type=int, default=0)
