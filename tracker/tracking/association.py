@@ -273,7 +273,7 @@ def sparse_assignment(
     if alone.all():  # few objects: typically every candidate pair is alone
         matched = pair_up(rows, cols)
     else:
-        matches = [np.stack([rows[alone], cols[alone]], axis=1)]
+        matches = [pair_up(rows[alone], cols[alone])]
         rows, cols, cost = rows[~alone], cols[~alone], cost[~alone]
         size = int(present(rows, n_rows).sum()) * int(present(cols, n_cols).sum())
         if size <= DENSE_HUNGARIAN_MAX:
@@ -326,7 +326,7 @@ def iterative_assignment(
         row_best = by_row[np.unique(r[by_row], return_index=True)[1]]
         col_best = by_col[np.unique(c[by_col], return_index=True)[1]]
         mutual = np.intersect1d(row_best, col_best)
-        found.append(np.stack([r[mutual], c[mutual]], axis=1))
+        found.append(pair_up(r[mutual], c[mutual]))
         threshold -= step
         alive &= ~present(r[mutual], n_rows)[rows] & ~present(c[mutual], n_cols)[cols] & (cost <= threshold)
     matched = np.concatenate(found)
@@ -352,7 +352,7 @@ def _dense_hungarian(rows, cols, cost, threshold: float, margin: bool = False) -
     dense[r, c] = cost
     rr, cc = linear_sum_assignment(dense)
     keep = dense[rr, cc] < absent
-    return np.stack([r_ids[rr[keep]], c_ids[cc[keep]]], axis=1)
+    return pair_up(r_ids[rr[keep]], c_ids[cc[keep]])
 
 
 def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int], margin: bool = False) -> np.ndarray:
@@ -377,7 +377,7 @@ def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int], ma
     k = np.flatnonzero(star[group])
     order = k[np.lexsort((cost[k], group[k]))]
     first = order[np.unique(group[order], return_index=True)[1]]
-    out.append(np.stack([rows[first], cols[first]], axis=1))
+    out.append(pair_up(rows[first], cols[first]))
     # small groups: every permutation of a padded SMALL_GROUP x SMALL_GROUP block at once
     absent = _absent_cost(cost, threshold, margin)
     small = ~star[ids] & (np.maximum(n_r, n_c) <= SMALL_GROUP)
@@ -391,7 +391,7 @@ def _solve_groups(rows, cols, cost, threshold: float, shape: tuple[int, int], ma
     best = _PERMUTATIONS[totals.argmin(axis=1)]  # (groups, SMALL_GROUP)
     g, i = np.nonzero(np.take_along_axis(dense, best[:, :, None], axis=2)[:, :, 0] < absent)
     gid = ids[small][g]
-    out.append(np.stack([r_keys[r_start[gid] + i], c_keys[c_start[gid] + best[g, i]]], axis=1))
+    out.append(pair_up(r_keys[r_start[gid] + i], c_keys[c_start[gid] + best[g, i]]))
     # larger groups: packed into as few dense Hungarians as keep within DENSE_HUNGARIAN_MAX cells; a
     # pack is block diagonal (pairs across its groups are absent), so it solves each group exactly
     large = ~star[ids] & ~small
