@@ -30,9 +30,9 @@ from tracker.detect.appearance.training import (
     batch_hard_triplet,
     build_model,
     distillation_losses,
+    mix,
     retrieval_metrics,
     split_identities,
-    mix,
     teach,
     train,
 )
